@@ -1,0 +1,243 @@
+/*
+ * config.c: the server configuration. One table names every setting once; the
+ * command line (--name VALUE) and the configuration file (name = value) both go
+ * through core_config_set, so a file can hold every flag. Runs on main() only.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_STR, K_INT, K_LIST };
+
+struct setting {
+    const char *name;
+    enum kind kind;
+    size_t off;
+    int min, max;
+    const char *help;
+};
+
+#define S(f) offsetof(core_config, f)
+static const struct setting settings[] = {
+    {"db", K_STR, S(db), 0, 0, "libpq conninfo (else $CORRIDOR_DB, else libpq defaults)"},
+    {"http", K_STR, S(http), 0, 0, "web gateway ADDR:PORT (map, REST, /ws, /metrics)"},
+    {"osmand", K_STR, S(osmand), 0, 0, "OsmAnd HTTP listener ADDR:PORT (\"\" disables)"},
+    {"jt808", K_STR, S(jt808), 0, 0, "JT/T 808 TCP listener ADDR:PORT (\"\" disables)"},
+    {"ais", K_STR, S(ais), 0, 0, "AIS NMEA TCP and UDP listener ADDR:PORT (\"\" disables)"},
+    {"ais-feed", K_LIST, S(ais_feeds), 0, 8, "AIS feed HOST:PORT to dial (repeatable)"},
+    {"dispatch", K_STR, S(dispatch), 0, 0, "nng URL for rapid response unit dispatch"},
+    {"events-url", K_STR, S(events_url), 0, 0, "nng URL where the web gateway pulls events"},
+    {"static", K_STR, S(static_dir), 0, 0, "folder of the web pages"},
+    {"vendor", K_STR, S(vendor_dir), 0, 0, "folder of the npm packages the pages use"},
+    {"log-level", K_STR, S(log_level), 0, 0, "debug, info, warn or error"},
+    {"workers", K_INT, S(workers), 1, 64, "ingest worker threads"},
+    {"batch-max", K_INT, S(batch_max), 1, 10000, "observations per database batch"},
+    {"batch-ms", K_INT, S(batch_ms), 1, 1000, "milliseconds a batch waits to fill"},
+    {"max-future", K_INT, S(max_future_s), 0, 86400 * 7,
+     "seconds a device time may lie ahead of the server clock"},
+    {"dispatch-ack-timeout", K_INT, S(dispatch_ack_timeout_s), 1, 86400,
+     "seconds before an unacknowledged dispatch escalates"},
+    {"ws-queue-max", K_INT, S(ws_queue_max), 16, 1000000,
+     "incidents queued for one websocket client before it is disconnected"},
+    {"no-migrate", K_INT, S(no_migrate), 0, 1, "1: do not apply migrations at start-up"},
+};
+#undef S
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+void core_config_defaults(core_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->db = getenv("CORRIDOR_DB");
+    cfg->http = "127.0.0.1:8080";
+    cfg->osmand = "127.0.0.1:5055";
+    cfg->jt808 = "127.0.0.1:6808";
+    cfg->ais = "127.0.0.1:10110";
+    cfg->dispatch = "tcp://127.0.0.1:7070";
+    cfg->events_url = "inproc://corridor-events";
+    cfg->log_level = "info";
+    cfg->workers = 2;
+    cfg->batch_max = 1000;
+    cfg->batch_ms = 20;
+    cfg->max_future_s = 3600;
+    cfg->dispatch_ack_timeout_s = 300;
+    cfg->ws_queue_max = 10000;
+}
+
+int core_config_set(core_config *cfg, const char *name, const char *value, char *err, size_t n)
+{
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        if (strcmp(s->name, name) != 0)
+            continue;
+        char *base = (char *)cfg + s->off;
+        if (s->kind == K_STR) {
+            *(const char **)base = value;
+        } else if (s->kind == K_LIST) {
+            if (cfg->n_ais_feeds >= s->max) {
+                snprintf(err, n, "--%s: at most %d", name, s->max);
+                return CORE_EINVAL;
+            }
+            ((const char **)base)[cfg->n_ais_feeds++] = value;
+        } else {
+            char *end;
+            errno = 0;
+            long v = strtol(value, &end, 10);
+            if (errno || end == value || *end || v < s->min || v > s->max) {
+                snprintf(err, n, "--%s: expected an integer from %d to %d, got \"%s\"", name,
+                         s->min, s->max, value);
+                return CORE_EINVAL;
+            }
+            *(int *)base = (int)v;
+        }
+        return 0;
+    }
+    snprintf(err, n, "unknown setting \"%s\" (see --help)", name);
+    return CORE_EINVAL;
+}
+
+/* Loads "name = value" lines; '#' starts a comment. The file's text is kept for the
+ * life of the process because settings point into it. */
+static int config_load(core_config *cfg, const char *path, char *err, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, n, "--config %s: %s", path, strerror(errno));
+        return CORE_EINVAL;
+    }
+    char line[1024];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line, *hash = strchr(line, '#');
+        if (hash)
+            *hash = 0;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strlen(p);
+        while (len && (p[len - 1] == '\n' || p[len - 1] == '\r' || p[len - 1] == ' '))
+            p[--len] = 0;
+        if (!*p)
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            snprintf(err, n, "%s:%d: expected name = value", path, lineno);
+            rc = CORE_EINVAL;
+            break;
+        }
+        char *name = p, *value = eq + 1, *e = eq;
+        while (e > name && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        *e = 0;
+        while (*value == ' ' || *value == '\t')
+            value++;
+        size_t vl = strlen(value);
+        if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+            value[vl - 1] = 0;
+            value++;
+        }
+        char *keep = strdup(value); /* lives as long as the process, like argv */
+        if (!keep) {
+            rc = -ENOMEM;
+            break;
+        }
+        char sub[200];
+        rc = core_config_set(cfg, name, keep, sub, sizeof sub);
+        if (rc)
+            snprintf(err, n, "%s:%d: %s", path, lineno, sub);
+    }
+    fclose(f);
+    return rc;
+}
+
+int core_config_parse(core_config *cfg, int argc, char **argv, int first, char *err, size_t n)
+{
+    /* the file first, so that flags given beside it win */
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, n, "--config needs a file");
+                return CORE_EINVAL;
+            }
+            int rc = config_load(cfg, argv[i + 1], err, n);
+            if (rc)
+                return rc;
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            int rc = config_load(cfg, a + 9, err, n);
+            if (rc)
+                return rc;
+        }
+    }
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, n, "unexpected argument \"%s\"", a);
+            return CORE_EINVAL;
+        }
+        char name[64];
+        const char *value, *eq = strchr(a, '=');
+        if (eq) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - a - 2), a + 2);
+            value = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a + 2);
+            if (strcmp(name, "no-migrate") == 0) {
+                cfg->no_migrate = 1;
+                continue;
+            }
+            if (i + 1 >= argc) {
+                snprintf(err, n, "--%s needs a value", name);
+                return CORE_EINVAL;
+            }
+            value = argv[++i];
+        }
+        if (strcmp(name, "config") == 0)
+            continue;
+        int rc = core_config_set(cfg, name, value, err, n);
+        if (rc)
+            return rc;
+    }
+    enum core_log_level lvl;
+    if (core_log_parse_level(cfg->log_level, &lvl)) {
+        snprintf(err, n, "--log-level: expected debug, info, warn or error");
+        return CORE_EINVAL;
+    }
+    core_log_set_level(lvl);
+    return 0;
+}
+
+void core_config_usage(FILE *out)
+{
+    core_config d;
+    core_config_defaults(&d);
+    fprintf(out, "  --config FILE            settings as \"name = value\" lines (any flag below)\n");
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        char flag[40], def[64] = "";
+        const char *arg = s->kind == K_INT ? "N" : "VALUE";
+        snprintf(flag, sizeof flag, "--%s %s", s->name, arg);
+        const char *base = (const char *)&d + s->off;
+        if (s->kind == K_STR && *(const char *const *)base)
+            snprintf(def, sizeof def, " (default %s)", *(const char *const *)base);
+        else if (s->kind == K_INT)
+            snprintf(def, sizeof def, " (default %d)", *(const int *)base);
+        fprintf(out, "  %-24s %s%s\n", flag, s->help, def);
+    }
+}
+
+int core_split_hostport(const char *s, char *host, size_t n, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= n)
+        return CORE_EINVAL;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p < 0 || p > 65535)
+        return CORE_EINVAL;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    *port = (int)p;
+    return 0;
+}

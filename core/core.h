@@ -1,0 +1,100 @@
+/*
+ * core.h: the basics every Corridor module shares: error codes, logging, the clock,
+ * the server configuration, and a bounded thread-safe queue.
+ *
+ * Owns nothing global except the log level and sink, which main() sets once before any
+ * thread starts. Everything here is thread-safe unless a function says otherwise.
+ */
+#ifndef CORRIDOR_CORE_H
+#define CORRIDOR_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- errors: 0 is success, negative CORE_E* or -errno on failure (STYLE.md 5) ---- */
+#define CORE_OK 0
+#define CORE_EINVAL (-1001)   /* bad input: the caller's fault */
+#define CORE_ETOOBIG (-1002)  /* input over a hard limit */
+#define CORE_EFULL (-1003)    /* queue or buffer full: try later */
+#define CORE_EDB (-1004)      /* database error */
+#define CORE_ECLOSED (-1005)  /* peer or queue closed */
+#define CORE_ENOTFOUND (-1006)
+#define CORE_ECONFLICT (-1007)
+#define CORE_EAGAIN (-1008)   /* not ready yet: incomplete frame, retry with more input */
+
+/* Returns a static string naming err (a CORE_E* code or -errno). */
+const char *core_strerror(int err);
+
+/* ---- logging: one machine-readable line per record on stderr ----
+ * ts=2026-11-26T20:00:00.123Z level=info mod=ingest msg="..." (logfmt). */
+enum core_log_level { CORE_LOG_DEBUG, CORE_LOG_INFO, CORE_LOG_WARN, CORE_LOG_ERROR };
+void core_log_set_level(enum core_log_level level);
+int core_log_parse_level(const char *s, enum core_log_level *out);
+void core_log(enum core_log_level level, const char *mod, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define core_debug(mod, ...) core_log(CORE_LOG_DEBUG, mod, __VA_ARGS__)
+#define core_info(mod, ...) core_log(CORE_LOG_INFO, mod, __VA_ARGS__)
+#define core_warn(mod, ...) core_log(CORE_LOG_WARN, mod, __VA_ARGS__)
+#define core_error(mod, ...) core_log(CORE_LOG_ERROR, mod, __VA_ARGS__)
+
+/* ---- clock ---- */
+int64_t core_now_us(void);      /* wall clock, microseconds since the Unix epoch */
+int64_t core_mono_us(void);     /* monotonic, microseconds */
+/* Formats a Unix time in microseconds as ISO 8601 UTC with milliseconds into buf
+ * (at least 32 bytes). Returns buf. */
+char *core_iso8601(int64_t us, char *buf, size_t n);
+/* Parses ISO 8601 (2026-11-26T20:00:00Z, fractional seconds, +hh:mm offsets).
+ * Returns 0 and the time in microseconds, or CORE_EINVAL. */
+int core_parse_iso8601(const char *s, int64_t *out_us);
+
+/* ---- configuration: built once by main(), read-only afterwards ---- */
+typedef struct core_config {
+    const char *db;            /* libpq conninfo, NULL: libpq defaults */
+    const char *http;          /* ADDR:PORT of the web gateway */
+    const char *osmand;        /* ADDR:PORT of the OsmAnd listener, "" disables */
+    const char *jt808;         /* ADDR:PORT of the JT/T 808 listener, "" disables */
+    const char *ais;           /* ADDR:PORT of the AIS TCP+UDP listener, "" disables */
+    const char *ais_feeds[8];  /* HOST:PORT feeds to dial */
+    int n_ais_feeds;
+    const char *dispatch;      /* nng URL for RRU dispatch */
+    const char *events_url;    /* nng URL where the web gateway pulls events */
+    const char *static_dir;    /* the pages */
+    const char *vendor_dir;    /* npm packages the pages use */
+    const char *log_level;
+    int workers;               /* ingest worker threads */
+    int batch_max;             /* observations per batch */
+    int batch_ms;              /* longest a batch waits before it is sent */
+    int max_future_s;          /* device times further ahead than this are refused */
+    int dispatch_ack_timeout_s;
+    int ws_queue_max;          /* incidents queued per websocket client before it is dropped */
+    int no_migrate;            /* do not migrate at start-up */
+} core_config;
+
+/* Fills cfg with the documented defaults. */
+void core_config_defaults(core_config *cfg);
+/* Applies one setting by its flag name without dashes ("http", "db", ...).
+ * Returns 0, or CORE_EINVAL with a one-line reason in err. Strings are not copied:
+ * they must outlive cfg (argv, or a file loaded with core_config_load). */
+int core_config_set(core_config *cfg, const char *name, const char *value, char *err, size_t n);
+/* Parses --name VALUE / --name=VALUE flags from argv[first..argc). --config FILE loads
+ * "name = value" lines first-come; later flags override. Unknown flags are an error. */
+int core_config_parse(core_config *cfg, int argc, char **argv, int first, char *err, size_t n);
+/* Prints the flag table for --help. */
+void core_config_usage(FILE *out);
+
+/* Splits "ADDR:PORT" into a host (copied into host, n bytes) and a port.
+ * Returns 0 or CORE_EINVAL. */
+int core_split_hostport(const char *s, char *host, size_t n, int *port);
+
+/* ---- bounded queue: many producers, one consumer, of void* items ----
+ * The consumer is woken by the caller's own mechanism (lws_cancel_service, event_active);
+ * the queue only refuses when full. */
+typedef struct core_queue core_queue;
+core_queue *core_queue_new(size_t capacity);
+void core_queue_free(core_queue *q); /* items still queued are not freed */
+int core_queue_push(core_queue *q, void *item); /* 0, or CORE_EFULL */
+void *core_queue_pop(core_queue *q);            /* NULL when empty */
+size_t core_queue_len(core_queue *q);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * geofence.h: rule evaluation. Builds micro-batches of observations and hands each to
+ * PostGIS as one call of corridor.ingest_batch (schema/002_ingest.sql); validates and
+ * normalises shapes that users submit (GEOS).
+ *
+ * A geo_batch belongs to one ingest worker thread and is not thread-safe. The shape
+ * functions are thread-safe (each call uses its own GEOS context).
+ */
+#ifndef CORRIDOR_GEOFENCE_H
+#define CORRIDOR_GEOFENCE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GEO_ID_MAX 64
+
+/* One observation of a seal, as a device protocol decoded it. Absent numbers are NAN,
+ * absent strings "". */
+typedef struct geo_obs {
+    char seal_id[GEO_ID_MAX + 1];
+    int64_t ts_us;          /* device time, microseconds since the epoch, UTC */
+    double lat, lon;        /* WGS 84 degrees, validated by the decoder */
+    float speed_kmh, bearing, altitude, accuracy, battery; /* battery in percent */
+    char lock[8];           /* "locked", "open" or "" */
+    char alarm[24];         /* "tampering", ... or "" */
+} geo_obs;
+
+/* Initialises o to "nothing known" (NANs and empty strings). */
+void geo_obs_clear(geo_obs *o);
+
+typedef struct geo_batch geo_batch;
+
+/* A batch holding at most capacity observations. NULL on allocation failure. */
+geo_batch *geo_batch_new(int capacity);
+void geo_batch_free(geo_batch *b);
+/* Appends a copy of o. Returns its index (0-based), or CORE_EFULL. */
+int geo_batch_add(geo_batch *b, const geo_obs *o);
+int geo_batch_len(const geo_batch *b);
+void geo_batch_clear(geo_batch *b);
+
+/* Prepares the batch statement on conn (once per connection). 0 or CORE_EDB. */
+int geo_prepare(PGconn *conn, char *err, size_t n);
+/* Sends the batch as one asynchronous call (PQsendQueryPrepared); the caller collects
+ * the result with PQgetResult and passes it to geo_batch_result. 0 or CORE_EDB. */
+int geo_batch_send(geo_batch *b, PGconn *conn);
+
+/* What one batch result tells its caller. reject: observation idx (0-based) was refused,
+ * with a reason; publish: a JSON message ("position" or "incident") for the live map.
+ * Called on the caller's thread, before geo_batch_result returns. */
+typedef struct geo_result_ops {
+    void (*reject)(void *arg, int idx, const char *reason);
+    void (*publish)(void *arg, const char *kind, const char *json, size_t len);
+} geo_result_ops;
+
+/* Walks a PGRES_TUPLES_OK result of corridor.ingest_batch. 0, or CORE_EDB if the
+ * result is an error (then no callback is called). */
+int geo_batch_result(PGresult *res, const geo_result_ops *ops, void *arg);
+
+/* ---- shapes (geo_shape.c) ---- */
+
+/* Validates a GeoJSON geometry that a user submitted for a geofence: it must parse, be a
+ * Polygon or MultiPolygon with coordinates inside WGS 84 bounds, and be valid per GEOS.
+ * Returns 0, or CORE_EINVAL with GEOS's reason ("Self-intersection[34.1 0.5]") in
+ * reason. Thread-safe. */
+int geo_shape_validate(const char *geojson, size_t len, char *reason, size_t n);
+
+#endif
