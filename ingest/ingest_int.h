@@ -57,6 +57,17 @@ int ingest_listen(const char *hostport, int type);
 int ingest_osmand_start(ingest_worker *w, int fd, void **state, char *err, size_t n);
 void ingest_osmand_stop(void *state);
 
+/* JT/T 808 over TCP (ingest/jt808_conn.c), when ingest/jt808.cmake defines
+ * HAVE_INGEST_JT808. fd is a listening TCP socket the handler owns from now on. */
+int ingest_jt808_start(ingest_worker *w, int fd, void **state, char *err, size_t n);
+void ingest_jt808_stop(void *state);
+
+/* AIS NMEA over TCP and UDP (ingest/ais_conn.c), when ingest/ais.cmake defines
+ * HAVE_INGEST_AIS. tcp_fd and udp_fd are listening sockets the handler owns. */
+int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, char *err,
+                     size_t n);
+void ingest_ais_stop(void *state);
+
 /* ---- decoders (pure functions, unit-tested and fuzzed) ---- */
 
 /* Parses an OsmAnd request (query string or form body, or the Traccar Client JSON body

@@ -1,0 +1,37 @@
+/*
+ * web.h: the web gateway. One libwebsockets thread serves the static pages, the REST API
+ * (/api/...), /metrics and the websocket /ws on cfg->http, with its own libpq connection.
+ *
+ * Other stages reach it only through messages: it listens with an nng PULL socket on
+ * cfg->events_url, where the ingest workers (and later the alerts stage) PUSH JSON text
+ * messages, each one object with "type": "position" | "incident" | "vessel". An nng
+ * callback queues them and wakes the lws loop with lws_cancel_service(); the loop applies
+ * them and fans them out to websocket clients, writing only on
+ * LWS_CALLBACK_SERVER_WRITEABLE (positions coalesce per seal, incidents never drop).
+ */
+#ifndef CORRIDOR_WEB_H
+#define CORRIDOR_WEB_H
+
+#include "core.h"
+
+#include <stddef.h>
+
+/* What other modules lend the gateway, without it linking them. Called on the web
+ * thread; the functions must be thread-safe. */
+typedef struct web_hooks {
+    /* Appends Prometheus text to buf (at most cap bytes); returns bytes written. */
+    size_t (*metrics)(void *arg, char *buf, size_t cap);
+    /* 1 while the ingest path's database connections work. */
+    int (*ingest_db_ok)(void *arg);
+    void *arg;
+} web_hooks;
+
+typedef struct web web;
+
+/* Binds cfg->http, connects to the database, starts the web thread. NULL with a reason in
+ * err on failure. Runs on main(). */
+web *web_start(const core_config *cfg, const web_hooks *hooks, char *err, size_t n);
+/* Stops the thread, closes every client, frees everything. Runs on main(). */
+void web_stop(web *w);
+
+#endif
