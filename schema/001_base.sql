@@ -65,7 +65,7 @@ DECLARE
     made int := 0;
     part text;
 BEGIN
-    FOR d IN SELECT generate_series(current_date - days_back, current_date + days_ahead, 1)::date LOOP
+    FOR d IN SELECT current_date + k FROM generate_series(-days_back, days_ahead) k LOOP
         part := 'positions_' || to_char(d, 'YYYYMMDD');
         IF to_regclass('corridor.' || part) IS NULL THEN
             EXECUTE format('CREATE TABLE corridor.%I PARTITION OF corridor.positions '

@@ -10,12 +10,15 @@
 -- seals of a batch are locked first (1,024 advisory lock buckets, taken in a fixed order so
 -- batches cannot deadlock); the evaluation statement then starts with a fresh snapshot.
 --
+-- p_ts holds device times as Unix seconds (microsecond fractions): cheaper to send and
+-- parse than timestamp text.
+--
 -- Returns one row per thing the caller must act on:
 --   ('reject', i, reason)      observation i (1-based) was refused
 --   ('position', NULL, json)   a seal's new latest position, for the live map
 --   ('incident', NULL, json)   an incident opened or changed
 CREATE FUNCTION corridor.ingest_batch(
-    p_seal text[], p_ts timestamptz[], p_lat float8[], p_lon float8[], p_speed real[],
+    p_seal text[], p_ts float8[], p_lat float8[], p_lon float8[], p_speed real[],
     p_bearing real[], p_alt real[], p_acc real[], p_batt real[], p_lock text[], p_alarm text[])
 RETURNS TABLE (kind text, idx int, body text)
 LANGUAGE plpgsql
@@ -27,10 +30,11 @@ BEGIN
 
     RETURN QUERY
     WITH raw AS (
-        SELECT r.*, s.id IS NOT NULL AS known
+        SELECT r.seal_id, to_timestamp(r.epoch) AS ts, r.lat, r.lon, r.speed, r.bearing,
+               r.alt, r.acc, r.batt, r.lock, r.alarm, r.i, s.id IS NOT NULL AS known
         FROM unnest(p_seal, p_ts, p_lat, p_lon, p_speed, p_bearing, p_alt, p_acc, p_batt,
                     p_lock, p_alarm)
-             WITH ORDINALITY AS r(seal_id, ts, lat, lon, speed, bearing, alt, acc, batt,
+             WITH ORDINALITY AS r(seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt,
                                   lock, alarm, i)
         LEFT JOIN corridor.seals s ON s.id = r.seal_id
     ),

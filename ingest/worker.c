@@ -1,0 +1,643 @@
+/*
+ * worker.c: the ingest workers.
+ *
+ * DESIGN
+ * Each worker is a thread running its own libevent loop. It owns: the listening sockets
+ * of every enabled protocol (SO_REUSEPORT, so the kernel spreads connections over the
+ * workers), a libpq connection for batches (asynchronous: the loop keeps reading devices
+ * while a batch is in the database), a blocking libpq connection for rare control
+ * look-ups, and an nng PUSH socket to the web gateway.
+ *
+ * Observations collect in the open batch. It is sent when it holds cfg->batch_max
+ * observations or cfg->batch_ms after its first one, whichever comes first, provided no
+ * batch is in flight; at most one batch is in flight, so the open one fills meanwhile
+ * (natural batching under load). When the in-flight batch's transaction has committed,
+ * every observation's done callback runs (devices are acknowledged only then), its
+ * position and incident messages are pushed to the web gateway, and the open batch goes
+ * next if it is due. With both batches full, ingest_submit refuses (CORE_EFULL) and the
+ * protocol handlers stop reading until ingest_worker_on_space fires: backpressure
+ * instead of growth.
+ *
+ * When the database is unreachable the in-flight and open observations are failed with
+ * CORE_EDB (never acknowledged) and the worker reconnects every second.
+ */
+#include "ingest_int.h"
+
+#include <errno.h>
+#include <event2/thread.h>
+#include <math.h>
+#include <netdb.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MOD "ingest"
+
+struct pending {
+    ingest_done_fn done;
+    void *arg;
+    int status;
+    const char *reason; /* into reasons, valid until the callbacks ran */
+};
+
+struct side {
+    geo_batch *batch;
+    struct pending *p;
+    char *reasons; /* rejection texts of this batch, one arena */
+    size_t reasons_len;
+};
+
+struct space_waiter {
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+struct ingest_worker {
+    int id;
+    const core_config *cfg;
+    pthread_t thread;
+    struct event_base *base;
+    struct event *batch_timer, *db_ev, *reconnect_ev, *stop_ev;
+    PGconn *db, *ctl;
+    struct side open, sent;
+    int in_flight, timer_armed, stopping;
+    int64_t sent_at_us;
+    nng_socket push;
+    int push_ok;
+    struct space_waiter *waiters;
+    int n_waiters, cap_waiters;
+    ingest_counters c;
+    void *osmand, *jt808, *ais;
+    int osmand_fd, jt808_fd, ais_tcp_fd, ais_udp_fd;
+};
+
+struct ingest {
+    int n;
+    ingest_worker *w;
+};
+
+#define REASONS_MAX (64 * 1024)
+static const unsigned batch_le_ms[8] = {5, 10, 20, 50, 100, 250, 1000, 5000};
+
+/* ---- public helpers for the protocol handlers ---- */
+
+struct event_base *ingest_worker_base(ingest_worker *w)
+{
+    return w->base;
+}
+
+PGconn *ingest_worker_ctl(ingest_worker *w)
+{
+    if (w->ctl && PQstatus(w->ctl) != CONNECTION_OK)
+        PQreset(w->ctl);
+    return w->ctl && PQstatus(w->ctl) == CONNECTION_OK ? w->ctl : NULL;
+}
+
+const core_config *ingest_worker_cfg(ingest_worker *w)
+{
+    return w->cfg;
+}
+
+ingest_counters *ingest_worker_counters(ingest_worker *w)
+{
+    return &w->c;
+}
+
+int ingest_listen(const char *hostport, int type)
+{
+    char host[256], portstr[8];
+    int port, fd = -1, one = 1, rc;
+    struct addrinfo hints = {0}, *ai = NULL;
+
+    if (core_split_hostport(hostport, host, sizeof host, &port))
+        return CORE_EINVAL;
+    snprintf(portstr, sizeof portstr, "%d", port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = type;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host, portstr, &hints, &ai) != 0)
+        return CORE_EINVAL;
+    fd = socket(ai->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen))
+        goto fail;
+    if (type == SOCK_STREAM && listen(fd, 1024))
+        goto fail;
+    freeaddrinfo(ai);
+    return fd;
+fail:
+    rc = -errno;
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
+/* ---- batches ---- */
+
+static void flush(ingest_worker *w);
+
+static void finish_sent(ingest_worker *w, int status)
+{
+    int n = geo_batch_len(w->sent.batch);
+    for (int i = 0; i < n; i++) {
+        struct pending *p = &w->sent.p[i];
+        int st = status ? status : p->status;
+        p->done(p->arg, st, st == CORE_EDB ? "database unavailable" : p->reason);
+    }
+    geo_batch_clear(w->sent.batch);
+    w->sent.reasons_len = 0;
+    w->in_flight = 0;
+    atomic_store_explicit(&w->c.queue_depth, (unsigned)geo_batch_len(w->open.batch),
+                          memory_order_relaxed);
+}
+
+static void wake_waiters(ingest_worker *w)
+{
+    int n = w->n_waiters;
+    struct space_waiter copy[64];
+    if (n > 64)
+        n = 64;
+    memcpy(copy, w->waiters, (size_t)n * sizeof *copy);
+    memmove(w->waiters, w->waiters + n, (size_t)(w->n_waiters - n) * sizeof *copy);
+    w->n_waiters -= n;
+    for (int i = 0; i < n; i++)
+        copy[i].fn(copy[i].arg);
+}
+
+static void on_reject(void *arg, int idx, const char *reason)
+{
+    ingest_worker *w = arg;
+    if (idx < 0 || idx >= geo_batch_len(w->sent.batch))
+        return;
+    size_t len = strlen(reason) + 1;
+    struct pending *p = &w->sent.p[idx];
+    p->status = CORE_EINVAL;
+    if (w->sent.reasons_len + len <= REASONS_MAX) {
+        p->reason = memcpy(w->sent.reasons + w->sent.reasons_len, reason, len);
+        w->sent.reasons_len += len;
+    } else {
+        p->reason = "refused";
+    }
+}
+
+static void on_publish(void *arg, const char *kind, const char *json, size_t len)
+{
+    ingest_worker *w = arg;
+    (void)kind;
+    if (w->push_ok && nng_send(w->push, (void *)json, len, NNG_FLAG_NONBLOCK) == 0)
+        atomic_fetch_add_explicit(&w->c.published, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&w->c.publish_dropped, 1, memory_order_relaxed);
+}
+
+static void db_lost(ingest_worker *w)
+{
+    core_warn(MOD, "worker %d: database connection lost: %s", w->id,
+              w->db ? PQerrorMessage(w->db) : "not connected");
+    if (w->db_ev) {
+        event_free(w->db_ev);
+        w->db_ev = NULL;
+    }
+    if (w->db) {
+        PQfinish(w->db);
+        w->db = NULL;
+    }
+    atomic_store_explicit(&w->c.db_up, 0, memory_order_relaxed);
+    if (w->in_flight) {
+        atomic_fetch_add_explicit(&w->c.batch_errors, 1, memory_order_relaxed);
+        finish_sent(w, CORE_EDB);
+    }
+    struct timeval one = {1, 0};
+    event_add(w->reconnect_ev, &one);
+    flush(w); /* fails what is open now: nothing waits for a database that is gone */
+}
+
+static void on_db_readable(evutil_socket_t fd, short what, void *arg)
+{
+    ingest_worker *w = arg;
+    int failed = 0;
+
+    if (!PQconsumeInput(w->db)) {
+        db_lost(w);
+        return;
+    }
+    while (!PQisBusy(w->db)) {
+        PGresult *r = PQgetResult(w->db);
+        if (!r)
+            break;
+        if (geo_batch_result(r, &(geo_result_ops){on_reject, on_publish}, w)) {
+            core_error(MOD, "worker %d: batch failed: %s", w->id, PQresultErrorMessage(r));
+            failed = 1;
+        }
+        PQclear(r);
+    }
+    if (PQisBusy(w->db))
+        return; /* more to come */
+    if (PQstatus(w->db) != CONNECTION_OK) {
+        db_lost(w);
+        return;
+    }
+    int64_t us = core_mono_us() - w->sent_at_us;
+    atomic_fetch_add_explicit(&w->c.batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->c.batch_us_sum, (unsigned long long)us, memory_order_relaxed);
+    for (int i = 0; i < 8; i++)
+        if (us <= (int64_t)batch_le_ms[i] * 1000)
+            atomic_fetch_add_explicit(&w->c.batch_le[i], 1, memory_order_relaxed);
+    if (failed)
+        atomic_fetch_add_explicit(&w->c.batch_errors, 1, memory_order_relaxed);
+    finish_sent(w, failed ? CORE_EDB : 0);
+    wake_waiters(w);
+    flush(w);
+}
+
+static int db_connect(ingest_worker *w)
+{
+    char err[512];
+    const char *conninfo = w->cfg->db ? w->cfg->db : "";
+
+    w->db = PQconnectdb(conninfo);
+    if (PQstatus(w->db) != CONNECTION_OK) {
+        core_warn(MOD, "worker %d: cannot connect to the database: %s", w->id,
+                  PQerrorMessage(w->db));
+        goto fail;
+    }
+    PQclear(PQexec(w->db, "SET application_name = 'corridord-ingest'"));
+    if (geo_prepare(w->db, err, sizeof err)) {
+        core_error(MOD, "worker %d: %s", w->id, err);
+        goto fail;
+    }
+    w->db_ev = event_new(w->base, PQsocket(w->db), EV_READ | EV_PERSIST, on_db_readable, w);
+    if (!w->db_ev)
+        goto fail;
+    if (!w->ctl || PQstatus(w->ctl) != CONNECTION_OK) {
+        PQfinish(w->ctl);
+        w->ctl = PQconnectdb(conninfo);
+    }
+    atomic_store_explicit(&w->c.db_up, 1, memory_order_relaxed);
+    return 0;
+fail:
+    PQfinish(w->db);
+    w->db = NULL;
+    return CORE_EDB;
+}
+
+static void on_reconnect(evutil_socket_t fd, short what, void *arg)
+{
+    ingest_worker *w = arg;
+    if (db_connect(w) == 0) {
+        atomic_fetch_add_explicit(&w->c.db_reconnects, 1, memory_order_relaxed);
+        core_info(MOD, "worker %d: database connection restored", w->id);
+        flush(w);
+    } else {
+        struct timeval one = {1, 0};
+        event_add(w->reconnect_ev, &one);
+    }
+}
+
+/* While stopping: once nothing is open or in flight every device has its answer, and the
+ * loop may end. */
+static void maybe_exit(ingest_worker *w)
+{
+    if (w->stopping && !w->in_flight && geo_batch_len(w->open.batch) == 0)
+        event_base_loopexit(w->base, NULL);
+}
+
+/* Sends the open batch if nothing is in flight. Without a database the open
+ * observations are failed at once: a device must not wait for an acknowledgement that
+ * cannot come. */
+static void flush(ingest_worker *w)
+{
+    if (w->in_flight || geo_batch_len(w->open.batch) == 0) {
+        maybe_exit(w);
+        return;
+    }
+    if (w->timer_armed) {
+        event_del(w->batch_timer);
+        w->timer_armed = 0;
+    }
+    struct side t = w->sent;
+    w->sent = w->open;
+    w->open = t;
+    w->in_flight = 1;
+    w->sent_at_us = core_mono_us();
+    atomic_store_explicit(&w->c.queue_depth, (unsigned)geo_batch_len(w->sent.batch),
+                          memory_order_relaxed);
+    if (!w->db) {
+        finish_sent(w, CORE_EDB);
+        wake_waiters(w);
+        maybe_exit(w);
+        return;
+    }
+    if (geo_batch_send(w->sent.batch, w->db)) {
+        db_lost(w);
+        return;
+    }
+    event_add(w->db_ev, NULL);
+}
+
+static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
+{
+    ingest_worker *w = arg;
+    w->timer_armed = 0;
+    flush(w);
+}
+
+int ingest_submit(ingest_worker *w, enum ingest_proto proto, const geo_obs *obs,
+                  ingest_done_fn done, void *arg)
+{
+    int idx = geo_batch_add(w->open.batch, obs);
+    if (idx < 0)
+        return CORE_EFULL;
+    w->open.p[idx] = (struct pending){done, arg, 0, NULL};
+    atomic_ullong *ctr = proto == INGEST_JT808 ? &w->c.obs_jt808
+                         : proto == INGEST_AIS  ? &w->c.obs_ais
+                                                : &w->c.obs_osmand;
+    atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->c.queue_depth, 1, memory_order_relaxed);
+    if (geo_batch_len(w->open.batch) >= w->cfg->batch_max) {
+        /* due now; sent from the loop so that done never runs inside this call */
+        if (!w->in_flight)
+            event_active(w->batch_timer, EV_TIMEOUT, 0);
+    } else if (!w->timer_armed) {
+        struct timeval tv = {0, w->cfg->batch_ms * 1000};
+        event_add(w->batch_timer, &tv);
+        w->timer_armed = 1;
+    }
+    return 0;
+}
+
+void ingest_worker_on_space(ingest_worker *w, void (*fn)(void *arg), void *arg)
+{
+    if (w->n_waiters == w->cap_waiters) {
+        int cap = w->cap_waiters ? w->cap_waiters * 2 : 64;
+        struct space_waiter *nw = realloc(w->waiters, (size_t)cap * sizeof *nw);
+        if (!nw) {
+            core_error(MOD, "worker %d: out of memory for a space waiter", w->id);
+            return;
+        }
+        w->waiters = nw;
+        w->cap_waiters = cap;
+    }
+    w->waiters[w->n_waiters++] = (struct space_waiter){fn, arg};
+}
+
+/* ---- thread ---- */
+
+static void stop_handlers(ingest_worker *w)
+{
+    if (w->osmand)
+        ingest_osmand_stop(w->osmand);
+    w->osmand = NULL;
+#ifdef HAVE_INGEST_JT808
+    if (w->jt808)
+        ingest_jt808_stop(w->jt808);
+    w->jt808 = NULL;
+#endif
+#ifdef HAVE_INGEST_AIS
+    if (w->ais)
+        ingest_ais_stop(w->ais);
+    w->ais = NULL;
+#endif
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    ingest_worker *w = arg;
+    w->stopping = 1;
+    flush(w);
+}
+
+static void *worker_main(void *arg)
+{
+    ingest_worker *w = arg;
+    event_base_dispatch(w->base);
+    /* every batch is answered: now the handlers may go, with their connections */
+    stop_handlers(w);
+    return NULL;
+}
+
+static int side_init(struct side *s, int cap)
+{
+    s->batch = geo_batch_new(cap);
+    s->p = calloc((size_t)cap, sizeof *s->p);
+    s->reasons = malloc(REASONS_MAX);
+    return s->batch && s->p && s->reasons ? 0 : -ENOMEM;
+}
+
+static void side_free(struct side *s)
+{
+    geo_batch_free(s->batch);
+    free(s->p);
+    free(s->reasons);
+}
+
+static void worker_release(ingest_worker *w)
+{
+    if (w->batch_timer)
+        event_free(w->batch_timer);
+    if (w->db_ev)
+        event_free(w->db_ev);
+    if (w->reconnect_ev)
+        event_free(w->reconnect_ev);
+    if (w->stop_ev)
+        event_free(w->stop_ev);
+    if (w->base)
+        event_base_free(w->base);
+    PQfinish(w->db);
+    PQfinish(w->ctl);
+    if (w->push_ok)
+        nng_close(w->push);
+    side_free(&w->open);
+    side_free(&w->sent);
+    free(w->waiters);
+}
+
+static int worker_init(ingest_worker *w, int id, const core_config *cfg, char *err, size_t n)
+{
+    int rc;
+    w->id = id;
+    w->cfg = cfg;
+    w->osmand_fd = w->jt808_fd = w->ais_tcp_fd = w->ais_udp_fd = -1;
+    if (side_init(&w->open, cfg->batch_max) || side_init(&w->sent, cfg->batch_max)) {
+        snprintf(err, n, "out of memory");
+        return -ENOMEM;
+    }
+    w->base = event_base_new();
+    if (!w->base) {
+        snprintf(err, n, "cannot create an event loop");
+        return CORE_EINVAL;
+    }
+    w->batch_timer = evtimer_new(w->base, on_batch_timer, w);
+    w->reconnect_ev = evtimer_new(w->base, on_reconnect, w);
+    w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
+    if (db_connect(w)) {
+        snprintf(err, n, "worker %d cannot use the database (see the log)", id);
+        return CORE_EDB;
+    }
+    if ((rc = nng_push0_open(&w->push)) == 0) {
+        w->push_ok = 1;
+        nng_socket_set_int(w->push, NNG_OPT_SENDBUF, 1024);
+        if ((rc = nng_dial(w->push, cfg->events_url, NULL, NNG_FLAG_NONBLOCK)))
+            core_warn(MOD, "worker %d: dialling %s: %s", id, cfg->events_url, nng_strerror(rc));
+    }
+    /* listeners */
+    if (cfg->osmand && *cfg->osmand) {
+        if ((w->osmand_fd = ingest_listen(cfg->osmand, SOCK_STREAM)) < 0) {
+            snprintf(err, n, "--osmand %s: %s", cfg->osmand, core_strerror(w->osmand_fd));
+            return CORE_EINVAL;
+        }
+        if ((rc = ingest_osmand_start(w, w->osmand_fd, &w->osmand, err, n)))
+            return rc;
+    }
+#ifdef HAVE_INGEST_JT808
+    if (cfg->jt808 && *cfg->jt808) {
+        if ((w->jt808_fd = ingest_listen(cfg->jt808, SOCK_STREAM)) < 0) {
+            snprintf(err, n, "--jt808 %s: %s", cfg->jt808, core_strerror(w->jt808_fd));
+            return CORE_EINVAL;
+        }
+        if ((rc = ingest_jt808_start(w, w->jt808_fd, &w->jt808, err, n)))
+            return rc;
+    }
+#endif
+#ifdef HAVE_INGEST_AIS
+    if (cfg->ais && *cfg->ais) {
+        w->ais_tcp_fd = ingest_listen(cfg->ais, SOCK_STREAM);
+        /* one UDP socket is enough: datagrams are spread over workers by SO_REUSEPORT */
+        w->ais_udp_fd = ingest_listen(cfg->ais, SOCK_DGRAM);
+        if (w->ais_tcp_fd < 0 || w->ais_udp_fd < 0) {
+            snprintf(err, n, "--ais %s: %s", cfg->ais,
+                     core_strerror(w->ais_tcp_fd < 0 ? w->ais_tcp_fd : w->ais_udp_fd));
+            return CORE_EINVAL;
+        }
+        if ((rc = ingest_ais_start(w, w->ais_tcp_fd, w->ais_udp_fd, &w->ais, err, n)))
+            return rc;
+    }
+#endif
+    return 0;
+}
+
+ingest *ingest_start(const core_config *cfg, char *err, size_t n)
+{
+    ingest *in = calloc(1, sizeof *in);
+    if (!in) {
+        snprintf(err, n, "out of memory");
+        return NULL;
+    }
+    in->w = calloc((size_t)cfg->workers, sizeof *in->w);
+    if (!in->w) {
+        free(in);
+        snprintf(err, n, "out of memory");
+        return NULL;
+    }
+    evthread_use_pthreads();
+    for (int i = 0; i < cfg->workers; i++) {
+        in->n = i + 1;
+        if (worker_init(&in->w[i], i, cfg, err, n))
+            goto fail;
+    }
+    for (int i = 0; i < in->n; i++)
+        if (pthread_create(&in->w[i].thread, NULL, worker_main, &in->w[i])) {
+            snprintf(err, n, "cannot start worker thread %d", i);
+            in->n = i;
+            ingest_stop(in);
+            return NULL;
+        }
+    core_info(MOD, "%d ingest workers started (osmand %s, jt808 %s, ais %s)", cfg->workers,
+              cfg->osmand && *cfg->osmand ? cfg->osmand : "off",
+              cfg->jt808 && *cfg->jt808 ? cfg->jt808 : "off",
+              cfg->ais && *cfg->ais ? cfg->ais : "off");
+    return in;
+fail:
+    for (int i = 0; i < in->n; i++) {
+        stop_handlers(&in->w[i]);
+        worker_release(&in->w[i]);
+    }
+    free(in->w);
+    free(in);
+    return NULL;
+}
+
+void ingest_stop(ingest *in)
+{
+    if (!in)
+        return;
+    for (int i = 0; i < in->n; i++)
+        event_active(in->w[i].stop_ev, EV_READ, 0);
+    for (int i = 0; i < in->n; i++) {
+        pthread_join(in->w[i].thread, NULL);
+        worker_release(&in->w[i]);
+    }
+    free(in->w);
+    free(in);
+}
+
+int ingest_db_ok(ingest *in)
+{
+    for (int i = 0; i < in->n; i++)
+        if (!atomic_load_explicit(&in->w[i].c.db_up, memory_order_relaxed))
+            return 0;
+    return 1;
+}
+
+size_t ingest_metrics(ingest *in, char *buf, size_t cap)
+{
+    size_t len = 0;
+    unsigned long long obs[3] = {0}, bad[3] = {0}, batches = 0, errors = 0, reconn = 0,
+                       sum = 0, le[8] = {0}, pub = 0, dropped = 0, depth = 0;
+    for (int i = 0; i < in->n; i++) {
+        ingest_counters *c = &in->w[i].c;
+        obs[0] += atomic_load(&c->obs_osmand);
+        obs[1] += atomic_load(&c->obs_jt808);
+        obs[2] += atomic_load(&c->obs_ais);
+        bad[0] += atomic_load(&c->bad_osmand);
+        bad[1] += atomic_load(&c->bad_jt808);
+        bad[2] += atomic_load(&c->bad_ais);
+        batches += atomic_load(&c->batches);
+        errors += atomic_load(&c->batch_errors);
+        reconn += atomic_load(&c->db_reconnects);
+        sum += atomic_load(&c->batch_us_sum);
+        for (int k = 0; k < 8; k++)
+            le[k] += atomic_load(&c->batch_le[k]);
+        pub += atomic_load(&c->published);
+        dropped += atomic_load(&c->publish_dropped);
+        depth += atomic_load(&c->queue_depth);
+    }
+#define OUT(...)                                                                              \
+    do {                                                                                      \
+        if (len < cap)                                                                        \
+            len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__);                       \
+    } while (0)
+    static const char *proto[3] = {"osmand", "jt808", "ais"};
+    OUT("# HELP corridor_observations_total Observations submitted for storage, by protocol.\n"
+        "# TYPE corridor_observations_total counter\n");
+    for (int i = 0; i < 3; i++)
+        OUT("corridor_observations_total{protocol=\"%s\"} %llu\n", proto[i], obs[i]);
+    OUT("# HELP corridor_bad_input_total Device input refused, by protocol.\n"
+        "# TYPE corridor_bad_input_total counter\n");
+    for (int i = 0; i < 3; i++)
+        OUT("corridor_bad_input_total{protocol=\"%s\"} %llu\n", proto[i], bad[i]);
+    OUT("# HELP corridor_batch_seconds Time from sending a batch to its commit.\n"
+        "# TYPE corridor_batch_seconds histogram\n");
+    for (int k = 0; k < 8; k++)
+        OUT("corridor_batch_seconds_bucket{le=\"%g\"} %llu\n", batch_le_ms[k] / 1000.0, le[k]);
+    OUT("corridor_batch_seconds_bucket{le=\"+Inf\"} %llu\n", batches);
+    OUT("corridor_batch_seconds_sum %.6f\ncorridor_batch_seconds_count %llu\n", sum / 1e6,
+        batches);
+    OUT("# TYPE corridor_batch_errors_total counter\ncorridor_batch_errors_total %llu\n", errors);
+    OUT("# TYPE corridor_db_reconnects_total counter\ncorridor_db_reconnects_total %llu\n", reconn);
+    OUT("# TYPE corridor_ingest_queue_depth gauge\ncorridor_ingest_queue_depth %llu\n", depth);
+    OUT("# TYPE corridor_events_published_total counter\ncorridor_events_published_total %llu\n",
+        pub);
+    OUT("# TYPE corridor_events_dropped_total counter\ncorridor_events_dropped_total %llu\n",
+        dropped);
+#undef OUT
+    return len < cap ? len : cap;
+}

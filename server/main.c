@@ -1,0 +1,141 @@
+/*
+ * main.c: corridord, the monitoring-centre server.
+ *
+ * Builds the one server context (the configuration) and wires the stages: the web
+ * gateway thread, the ingest worker threads, and the main thread, which waits for
+ * signals and keeps the position partitions ahead of time. Subcommands: `migrate`.
+ */
+#include "core.h"
+#include "ingest.h"
+#include "schema.h"
+#include "web.h"
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "server"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: corridord [migrate] [options]\n"
+                 "  corridord            run the monitoring-centre server\n"
+                 "  corridord migrate    apply pending schema migrations and exit\n"
+                 "options:\n");
+    core_config_usage(out);
+}
+
+/* Connects and applies the schema. Returns the connection or NULL (reason logged). */
+static PGconn *connect_and_migrate(const core_config *cfg, int migrate)
+{
+    char err[1024];
+    PGconn *db = PQconnectdb(cfg->db ? cfg->db : "");
+    if (PQstatus(db) != CONNECTION_OK) {
+        core_error(MOD, "cannot connect to the database: %s", PQerrorMessage(db));
+        PQfinish(db);
+        return NULL;
+    }
+    int rc = migrate ? schema_migrate(db, err, sizeof err)
+                     : schema_ensure_partitions(db, err, sizeof err);
+    if (rc < 0) {
+        core_error(MOD, "%s", err);
+        PQfinish(db);
+        return NULL;
+    }
+    if (migrate)
+        core_info(MOD, "schema up to date (%d migration%s applied)", rc, rc == 1 ? "" : "s");
+    return db;
+}
+
+static size_t metrics_hook(void *arg, char *buf, size_t cap)
+{
+    return ingest_metrics(arg, buf, cap);
+}
+
+static int db_ok_hook(void *arg)
+{
+    return ingest_db_ok(arg);
+}
+
+int main(int argc, char **argv)
+{
+    core_config cfg;
+    char err[512];
+    int first = 1, migrate_only = 0;
+
+    core_config_defaults(&cfg);
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0) {
+        migrate_only = 1;
+        first = 2;
+    }
+    if (core_config_parse(&cfg, argc, argv, first, err, sizeof err)) {
+        fprintf(stderr, "corridord: %s\n", err);
+        return 2;
+    }
+
+    PGconn *db = connect_and_migrate(&cfg, migrate_only || !cfg.no_migrate);
+    if (!db)
+        return 1;
+    if (migrate_only) {
+        PQfinish(db);
+        return 0;
+    }
+
+    /* signals are taken by this thread only: block them before any thread starts */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ingest *in = NULL;
+    web *wb = NULL;
+
+    /* the workers dial the gateway's event socket without waiting, so either may be
+     * first; the workers go first because the gateway's hooks read their counters */
+    if (!(in = ingest_start(&cfg, err, sizeof err))) {
+        core_error(MOD, "ingest: %s", err);
+        goto fail;
+    }
+    web_hooks hooks = {metrics_hook, db_ok_hook, in};
+    if (!(wb = web_start(&cfg, &hooks, err, sizeof err))) {
+        core_error(MOD, "web gateway: %s", err);
+        goto fail;
+    }
+    core_info(MOD, "corridord ready: map at http://%s/", cfg.http);
+
+    int64_t next_maintenance = core_mono_us() + 3600LL * 1000000;
+    for (;;) {
+        struct timespec tick = {60, 0};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            core_info(MOD, "signal %d: shutting down", sig);
+            break;
+        }
+        if (core_mono_us() >= next_maintenance) {
+            if (PQstatus(db) != CONNECTION_OK)
+                PQreset(db);
+            if (schema_ensure_partitions(db, err, sizeof err))
+                core_warn(MOD, "partition maintenance: %s", err);
+            next_maintenance = core_mono_us() + 3600LL * 1000000;
+        }
+    }
+    ingest_stop(in);
+    web_stop(wb);
+    PQfinish(db);
+    core_info(MOD, "stopped");
+    return 0;
+fail:
+    ingest_stop(in);
+    if (wb)
+        web_stop(wb);
+    PQfinish(db);
+    return 1;
+}
