@@ -1,0 +1,1287 @@
+/*
+ * ais.c: the NMEA 0183 AIS codec of ingest/ (see ais.h): sentence parsing and checks, tag
+ * blocks, multipart reassembly, bit-level decoding of the supported message types, the
+ * gpsdecode-compatible JSON writer and the encoder.
+ *
+ * Owns nothing global. A decoder is one fixed-size allocation holding its reassembly
+ * slots, the type 24 part A queue, a line buffer and its counters; it is used by the one
+ * thread that feeds it. JSON writer and encoder are pure.
+ *
+ * DESIGN: one table of fields per message type drives both decoding and encoding, so the
+ * two cannot disagree on a bit position. Length rules, text trimming and the few quirks of
+ * gpsd 3.22 (type 24 output only when part B meets part A; the type 21 name extension
+ * overflowing into the next fields) are reproduced on purpose, because corridor-decode's
+ * output must equal gpsdecode's; docs/ais.md lists them.
+ */
+#include "ais.h"
+#include "core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOTS      8
+#define Q24        8
+#define BITS_BYTES (INGEST_AIS_PAYLOAD_MAX * 6 / 8 + 16)
+
+struct slot {
+    int used;
+    char chan;
+    int seq;
+    int count, next;
+    int own;
+    int64_t t0;
+    int nchars;
+    char payload[INGEST_AIS_PAYLOAD_MAX];
+};
+
+struct ingest_ais {
+    int64_t timeout_ms;
+    int pending;
+    struct slot slots[SLOTS];
+    struct {
+        int32_t mmsi;
+        char name[21];
+    } q24[Q24];
+    int q24_idx;
+    ingest_ais_stats st;
+    size_t linelen;
+    int discarding;
+    char line[INGEST_AIS_LINE_MAX + 1];
+    uint8_t bits[BITS_BYTES];
+};
+
+/* ---- field tables ---- */
+
+enum kind { K_U, K_S, K_T };
+struct fld {
+    uint16_t start;
+    uint8_t len; /* bits, or characters for K_T */
+    uint8_t kind;
+    uint16_t off;
+};
+#define U(s, l, f)                                                                                 \
+    {                                                                                              \
+        s, l, K_U, offsetof(ingest_ais_msg, f)                                                     \
+    }
+#define S(s, l, f)                                                                                 \
+    {                                                                                              \
+        s, l, K_S, offsetof(ingest_ais_msg, f)                                                     \
+    }
+#define T(s, l, f)                                                                                 \
+    {                                                                                              \
+        s, l, K_T, offsetof(ingest_ais_msg, f)                                                     \
+    }
+#define END                                                                                        \
+    {                                                                                              \
+        0, 0, 0, 0                                                                                 \
+    }
+
+static const struct fld f_t1[] = {U(38, 4, status),    S(42, 8, turn),     U(50, 10, speed),
+                                  U(60, 1, accuracy),  S(61, 28, lon),     S(89, 27, lat),
+                                  U(116, 12, course),  U(128, 9, heading), U(137, 6, second),
+                                  U(143, 2, maneuver), U(148, 1, raim),    END};
+static const struct fld f_t4[] = {U(38, 14, year),
+                                  U(52, 4, month),
+                                  U(56, 5, day),
+                                  U(61, 5, hour),
+                                  U(66, 6, minute),
+                                  U(72, 6, second),
+                                  U(78, 1, accuracy),
+                                  S(79, 28, lon),
+                                  S(107, 27, lat),
+                                  U(134, 4, epfd),
+                                  U(148, 1, raim),
+                                  U(149, 19, radio),
+                                  END};
+static const struct fld f_t5[] = {
+    U(38, 2, ais_version),   U(40, 30, imo),      T(70, 7, callsign),
+    T(112, 20, shipname),    U(232, 8, shiptype), U(240, 9, to_bow),
+    U(249, 9, to_stern),     U(258, 6, to_port),  U(264, 6, to_starboard),
+    U(270, 4, epfd),         U(274, 4, month),    U(278, 5, day),
+    U(283, 5, hour),         U(288, 6, minute),   U(294, 8, draught),
+    T(302, 20, destination), U(422, 1, dte),      END};
+static const struct fld f_t18[] = {U(38, 8, reserved), U(46, 10, speed),   U(56, 1, accuracy),
+                                   S(57, 28, lon),     S(85, 27, lat),     U(112, 12, course),
+                                   U(124, 9, heading), U(133, 6, second),  U(139, 2, regional),
+                                   U(141, 1, cs),      U(142, 1, display), U(143, 1, dsc),
+                                   U(144, 1, band),    U(145, 1, msg22),   U(146, 1, assigned),
+                                   U(147, 1, raim),    U(148, 20, radio),  END};
+static const struct fld f_t19[] = {
+    U(38, 8, reserved),  U(46, 10, speed),     U(56, 1, accuracy),      S(57, 28, lon),
+    S(85, 27, lat),      U(112, 12, course),   U(124, 9, heading),      U(133, 6, second),
+    U(139, 4, regional), T(143, 20, shipname), U(263, 8, shiptype),     U(271, 9, to_bow),
+    U(280, 9, to_stern), U(289, 6, to_port),   U(295, 6, to_starboard), U(301, 4, epfd),
+    U(305, 1, raim),     U(306, 1, dte),       U(307, 1, assigned),     END};
+static const struct fld f_t21[] = {
+    U(38, 5, aid_type), U(163, 1, accuracy),    S(164, 28, lon),         S(192, 27, lat),
+    U(219, 9, to_bow),  U(228, 9, to_stern),    U(237, 6, to_port),      U(243, 6, to_starboard),
+    U(249, 4, epfd),    U(253, 6, second),      U(259, 1, off_position), U(260, 8, regional),
+    U(268, 1, raim),    U(269, 1, virtual_aid), U(270, 1, assigned),     END};
+static const struct fld f_t24a[] = {T(40, 20, shipname), END};
+static const struct fld f_t24b[] = {U(40, 8, shiptype), T(48, 7, vendorid), U(66, 4, model),
+                                    U(70, 20, serial),  T(90, 7, callsign), END};
+static const struct fld f_t24b_enc[] = {U(40, 8, shiptype), T(48, 3, vendorid), U(66, 4, model),
+                                        U(70, 20, serial),  T(90, 7, callsign), END};
+static const struct fld f_t24dim[] = {U(132, 9, to_bow), U(141, 9, to_stern), U(150, 6, to_port),
+                                      U(156, 6, to_starboard), END};
+static const struct fld f_t24mother[] = {U(132, 30, mothership_mmsi), END};
+static const struct fld f_t27[] = {U(38, 1, accuracy), U(39, 1, raim), U(40, 4, status),
+                                   S(44, 18, lon),     S(62, 17, lat), U(79, 6, speed),
+                                   U(85, 9, course),   U(94, 1, gnss), END};
+
+static const char sixchr[65] = "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_ !\"#$%&'()*+,-./0123456789:;<=>?";
+
+/* ---- bits ---- */
+
+static uint32_t ubits(const uint8_t *b, unsigned start, unsigned len)
+{
+    uint64_t v = 0;
+    unsigned byte = start >> 3, i;
+    for (i = 0; i < 5; i++)
+        v = (v << 8) | b[byte + i];
+    v >>= 40 - (start & 7) - len;
+    return (uint32_t)(v & ((len == 32) ? 0xffffffffu : ((1u << len) - 1)));
+}
+
+static int32_t sbits(const uint8_t *b, unsigned start, unsigned len)
+{
+    uint32_t v = ubits(b, start, len);
+    if (v & (1u << (len - 1)))
+        return (int32_t)(v | ~((1u << len) - 1));
+    return (int32_t)v;
+}
+
+/* Six-bit text of at most count characters, cut at the first '@'. Returns its length. */
+static int sixtext(const uint8_t *b, unsigned start, int count, char *to)
+{
+    int i;
+    for (i = 0; i < count; i++) {
+        char c = sixchr[ubits(b, start + 6 * (unsigned)i, 6)];
+        if (c == '@')
+            break;
+        to[i] = c;
+    }
+    to[i] = '\0';
+    return i;
+}
+
+static int trim_right(char *s, int n)
+{
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '@'))
+        s[--n] = '\0';
+    return n;
+}
+
+static void apply(const struct fld *f, const uint8_t *b, ingest_ais_msg *m)
+{
+    for (; f->len; f++) {
+        char *p = (char *)m + f->off;
+        if (f->kind == K_U)
+            *(int32_t *)(void *)p = (int32_t)ubits(b, f->start, f->len);
+        else if (f->kind == K_S)
+            *(int32_t *)(void *)p = sbits(b, f->start, f->len);
+        else
+            trim_right(p, sixtext(b, f->start, f->len, p));
+    }
+}
+
+/* ---- decoding of one complete payload ---- */
+
+static int dearmor(int c)
+{
+    if (c >= '0' && c <= 'W')
+        return c - '0';
+    if (c >= '`' && c <= 'w')
+        return c - '`' + 40;
+    return -1;
+}
+
+static void bad(ingest_ais *d, int reason)
+{
+    d->st.bad[reason]++;
+}
+
+/* Returns 1 with *m filled, 0 for nothing to return, or a negative code (counted). */
+static int decode_payload(ingest_ais *d, const char *pl, int n, int fill, ingest_ais_msg *m)
+{
+    uint8_t *b = d->bits;
+    uint32_t acc = 0;
+    int nacc = 0, nb = 0, i;
+    size_t bitlen;
+
+    for (i = 0; i < n; i++) {
+        acc = (acc << 6) | (uint32_t)dearmor((unsigned char)pl[i]);
+        nacc += 6;
+        if (nacc >= 8) {
+            nacc -= 8;
+            b[nb++] = (uint8_t)(acc >> nacc);
+        }
+    }
+    if (nacc)
+        b[nb++] = (uint8_t)(acc << (8 - nacc));
+    memset(b + nb, 0, 16); /* reads past the payload see zeros, as in gpsd */
+    bitlen = (size_t)n * 6 - (size_t)fill;
+    if (bitlen < 38) {
+        bad(d, INGEST_AIS_BAD_TRUNCATED);
+        return CORE_EINVAL;
+    }
+    m->type = (int32_t)ubits(b, 0, 6);
+    m->repeat = (int32_t)ubits(b, 6, 2);
+    m->mmsi = (int32_t)ubits(b, 8, 30);
+
+    switch (m->type) {
+    case 1:
+    case 2:
+    case 3:
+        if (bitlen < 163)
+            goto truncated;
+        apply(f_t1, b, m);
+        m->radio = (int32_t)ubits(b, 149, bitlen >= 168 ? 19 : (unsigned)(bitlen - 149));
+        break;
+    case 4:
+        if (bitlen < 168)
+            goto truncated;
+        apply(f_t4, b, m);
+        break;
+    case 5:
+        if (bitlen < 420)
+            goto truncated;
+        apply(f_t5, b, m);
+        break;
+    case 18:
+        if (bitlen < 168)
+            goto truncated;
+        apply(f_t18, b, m);
+        break;
+    case 19:
+        if (bitlen < 312)
+            goto truncated;
+        apply(f_t19, b, m);
+        break;
+    case 21: {
+        int len, ext = 0;
+        if (bitlen < 272)
+            goto truncated;
+        if (bitlen > 368)
+            goto toolong;
+        apply(f_t21, b, m);
+        len = sixtext(b, 43, 20, m->name);
+        if (len == 20 && bitlen > 272) {
+            ext = sixtext(b, 272, (int)(bitlen - 272) / 6, m->name + 20);
+            len += ext;
+        }
+        /* gpsd 3.22 keeps the name in 35 bytes: a 15- or 16-character extension runs into
+         * the accuracy flag and the low byte of the longitude. Reproduced for identity. */
+        {
+            int full = len;
+            len = trim_right(m->name, len);
+            if (full >= 35)
+                m->accuracy = len > 35;
+            if (full >= 36)
+                m->lon = (int32_t)((uint32_t)m->lon & ~0xffu);
+        }
+        break;
+    }
+    case 24: {
+        int partno = (int)ubits(b, 38, 2), i2;
+        if (partno == 0) {
+            if (bitlen < 160)
+                goto truncated;
+            if (bitlen > 168)
+                goto toolong;
+            apply(f_t24a, b, m);
+            d->q24[d->q24_idx].mmsi = m->mmsi;
+            memcpy(d->q24[d->q24_idx].name, m->shipname, sizeof m->shipname);
+            d->q24_idx = (d->q24_idx + 1) % Q24;
+            m->part = INGEST_AIS_PART_A;
+        } else if (partno == 1) {
+            if (bitlen < 168)
+                goto truncated;
+            apply(f_t24b, b, m);
+            apply((m->mmsi / 10000000 == 98) ? f_t24mother : f_t24dim, b, m);
+            m->part = INGEST_AIS_PART_B;
+            for (i2 = 0; i2 < Q24; i2++) {
+                if (d->q24[i2].mmsi == m->mmsi) {
+                    memcpy(m->shipname, d->q24[i2].name, sizeof m->shipname);
+                    d->q24[i2].mmsi = 0;
+                    m->part = INGEST_AIS_PART_AB;
+                    break;
+                }
+            }
+        } else {
+            d->st.unsupported++;
+            return 0;
+        }
+        break;
+    }
+    case 27:
+        if (bitlen < 96)
+            goto truncated;
+        if (bitlen != 96 && bitlen != 168)
+            goto toolong;
+        apply(f_t27, b, m);
+        break;
+    default:
+        d->st.unsupported++;
+        return 0;
+    }
+    d->st.messages++;
+    return 1;
+truncated:
+    bad(d, INGEST_AIS_BAD_TRUNCATED);
+    return CORE_EINVAL;
+toolong:
+    bad(d, INGEST_AIS_BAD_LENGTH);
+    return CORE_EINVAL;
+}
+
+/* ---- sentences ---- */
+
+ingest_ais *ingest_ais_new(int64_t frag_timeout_ms)
+{
+    ingest_ais *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->timeout_ms = frag_timeout_ms > 0 ? frag_timeout_ms : INGEST_AIS_FRAG_TIMEOUT_MS;
+    return d;
+}
+
+void ingest_ais_free(ingest_ais *d)
+{
+    free(d);
+}
+
+void ingest_ais_get_stats(const ingest_ais *d, ingest_ais_stats *out)
+{
+    *out = d->st;
+}
+
+const char *ingest_ais_bad_name(int reason)
+{
+    static const char *const names[INGEST_AIS_NBAD] = {
+        "checksum", "orphan", "fill", "truncated", "length", "garbage", "overlong"};
+    return (reason >= 0 && reason < INGEST_AIS_NBAD) ? names[reason] : "unknown";
+}
+
+void ingest_ais_expire(ingest_ais *d, int64_t now_ms)
+{
+    int i;
+    if (!d->pending)
+        return;
+    for (i = 0; i < SLOTS; i++) {
+        struct slot *s = &d->slots[i];
+        if (s->used && now_ms - s->t0 > d->timeout_ms) {
+            s->used = 0;
+            d->pending--;
+            bad(d, INGEST_AIS_BAD_ORPHAN);
+        }
+    }
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Checks "body*hh" between p and e (p after the start character). Returns the position of
+ * '*' or NULL; *why says which counter. */
+static const char *check_sum(const char *p, const char *e, int *why)
+{
+    unsigned x = 0;
+    const char *q;
+    int h, l;
+    for (q = p; q < e && *q != '*'; q++)
+        x ^= (unsigned char)*q;
+    if (q + 3 > e) {
+        *why = INGEST_AIS_BAD_CHECKSUM;
+        return NULL;
+    }
+    h = hexval((unsigned char)q[1]);
+    l = hexval((unsigned char)q[2]);
+    if (h < 0 || l < 0 || (unsigned)(h * 16 + l) != x) {
+        *why = INGEST_AIS_BAD_CHECKSUM;
+        return NULL;
+    }
+    return q;
+}
+
+static struct slot *find_slot(ingest_ais *d, char chan, int seq, int own)
+{
+    int i;
+    for (i = 0; i < SLOTS; i++) {
+        struct slot *s = &d->slots[i];
+        if (s->used && s->chan == chan && s->seq == seq && s->own == own)
+            return s;
+    }
+    return NULL;
+}
+
+static int drop(ingest_ais *d, int reason)
+{
+    bad(d, reason);
+    return reason == INGEST_AIS_BAD_OVERLONG ? CORE_ETOOBIG : CORE_EINVAL;
+}
+
+int ingest_ais_line(ingest_ais *d, const char *line, size_t len, int64_t now_ms,
+                    ingest_ais_msg *out)
+{
+    const char *p = line, *e = line + len, *star, *f[7];
+    int why = INGEST_AIS_BAD_GARBAGE, nf, count, number, seq, fill, own, n;
+    char chan;
+
+    d->st.lines++;
+    ingest_ais_expire(d, now_ms);
+    if (len > INGEST_AIS_LINE_MAX)
+        return drop(d, INGEST_AIS_BAD_OVERLONG);
+    while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p == e)
+        return 0;
+    if (*p == '\\') { /* NMEA 4.0 tag block: \s:src,c:time*hh\ */
+        const char *te = memchr(p + 1, '\\', (size_t)(e - p - 1));
+        if (!te)
+            return drop(d, INGEST_AIS_BAD_GARBAGE);
+        const char *ts = check_sum(p + 1, te, &why);
+        if (!ts || ts + 3 != te)
+            return drop(d, INGEST_AIS_BAD_CHECKSUM);
+        p = te + 1;
+    } else if (*p != '!' && *p != '$') {
+        /* a feed's own prefix (time stamps): gpsd skips to the sentence too */
+        p = memchr(p, '!', (size_t)(e - p));
+        if (!p)
+            return drop(d, INGEST_AIS_BAD_GARBAGE);
+    }
+    if (p >= e || (*p != '!' && *p != '$'))
+        return drop(d, INGEST_AIS_BAD_GARBAGE);
+    star = check_sum(p + 1, e, &why);
+    if (!star)
+        return drop(d, why);
+    if (star + 3 != e)
+        return drop(d, INGEST_AIS_BAD_GARBAGE);
+    if (*p != '!' || star - p < 7 || p[3] != 'V' || p[4] != 'D' || (p[5] != 'M' && p[5] != 'O') ||
+        p[6] != ',') {
+        d->st.ignored++; /* well-formed NMEA, not AIS */
+        return 0;
+    }
+    own = p[5] == 'O';
+    /* fields after "!AIVDM,": count, number, seq, channel, payload, fill */
+    {
+        const char *q = p + 7;
+        nf = 0;
+        f[nf++] = q;
+        for (; q < star && nf < 7; q++)
+            if (*q == ',')
+                f[nf++] = q + 1;
+        if (nf != 6)
+            return drop(d, INGEST_AIS_BAD_GARBAGE);
+        f[6] = star + 1; /* so f[i+1]-1 is the end of field i */
+    }
+#define FLEN(i) ((int)(f[(i) + 1] - 1 - f[i]))
+    if (FLEN(0) != 1 || FLEN(1) != 1 || f[0][0] < '1' || f[0][0] > '9' || f[1][0] < '1' ||
+        f[1][0] > '9' || FLEN(2) > 1 || FLEN(3) > 1)
+        return drop(d, INGEST_AIS_BAD_GARBAGE);
+    count = f[0][0] - '0';
+    number = f[1][0] - '0';
+    if (number > count)
+        return drop(d, INGEST_AIS_BAD_GARBAGE);
+    seq = FLEN(2) ? f[2][0] : -1;
+    chan = FLEN(3) ? f[3][0] : 0;
+    n = FLEN(4);
+    for (int i = 0; i < n; i++)
+        if (dearmor((unsigned char)f[4][i]) < 0)
+            return drop(d, INGEST_AIS_BAD_GARBAGE);
+    if (FLEN(5) == 0) {
+        fill = 0;
+    } else if (FLEN(5) == 1 && f[5][0] >= '0' && f[5][0] <= '5') {
+        fill = f[5][0] - '0';
+    } else {
+        return drop(d, INGEST_AIS_BAD_FILL);
+    }
+#undef FLEN
+    d->st.sentences++;
+    if ((number < count && fill != 0) || fill > 6 * n)
+        return drop(d, INGEST_AIS_BAD_FILL);
+    if (n > INGEST_AIS_PAYLOAD_MAX)
+        return drop(d, INGEST_AIS_BAD_LENGTH);
+
+    memset(out, 0, sizeof *out);
+    out->own = own;
+    out->channel = chan;
+    if (count == 1)
+        return decode_payload(d, f[4], n, fill, out);
+
+    {
+        struct slot *s = find_slot(d, chan, seq, own);
+        if (number == 1) {
+            if (s) { /* a new message with the same key: the old one is lost */
+                bad(d, INGEST_AIS_BAD_ORPHAN);
+            } else {
+                int i, oldest = -1;
+                for (i = 0; i < SLOTS && d->slots[i].used; i++)
+                    if (oldest < 0 || d->slots[i].t0 < d->slots[oldest].t0)
+                        oldest = i;
+                if (i == SLOTS) {
+                    i = oldest;
+                    bad(d, INGEST_AIS_BAD_ORPHAN);
+                } else {
+                    d->pending++;
+                }
+                s = &d->slots[i];
+            }
+            s->used = 1;
+            s->chan = chan;
+            s->seq = seq;
+            s->own = own;
+            s->count = count;
+            s->next = 2;
+            s->t0 = now_ms;
+            memcpy(s->payload, f[4], (size_t)n);
+            s->nchars = n;
+            return 0;
+        }
+        if (!s || s->next != number || s->count != count)
+            return drop(d, INGEST_AIS_BAD_ORPHAN);
+        if (s->nchars + n > INGEST_AIS_PAYLOAD_MAX) {
+            s->used = 0;
+            d->pending--;
+            return drop(d, INGEST_AIS_BAD_LENGTH);
+        }
+        memcpy(s->payload + s->nchars, f[4], (size_t)n);
+        s->nchars += n;
+        s->next++;
+        if (number < count)
+            return 0;
+        s->used = 0;
+        d->pending--;
+        return decode_payload(d, s->payload, s->nchars, fill, out);
+    }
+}
+
+int ingest_ais_feed(ingest_ais *d, const char *buf, size_t len, int64_t now_ms,
+                    void (*on_msg)(void *arg, const ingest_ais_msg *msg), void *arg)
+{
+    ingest_ais_msg m;
+    int delivered = 0;
+    const char *p = buf, *e = buf + len;
+
+    while (p < e) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        size_t chunk = (size_t)((nl ? nl : e) - p);
+        if (d->discarding) {
+            if (nl)
+                d->discarding = 0;
+        } else if (d->linelen == 0 && nl) {
+            if (chunk > INGEST_AIS_LINE_MAX) {
+                d->st.lines++;
+                bad(d, INGEST_AIS_BAD_OVERLONG);
+            } else if (ingest_ais_line(d, p, chunk, now_ms, &m) == 1) {
+                on_msg(arg, &m);
+                delivered++;
+            }
+        } else if (d->linelen + chunk > INGEST_AIS_LINE_MAX) {
+            d->st.lines++;
+            bad(d, INGEST_AIS_BAD_OVERLONG);
+            d->linelen = 0;
+            d->discarding = !nl;
+        } else {
+            memcpy(d->line + d->linelen, p, chunk);
+            d->linelen += chunk;
+            if (nl) {
+                if (ingest_ais_line(d, d->line, d->linelen, now_ms, &m) == 1) {
+                    on_msg(arg, &m);
+                    delivered++;
+                }
+                d->linelen = 0;
+            }
+        }
+        p += chunk + (nl ? 1 : 0);
+    }
+    return delivered;
+}
+
+int ingest_ais_position(const ingest_ais_msg *m, double *lat, double *lon)
+{
+    double div;
+    switch (m->type) {
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 18:
+    case 19:
+    case 21:
+        div = 600000.0;
+        break;
+    case 27:
+        div = 600.0;
+        break;
+    default:
+        return CORE_ENOTFOUND;
+    }
+    *lat = m->lat / div;
+    *lon = m->lon / div;
+    if (*lat < -90.0 || *lat > 90.0 || *lon < -180.0 || *lon > 180.0)
+        return CORE_ENOTFOUND;
+    return 0;
+}
+
+/* ---- JSON (gpsd 3.22 json_aivdm_dump, scaled) ---- */
+
+static const char *const nav_legends[16] = {"Under way using engine",
+                                            "At anchor",
+                                            "Not under command",
+                                            "Restricted manoeuverability",
+                                            "Constrained by her draught",
+                                            "Moored",
+                                            "Aground",
+                                            "Engaged in fishing",
+                                            "Under way sailing",
+                                            "Reserved for HSC",
+                                            "Reserved for WIG",
+                                            "Reserved",
+                                            "Reserved",
+                                            "Reserved",
+                                            "Reserved",
+                                            "Not defined"};
+
+static const char *const epfd_legends[9] = {"Undefined",
+                                            "GPS",
+                                            "GLONASS",
+                                            "Combined GPS/GLONASS",
+                                            "Loran-C",
+                                            "Chayka",
+                                            "Integrated navigation system",
+                                            "Surveyed",
+                                            "Galileo"};
+
+#define R "Reserved for future use"
+static const char *const ship_type_legends[100] = {
+    "Not available",
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    R,
+    "Wing in ground (WIG) - all ships of this type",
+    "Wing in ground (WIG) - Hazardous category A",
+    "Wing in ground (WIG) - Hazardous category B",
+    "Wing in ground (WIG) - Hazardous category C",
+    "Wing in ground (WIG) - Hazardous category D",
+    "Wing in ground (WIG) - " R,
+    "Wing in ground (WIG) - " R,
+    "Wing in ground (WIG) - " R,
+    "Wing in ground (WIG) - " R,
+    "Wing in ground (WIG) - " R,
+    "Fishing",
+    "Towing",
+    "Towing: length exceeds 200m or breadth exceeds 25m",
+    "Dredging or underwater ops",
+    "Diving ops",
+    "Military ops",
+    "Sailing",
+    "Pleasure Craft",
+    "Reserved",
+    "Reserved",
+    "High speed craft (HSC) - all ships of this type",
+    "High speed craft (HSC) - Hazardous category A",
+    "High speed craft (HSC) - Hazardous category B",
+    "High speed craft (HSC) - Hazardous category C",
+    "High speed craft (HSC) - Hazardous category D",
+    "High speed craft (HSC) - " R,
+    "High speed craft (HSC) - " R,
+    "High speed craft (HSC) - " R,
+    "High speed craft (HSC) - " R,
+    "High speed craft (HSC) - No additional information",
+    "Pilot Vessel",
+    "Search and Rescue vessel",
+    "Tug",
+    "Port Tender",
+    "Anti-pollution equipment",
+    "Law Enforcement",
+    "Spare - Local Vessel",
+    "Spare - Local Vessel",
+    "Medical Transport",
+    "Ship according to RR Resolution No. 18",
+    "Passenger - all ships of this type",
+    "Passenger - Hazardous category A",
+    "Passenger - Hazardous category B",
+    "Passenger - Hazardous category C",
+    "Passenger - Hazardous category D",
+    "Passenger - " R,
+    "Passenger - " R,
+    "Passenger - " R,
+    "Passenger - " R,
+    "Passenger - No additional information",
+    "Cargo - all ships of this type",
+    "Cargo - Hazardous category A",
+    "Cargo - Hazardous category B",
+    "Cargo - Hazardous category C",
+    "Cargo - Hazardous category D",
+    "Cargo - " R,
+    "Cargo - " R,
+    "Cargo - " R,
+    "Cargo - " R,
+    "Cargo - No additional information",
+    "Tanker - all ships of this type",
+    "Tanker - Hazardous category A",
+    "Tanker - Hazardous category B",
+    "Tanker - Hazardous category C",
+    "Tanker - Hazardous category D",
+    "Tanker - " R,
+    "Tanker - " R,
+    "Tanker - " R,
+    "Tanker - " R,
+    "Tanker - No additional information",
+    "Other Type - all ships of this type",
+    "Other Type - Hazardous category A",
+    "Other Type - Hazardous category B",
+    "Other Type - Hazardous category C",
+    "Other Type - Hazardous category D",
+    "Other Type - " R,
+    "Other Type - " R,
+    "Other Type - " R,
+    "Other Type - " R,
+    "Other Type - no additional information"};
+#undef R
+
+static const char *const navaid_legends[32] = {"Unspecified",
+                                               "Reference point",
+                                               "RACON",
+                                               "Fixed offshore structure",
+                                               "Spare, Reserved for future use.",
+                                               "Light, without sectors",
+                                               "Light, with sectors",
+                                               "Leading Light Front",
+                                               "Leading Light Rear",
+                                               "Beacon, Cardinal N",
+                                               "Beacon, Cardinal E",
+                                               "Beacon, Cardinal S",
+                                               "Beacon, Cardinal W",
+                                               "Beacon, Port hand",
+                                               "Beacon, Starboard hand",
+                                               "Beacon, Preferred Channel port hand",
+                                               "Beacon, Preferred Channel starboard hand",
+                                               "Beacon, Isolated danger",
+                                               "Beacon, Safe water",
+                                               "Beacon, Special mark",
+                                               "Cardinal Mark N",
+                                               "Cardinal Mark E",
+                                               "Cardinal Mark S",
+                                               "Cardinal Mark W",
+                                               "Port hand Mark",
+                                               "Starboard hand Mark",
+                                               "Preferred Channel Port hand",
+                                               "Preferred Channel Starboard hand",
+                                               "Isolated danger",
+                                               "Safe Water",
+                                               "Special Mark",
+                                               "Light Vessel / LANBY / Rigs"};
+
+/* printf("%.0f", (t / 4.733) * (t / 4.733)) for t = 0..126, as gpsd 3.22 prints turn. */
+static const uint16_t turn_table[127] = {
+    0,   0,   0,   0,   1,   1,   2,   2,   3,   4,   4,   5,   6,   8,   9,   10,  11,  13,  14,
+    16,  18,  20,  22,  24,  26,  28,  30,  33,  35,  38,  40,  43,  46,  49,  52,  55,  58,  61,
+    64,  68,  71,  75,  79,  83,  86,  90,  94,  99,  103, 107, 112, 116, 121, 125, 130, 135, 140,
+    145, 150, 155, 161, 166, 172, 177, 183, 189, 194, 200, 206, 213, 219, 225, 231, 238, 244, 251,
+    258, 265, 272, 279, 286, 293, 300, 308, 315, 323, 330, 338, 346, 354, 362, 370, 378, 386, 394,
+    403, 411, 420, 429, 438, 446, 455, 464, 474, 483, 492, 502, 511, 521, 530, 540, 550, 560, 570,
+    580, 590, 601, 611, 622, 632, 643, 654, 664, 675, 686, 698, 709};
+
+/* A bounded writer: every append checks room; overflow sets w->err. */
+struct w {
+    char *p, *e;
+    int err;
+};
+
+static void ws(struct w *w, const char *s)
+{
+    size_t n = strlen(s);
+    if ((size_t)(w->e - w->p) <= n) {
+        w->err = 1;
+        return;
+    }
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+static void wu(struct w *w, uint32_t v)
+{
+    char t[12];
+    int i = 11;
+    t[i] = '\0';
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    ws(w, t + i);
+}
+
+static void wkey(struct w *w, const char *key)
+{
+    ws(w, ",\"");
+    ws(w, key);
+    ws(w, "\":");
+}
+
+static void wku(struct w *w, const char *key, int32_t v)
+{
+    wkey(w, key);
+    wu(w, (uint32_t)v);
+}
+
+static void wkb(struct w *w, const char *key, int32_t v)
+{
+    wkey(w, key);
+    ws(w, v ? "true" : "false");
+}
+
+static void wks(struct w *w, const char *key, const char *s)
+{
+    char t[2 * 40 + 1], *q = t;
+    wkey(w, key);
+    ws(w, "\"");
+    for (; *s && q < t + sizeof t - 3; s++) {
+        if (*s == '"' || *s == '\\')
+            *q++ = '\\';
+        *q++ = *s;
+    }
+    *q = '\0';
+    ws(w, t);
+    ws(w, "\"");
+}
+
+/* v / 10.0 printed "%.1f" (exact for integers). */
+static void wtenths(struct w *w, const char *key, int32_t v)
+{
+    wkey(w, key);
+    if (v < 0) {
+        ws(w, "-");
+        v = -v;
+    }
+    wu(w, (uint32_t)v / 10);
+    ws(w, ".");
+    wu(w, (uint32_t)v % 10);
+}
+
+/* v / 600000.0 printed "%.6f": the exact value times 1e6 is v*5/3, whose fraction is 0, 1/3
+ * or 2/3, so rounding the integer quotient is what printf does to the double. */
+static void wdeg(struct w *w, const char *key, int32_t v)
+{
+    uint64_t a = (uint64_t)(v < 0 ? -(int64_t)v : v), q = (a * 5 + 1) / 3;
+    char frac[8];
+    int i;
+    wkey(w, key);
+    if (v < 0)
+        ws(w, "-");
+    wu(w, (uint32_t)(q / 1000000));
+    frac[0] = '.';
+    for (i = 6; i >= 1; i--) {
+        frac[i] = (char)('0' + q % 10);
+        q /= 10;
+    }
+    frac[7] = '\0';
+    ws(w, frac);
+}
+
+static void w2(struct w *w, int32_t v, const char *sep)
+{
+    if (v < 10)
+        ws(w, "0");
+    wu(w, (uint32_t)v);
+    ws(w, sep);
+}
+
+static const char *epfd_text(int32_t v)
+{
+    return (v >= 0 && v < 9) ? epfd_legends[v] : "INVALID EPFD";
+}
+
+static const char *ship_text(int32_t v)
+{
+    return (v >= 0 && v < 100) ? ship_type_legends[v] : "INVALID SHIP TYPE";
+}
+
+static void wdims(struct w *w, const ingest_ais_msg *m)
+{
+    wku(w, "to_bow", m->to_bow);
+    wku(w, "to_stern", m->to_stern);
+    wku(w, "to_port", m->to_port);
+    wku(w, "to_starboard", m->to_starboard);
+}
+
+int ingest_ais_json(const ingest_ais_msg *m, const char *device, char *buf, size_t cap)
+{
+    struct w w = {buf, buf + cap, 0};
+
+    if (m->type == 24 && m->part != INGEST_AIS_PART_AB) {
+        if (cap)
+            buf[0] = '\0';
+        return 0;
+    }
+    ws(&w, "{\"class\":\"AIS\"");
+    if (device && device[0]) {
+        ws(&w, ",\"device\":\"");
+        ws(&w, device);
+        ws(&w, "\"");
+    }
+    wku(&w, "type", m->type);
+    wku(&w, "repeat", m->repeat);
+    wku(&w, "mmsi", m->mmsi);
+    ws(&w, ",\"scaled\":true");
+    switch (m->type) {
+    case 1:
+    case 2:
+    case 3:
+        wku(&w, "status", m->status);
+        wks(&w, "status_text", nav_legends[m->status & 15]);
+        wkey(&w, "turn");
+        if (m->turn == -128)
+            ws(&w, "\"nan\"");
+        else if (m->turn == -127)
+            ws(&w, "\"fastleft\"");
+        else if (m->turn == 127)
+            ws(&w, "\"fastright\"");
+        else
+            wu(&w, turn_table[m->turn < 0 ? -m->turn : m->turn]);
+        if (m->speed == 1023) {
+            wkey(&w, "speed");
+            ws(&w, "\"nan\"");
+        } else if (m->speed == 1022) {
+            wkey(&w, "speed");
+            ws(&w, "\"fast\"");
+        } else {
+            wtenths(&w, "speed", m->speed);
+        }
+        wkb(&w, "accuracy", m->accuracy);
+        wdeg(&w, "lon", m->lon);
+        wdeg(&w, "lat", m->lat);
+        wtenths(&w, "course", m->course);
+        wku(&w, "heading", m->heading);
+        wku(&w, "second", m->second);
+        wku(&w, "maneuver", m->maneuver);
+        wkb(&w, "raim", m->raim);
+        wku(&w, "radio", m->radio);
+        break;
+    case 4:
+        wkey(&w, "timestamp");
+        ws(&w, "\"");
+        if (m->year < 1000)
+            ws(&w, m->year < 10 ? "000" : m->year < 100 ? "00" : "0");
+        wu(&w, (uint32_t)m->year);
+        ws(&w, "-");
+        w2(&w, m->month, "-");
+        w2(&w, m->day, "T");
+        w2(&w, m->hour, ":");
+        w2(&w, m->minute, ":");
+        w2(&w, m->second, "Z\"");
+        wkb(&w, "accuracy", m->accuracy);
+        wdeg(&w, "lon", m->lon);
+        wdeg(&w, "lat", m->lat);
+        wku(&w, "epfd", m->epfd);
+        wks(&w, "epfd_text", epfd_text(m->epfd));
+        wkb(&w, "raim", m->raim);
+        wku(&w, "radio", m->radio);
+        break;
+    case 5:
+        wku(&w, "imo", m->imo);
+        wku(&w, "ais_version", m->ais_version);
+        wks(&w, "callsign", m->callsign);
+        wks(&w, "shipname", m->shipname);
+        wku(&w, "shiptype", m->shiptype);
+        wks(&w, "shiptype_text", ship_text(m->shiptype));
+        wdims(&w, m);
+        wku(&w, "epfd", m->epfd);
+        wks(&w, "epfd_text", epfd_text(m->epfd));
+        wkey(&w, "eta");
+        ws(&w, "\"");
+        w2(&w, m->month, "-");
+        w2(&w, m->day, "T");
+        w2(&w, m->hour, ":");
+        w2(&w, m->minute, "Z\"");
+        wtenths(&w, "draught", m->draught);
+        wks(&w, "destination", m->destination);
+        wku(&w, "dte", m->dte);
+        break;
+    case 18:
+    case 19:
+        wku(&w, "reserved", m->reserved);
+        wtenths(&w, "speed", m->speed);
+        wkb(&w, "accuracy", m->accuracy);
+        wdeg(&w, "lon", m->lon);
+        wdeg(&w, "lat", m->lat);
+        wtenths(&w, "course", m->course);
+        wku(&w, "heading", m->heading);
+        wku(&w, "second", m->second);
+        wku(&w, "regional", m->regional);
+        if (m->type == 18) {
+            wkb(&w, "cs", m->cs);
+            wkb(&w, "display", m->display);
+            wkb(&w, "dsc", m->dsc);
+            wkb(&w, "band", m->band);
+            wkb(&w, "msg22", m->msg22);
+            wkb(&w, "raim", m->raim);
+            wku(&w, "radio", m->radio);
+        } else {
+            wks(&w, "shipname", m->shipname);
+            wku(&w, "shiptype", m->shiptype);
+            wks(&w, "shiptype_text", ship_text(m->shiptype));
+            wdims(&w, m);
+            wku(&w, "epfd", m->epfd);
+            wks(&w, "epfd_text", epfd_text(m->epfd));
+            wkb(&w, "raim", m->raim);
+            wku(&w, "dte", m->dte);
+            wkb(&w, "assigned", m->assigned);
+        }
+        break;
+    case 21:
+        wku(&w, "aid_type", m->aid_type);
+        wks(&w, "aid_type_text", navaid_legends[m->aid_type & 31]);
+        wks(&w, "name", m->name);
+        wdeg(&w, "lon", m->lon);
+        wdeg(&w, "lat", m->lat);
+        wkb(&w, "accuracy", m->accuracy);
+        wdims(&w, m);
+        wku(&w, "epfd", m->epfd);
+        wks(&w, "epfd_text", epfd_text(m->epfd));
+        wku(&w, "second", m->second);
+        wku(&w, "regional", m->regional);
+        wkb(&w, "off_position", m->off_position);
+        wkb(&w, "raim", m->raim);
+        wkb(&w, "virtual_aid", m->virtual_aid);
+        break;
+    case 24:
+        wks(&w, "shipname", m->shipname);
+        wku(&w, "shiptype", m->shiptype);
+        wks(&w, "shiptype_text", ship_text(m->shiptype));
+        wks(&w, "vendorid", m->vendorid);
+        wku(&w, "model", m->model);
+        wku(&w, "serial", m->serial);
+        wks(&w, "callsign", m->callsign);
+        if (m->mmsi / 10000000 == 98)
+            wku(&w, "mothership_mmsi", m->mothership_mmsi);
+        else
+            wdims(&w, m);
+        break;
+    case 27: {
+        char t[64];
+        wks(&w, "status", nav_legends[m->status & 15]);
+        wkb(&w, "accuracy", m->accuracy);
+        snprintf(t, sizeof t, ",\"lon\":%.1f,\"lat\":%.1f", m->lon / 600.0, m->lat / 600.0);
+        ws(&w, t);
+        wku(&w, "speed", m->speed);
+        wku(&w, "course", m->course);
+        wkb(&w, "raim", m->raim);
+        wkb(&w, "gnss", m->gnss);
+        break;
+    }
+    default:
+        break;
+    }
+    ws(&w, "}\r\n");
+    if (w.err) {
+        if (cap)
+            buf[0] = '\0';
+        return CORE_ETOOBIG;
+    }
+    *w.p = '\0';
+    return (int)(w.p - buf);
+}
+
+/* ---- encoder ---- */
+
+static void put(uint8_t *b, unsigned start, unsigned len, uint32_t v)
+{
+    unsigned i;
+    for (i = 0; i < len; i++) {
+        unsigned bit = start + i;
+        unsigned val = (v >> (len - 1 - i)) & 1u;
+        if (val)
+            b[bit >> 3] |= (uint8_t)(0x80u >> (bit & 7));
+        else
+            b[bit >> 3] &= (uint8_t) ~(0x80u >> (bit & 7));
+    }
+}
+
+static unsigned sixval(char c)
+{
+    if (c >= 'a' && c <= 'z')
+        c = (char)(c - 32);
+    if (c >= '@' && c <= '_')
+        return (unsigned)(c - '@');
+    if (c >= ' ' && c <= '?')
+        return (unsigned)c;
+    return '?';
+}
+
+static void puttext(uint8_t *b, unsigned start, int nchars, const char *s)
+{
+    int i, ended = 0;
+    for (i = 0; i < nchars; i++) {
+        unsigned v = 0; /* '@' pads */
+        if (!ended && s[i])
+            v = sixval(s[i]);
+        else
+            ended = 1;
+        put(b, start + 6 * (unsigned)i, 6, v);
+    }
+}
+
+static void unapply(const struct fld *f, const ingest_ais_msg *m, uint8_t *b)
+{
+    for (; f->len; f++) {
+        const char *p = (const char *)m + f->off;
+        if (f->kind == K_T)
+            puttext(b, f->start, f->len, p);
+        else
+            put(b, f->start, f->len, (uint32_t) * (const int32_t *)(const void *)p);
+    }
+}
+
+int ingest_ais_encode_bits(const uint8_t *bits, size_t bitlen, const char *talker, char channel,
+                           int seq_id, char *out, size_t cap)
+{
+    char payload[INGEST_AIS_PAYLOAD_MAX + 1];
+    size_t nchars = (bitlen + 5) / 6, i, pos = 0;
+    int fill = (int)(nchars * 6 - bitlen), nparts, part;
+    const size_t per = 60;
+
+    if (!talker)
+        talker = "AIVDM";
+    if (nchars == 0 || nchars > INGEST_AIS_PAYLOAD_MAX || strlen(talker) != 5)
+        return CORE_EINVAL;
+    for (i = 0; i < nchars; i++) {
+        unsigned v = 0, k;
+        for (k = 0; k < 6; k++) {
+            size_t bit = i * 6 + k;
+            v <<= 1;
+            if (bit < bitlen && (bits[bit >> 3] & (0x80u >> (bit & 7))))
+                v |= 1;
+        }
+        payload[i] = (char)(v < 40 ? v + '0' : v + '`' - 40);
+    }
+    nparts = (int)((nchars + per - 1) / per);
+    if (nparts > 9)
+        return CORE_EINVAL;
+    for (part = 1; part <= nparts; part++) {
+        char body[128];
+        size_t off = (size_t)(part - 1) * per, n = nchars - off < per ? nchars - off : per;
+        int len, k;
+        unsigned x = 0;
+        char seq[2] = {0, 0}, ch[2] = {channel, 0};
+        if (nparts > 1)
+            seq[0] = (char)('0' + (seq_id % 10 + 10) % 10);
+        len = snprintf(body, sizeof body, "%s,%d,%d,%s,%s,%.*s,%d", talker, nparts, part, seq, ch,
+                       (int)n, payload + off, part == nparts ? fill : 0);
+        for (k = 0; k < len; k++)
+            x ^= (unsigned char)body[k];
+        if (pos + (size_t)len + 7 >= cap)
+            return CORE_ETOOBIG;
+        pos += (size_t)snprintf(out + pos, cap - pos, "!%s*%02X\r\n", body, x);
+    }
+    return (int)pos;
+}
+
+int ingest_ais_encode(const ingest_ais_msg *m, const char *talker, char channel, int seq_id,
+                      char *out, size_t cap)
+{
+    uint8_t b[64];
+    size_t bitlen;
+
+    memset(b, 0, sizeof b);
+    put(b, 0, 6, (uint32_t)m->type);
+    put(b, 6, 2, (uint32_t)m->repeat);
+    put(b, 8, 30, (uint32_t)m->mmsi);
+    switch (m->type) {
+    case 1:
+    case 2:
+    case 3:
+        unapply(f_t1, m, b);
+        put(b, 149, 19, (uint32_t)m->radio);
+        bitlen = 168;
+        break;
+    case 4:
+        unapply(f_t4, m, b);
+        bitlen = 168;
+        break;
+    case 5:
+        unapply(f_t5, m, b);
+        bitlen = 424;
+        break;
+    case 18:
+        unapply(f_t18, m, b);
+        bitlen = 168;
+        break;
+    case 19:
+        unapply(f_t19, m, b);
+        bitlen = 312;
+        break;
+    case 21: {
+        size_t n = strlen(m->name), ext = n > 20 ? n - 20 : 0;
+        if (ext > 14)
+            ext = 14; /* the standard's maximum */
+        unapply(f_t21, m, b);
+        puttext(b, 43, 20, m->name);
+        puttext(b, 272, (int)ext, m->name + 20);
+        bitlen = 272 + 6 * ext;
+        bitlen = (bitlen + 7) / 8 * 8; /* spare bits to the byte boundary */
+        break;
+    }
+    case 24: {
+        int a = m->part == INGEST_AIS_PART_A || m->part == INGEST_AIS_PART_AB;
+        int bb = m->part != INGEST_AIS_PART_A;
+        int n = 0, r;
+        if (a) {
+            put(b, 38, 2, 0);
+            unapply(f_t24a, m, b);
+            r = ingest_ais_encode_bits(b, 160, talker, channel, seq_id, out, cap);
+            if (r < 0)
+                return r;
+            n = r;
+        }
+        if (bb) {
+            memset(b, 0, sizeof b);
+            put(b, 0, 6, 24);
+            put(b, 6, 2, (uint32_t)m->repeat);
+            put(b, 8, 30, (uint32_t)m->mmsi);
+            put(b, 38, 2, 1);
+            unapply(f_t24b_enc, m, b);
+            unapply((m->mmsi / 10000000 == 98) ? f_t24mother : f_t24dim, m, b);
+            r = ingest_ais_encode_bits(b, 168, talker, channel, seq_id, out + n, cap - (size_t)n);
+            if (r < 0)
+                return r;
+            n += r;
+        }
+        return n;
+    }
+    case 27:
+        unapply(f_t27, m, b);
+        bitlen = 96;
+        break;
+    default:
+        return CORE_EINVAL;
+    }
+    return ingest_ais_encode_bits(b, bitlen, talker, channel, seq_id, out, cap);
+}
