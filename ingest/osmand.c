@@ -298,7 +298,9 @@ static int parse_json(const char *text, size_t len, int64_t now_us, int max_futu
     if (!root || json_tokener_get_parse_end(tok) < len) {
         enum json_tokener_error e = json_tokener_get_error(tok);
         snprintf(reason, n, "malformed JSON: %s",
-                 e == json_tokener_success ? "trailing data" : json_tokener_error_desc(e));
+                 e == json_tokener_success    ? "trailing data"
+                 : e == json_tokener_continue ? "unexpected end of data"
+                                              : json_tokener_error_desc(e));
         goto done;
     }
     if (!json_object_is_type(root, json_type_object)) {

@@ -1,0 +1,201 @@
+/*
+ * harness.c: see harness.h. Runs on the test's single thread.
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *harness_db_create(const char *name)
+{
+    static char conninfo[128];
+    char sql[256];
+    PGconn *admin = harness_connect("dbname=postgres");
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    harness_exec(admin, sql);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    harness_exec(admin, sql);
+    PQfinish(admin);
+    snprintf(conninfo, sizeof conninfo, "dbname=%s", name);
+    return conninfo;
+}
+
+PGconn *harness_connect(const char *conninfo)
+{
+    PGconn *db = PQconnectdb(conninfo);
+    ck_assert_msg(PQstatus(db) == CONNECTION_OK,
+                  "cannot connect to %s (is scripts/test's PostgreSQL running?): %s", conninfo,
+                  PQerrorMessage(db));
+    return db;
+}
+
+void harness_exec(PGconn *db, const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+                  "%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+long harness_query_long(PGconn *db, const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
+                  PQresultErrorMessage(r));
+    long v = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+int harness_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    ck_assert(fd >= 0);
+    ck_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    ck_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+int harness_http(int port, const char *method, const char *path, const char *content_type,
+                 const char *body, char *resp, size_t n)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t blen = body ? strlen(body) : 0;
+    char head[2048];
+    int hl = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                      "Content-Length: %zu\r\n%s%s%s\r\n",
+                      method, path, blen, content_type ? "Content-Type: " : "",
+                      content_type ? content_type : "", content_type ? "\r\n" : "");
+    if (write(fd, head, (size_t)hl) != hl || (blen && write(fd, body, blen) != (ssize_t)blen)) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    static char buf[1 << 20];
+    for (;;) {
+        ssize_t r = read(fd, buf + got, sizeof buf - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = 0;
+    int status = -1;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+        return -1;
+    const char *b = strstr(buf, "\r\n\r\n");
+    snprintf(resp, n, "%s", b ? b + 4 : "");
+    return status;
+}
+
+static int health_ok(int port)
+{
+    char resp[512];
+    return harness_http(port, "GET", "/api/health", NULL, NULL, resp, sizeof resp) == 200;
+}
+
+void harness_server_start(harness_server *s, const char *conninfo, ...)
+{
+    const char *build = getenv("CORRIDOR_BUILD");
+    char exe[512], http[32], osmand[32], jt808[32], ais[32];
+    const char *argv[64];
+    int argc = 0;
+    va_list ap;
+
+    ck_assert_msg(build != NULL, "CORRIDOR_BUILD is not set (run the tests with ctest)");
+    memset(s, 0, sizeof *s);
+    snprintf(s->db, sizeof s->db, "%s", conninfo);
+    s->http_port = harness_free_port();
+    s->osmand_port = harness_free_port();
+    s->jt808_port = harness_free_port();
+    s->ais_port = harness_free_port();
+    snprintf(exe, sizeof exe, "%s/corridord", build);
+    snprintf(http, sizeof http, "127.0.0.1:%d", s->http_port);
+    snprintf(osmand, sizeof osmand, "127.0.0.1:%d", s->osmand_port);
+    snprintf(jt808, sizeof jt808, "127.0.0.1:%d", s->jt808_port);
+    snprintf(ais, sizeof ais, "127.0.0.1:%d", s->ais_port);
+    snprintf(s->log, sizeof s->log, "%s/test-logs/corridord-%d.log", build, (int)getpid());
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/test-logs", build);
+    mkdir(dir, 0755);
+
+    argv[argc++] = exe;
+    argv[argc++] = "--db";
+    argv[argc++] = conninfo;
+    argv[argc++] = "--http";
+    argv[argc++] = http;
+    argv[argc++] = "--osmand";
+    argv[argc++] = osmand;
+    argv[argc++] = "--jt808";
+    argv[argc++] = jt808;
+    argv[argc++] = "--ais";
+    argv[argc++] = ais;
+    argv[argc++] = "--events-url";
+    static char events[64];
+    snprintf(events, sizeof events, "inproc://test-%d", s->http_port);
+    argv[argc++] = events;
+    va_start(ap, conninfo);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && argc < 62)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    s->pid = fork();
+    ck_assert(s->pid >= 0);
+    if (s->pid == 0) {
+        int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+        }
+        execv(exe, (char *const *)argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 300; i++) { /* 30 s */
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid)
+            ck_abort_msg("corridord exited at start-up (status %d); see %s", st, s->log);
+        if (health_ok(s->http_port))
+            return;
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(s->pid, SIGKILL);
+    ck_abort_msg("corridord did not answer /api/health within 30 s; see %s", s->log);
+}
+
+int harness_server_stop(harness_server *s, int hard)
+{
+    int st = -1;
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, hard ? SIGKILL : SIGTERM);
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
+    return st;
+}
