@@ -1,0 +1,435 @@
+/*
+ * test_ais.c: the AIS codec (ingest/ais.c). Published sentences with known values,
+ * multipart, tag blocks, every bad-input class, the encoder round trip, and a comparison
+ * with gpsd's own gpsdecode -j on a few thousand generated sentences, field by field.
+ * Single-threaded; writes temporary files under /tmp.
+ */
+#include "ais.h"
+#include "core.h"
+
+#include <check.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int line(ingest_ais *d, const char *s, ingest_ais_msg *m)
+{
+    return ingest_ais_line(d, s, strlen(s), 0, m);
+}
+
+static uint64_t badn(ingest_ais *d, int reason)
+{
+    ingest_ais_stats st;
+    ingest_ais_get_stats(d, &st);
+    return st.bad[reason];
+}
+
+/* gpsd's and pyais's published examples */
+#define T1  "!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n00Sa,0*5C"
+#define T5A "!AIVDM,2,1,3,B,55P5TL01VIaAL@7WKO@mBplU@<PDhh000000001S;AJ::4A80?4i@E53,0*3E"
+#define T5B "!AIVDM,2,2,3,B,1@0000000000000,2*55"
+#define T18 "!AIVDM,1,1,,A,B6CdCm0t3`tba35f@V9faHi7kP06,0*58"
+
+START_TEST(test_type1_known)
+{
+    ingest_ais *d = ingest_ais_new(0);
+    ingest_ais_msg m;
+    char js[1024];
+    double lat, lon;
+
+    ck_assert_int_eq(line(d, T1, &m), 1);
+    ck_assert_int_eq(m.type, 1);
+    ck_assert_int_eq(m.mmsi, 366053209);
+    ck_assert_int_eq(m.status, 3);
+    ck_assert_int_eq(m.course, 2193);
+    ck_assert_int_eq(m.heading, 1);
+    ck_assert_int_eq(m.second, 59);
+    ck_assert_int_eq(m.radio, 2281);
+    ck_assert_int_eq(m.channel, 'B');
+    ck_assert_int_eq(ingest_ais_position(&m, &lat, &lon), 0);
+    ck_assert(lat > 37.80211 && lat < 37.80212 && lon > -122.34162 && lon < -122.34161);
+    ck_assert_int_gt(ingest_ais_json(&m, "stdin", js, sizeof js), 0);
+    ck_assert_str_eq(js, "{\"class\":\"AIS\",\"device\":\"stdin\",\"type\":1,\"repeat\":0,"
+                         "\"mmsi\":366053209,\"scaled\":true,\"status\":3,\"status_text\":"
+                         "\"Restricted manoeuverability\",\"turn\":0,\"speed\":0.0,"
+                         "\"accuracy\":false,\"lon\":-122.341618,\"lat\":37.802118,"
+                         "\"course\":219.3,\"heading\":1,\"second\":59,\"maneuver\":0,"
+                         "\"raim\":false,\"radio\":2281}\r\n");
+    ingest_ais_free(d);
+}
+END_TEST
+
+START_TEST(test_type5_multipart_and_tags)
+{
+    ingest_ais *d = ingest_ais_new(0);
+    ingest_ais_msg m;
+
+    ck_assert_int_eq(line(d, T5A, &m), 0);
+    ck_assert_int_eq(line(d, T5B, &m), 1);
+    ck_assert_int_eq(m.type, 5);
+    ck_assert_int_eq(m.mmsi, 369190000);
+    ck_assert_int_eq(m.imo, 6710932);
+    ck_assert_str_eq(m.callsign, "WDA9674");
+    ck_assert_str_eq(m.shipname, "MT.MITCHELL");
+    ck_assert_str_eq(m.destination, "SEATTLE");
+    ck_assert_int_eq(m.shiptype, 99);
+    ck_assert_int_eq(m.to_bow, 90);
+    ck_assert_int_eq(m.draught, 60);
+    ck_assert_int_eq(m.month, 1);
+    ck_assert_int_eq(m.day, 2);
+    ck_assert_int_eq(m.hour, 8);
+    /* with NMEA 4.0 tag blocks in front */
+    ck_assert_int_eq(line(d, "\\g:1-2-73874,n:157036,s:r003669945,c:1241544035*4A\\" T5A, &m), 0);
+    ck_assert_int_eq(line(d, "\\g:2-2-73874,n:157037*1D\\" T5B, &m), 1);
+    ck_assert_str_eq(m.shipname, "MT.MITCHELL");
+    /* a bad tag block checksum drops the line */
+    ck_assert_int_eq(line(d, "\\s:x,c:1*00\\" T1, &m), CORE_EINVAL);
+    ck_assert_int_eq(badn(d, INGEST_AIS_BAD_CHECKSUM), 1);
+    /* type 18 from the published examples */
+    ck_assert_int_eq(line(d, T18, &m), 1);
+    ck_assert_int_eq(m.type, 18);
+    ck_assert_int_eq(m.mmsi, 423302100);
+    ck_assert_int_eq(m.speed, 14);
+    ck_assert_int_eq(m.course, 1770);
+    ck_assert_int_eq(m.heading, 177);
+    ck_assert_int_eq(m.second, 34);
+    ingest_ais_free(d);
+}
+END_TEST
+
+START_TEST(test_bad_input)
+{
+    ingest_ais *d = ingest_ais_new(1000);
+    ingest_ais_msg m;
+    char big[INGEST_AIS_LINE_MAX + 50], enc[512];
+    ingest_ais_stats st;
+
+    /* checksum wrong, and missing */
+    ck_assert_int_eq(line(d, "!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n00Sa,0*5D", &m), CORE_EINVAL);
+    ck_assert_int_eq(line(d, "!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n00Sa,0", &m), CORE_EINVAL);
+    ck_assert_int_eq(badn(d, INGEST_AIS_BAD_CHECKSUM), 2);
+    /* orphan: part 2 with no part 1; and part 1 that times out */
+    ck_assert_int_eq(line(d, T5B, &m), CORE_EINVAL);
+    ck_assert_int_eq(badn(d, INGEST_AIS_BAD_ORPHAN), 1);
+    ck_assert_int_eq(ingest_ais_line(d, T5A, strlen(T5A), 0, &m), 0);
+    ck_assert_int_eq(ingest_ais_line(d, T5B, strlen(T5B), 2000, &m), CORE_EINVAL);
+    ck_assert_int_eq(badn(d, INGEST_AIS_BAD_ORPHAN), 3); /* timed out + its part 2 */
+    /* fill bits: 6, and non-zero on a non-last fragment */
+    ck_assert_int_eq(line(d, "!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n00Sa,6*5A", &m), CORE_EINVAL);
+    ck_assert_int_eq(
+        line(d, "!AIVDM,2,1,3,B,55P5TL01VIaAL@7WKO@mBplU@<PDhh000000001S;AJ::4A80?4i@E53,2*3C", &m),
+        CORE_EINVAL);
+    ck_assert_int_eq(badn(d, INGEST_AIS_BAD_FILL), 2);
+    /* truncated: a type 1 of 150 bits */
+    ck_assert_int_eq(line(d, "!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n,0*6E", &m), CORE_EINVAL);
+    ck_assert_int_eq(badn(d, INGEST_AIS_BAD_TRUNCATED), 1);
+    /* garbage: no sentence, bad armour character, missing fields */
+    ck_assert_int_eq(line(d, "hello world", &m), CORE_EINVAL);
+    ck_assert_int_eq(line(d, "!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n00S{,0*46", &m), CORE_EINVAL);
+    ck_assert_int_eq(line(d, "!AIVDM,1,1,B,15M67FC000G?ufbE`FepT@3n00Sa*6C", &m), CORE_EINVAL);
+    ck_assert_int_eq(badn(d, INGEST_AIS_BAD_GARBAGE), 3);
+    /* overlong */
+    memset(big, 'x', sizeof big);
+    ck_assert_int_eq(ingest_ais_line(d, big, sizeof big, 0, &m), CORE_ETOOBIG);
+    ck_assert_int_eq(badn(d, INGEST_AIS_BAD_OVERLONG), 1);
+    /* non-AIS NMEA is ignored, not bad; decoding carries on */
+    ck_assert_int_eq(
+        line(d, "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47", &m), 0);
+    ck_assert_int_eq(line(d, T1, &m), 1);
+    /* a stream: overlong line split over reads, then a good line */
+    ingest_ais_feed(d, big, sizeof big, 0, NULL, NULL);
+    ingest_ais_feed(d, "xx\n", 3, 0, NULL, NULL);
+    snprintf(enc, sizeof enc, "%s\r\n%s\r\n%s\r", T1, T5A, T5B);
+    ck_assert_int_eq(ingest_ais_feed(d, enc, 10, 0, NULL, NULL), 0);
+    ingest_ais_get_stats(d, &st);
+    ck_assert_uint_eq(st.bad[INGEST_AIS_BAD_OVERLONG], 2);
+    ck_assert_uint_eq(st.ignored, 1);
+    ingest_ais_free(d);
+}
+END_TEST
+
+static int fed;
+static void on_msg(void *arg, const ingest_ais_msg *m)
+{
+    (void)arg;
+    fed += m->type;
+}
+
+START_TEST(test_feed_split)
+{
+    ingest_ais *d = ingest_ais_new(0);
+    const char *s = T1 "\r\n" T5A "\n" T5B "\n";
+    size_t i, n = strlen(s);
+    fed = 0;
+    for (i = 0; i < n; i += 7)
+        ingest_ais_feed(d, s + i, n - i < 7 ? n - i : 7, 0, on_msg, NULL);
+    ck_assert_int_eq(fed, 1 + 5);
+    ingest_ais_free(d);
+}
+END_TEST
+
+START_TEST(test_encode_roundtrip)
+{
+    ingest_ais *d = ingest_ais_new(0);
+    ingest_ais_msg m, o;
+    char out[1024], *p, *nl;
+    int got = 0;
+
+    memset(&m, 0, sizeof m);
+    m.type = 5;
+    m.mmsi = 636012345;
+    m.imo = 9876543;
+    strcpy(m.callsign, "D5AB7");
+    strcpy(m.shipname, "MSC \"KENYA\"");
+    strcpy(m.destination, "KEMBA");
+    m.shiptype = 71;
+    m.draught = 123;
+    m.month = 11;
+    m.day = 26;
+    ck_assert_int_gt(ingest_ais_encode(&m, NULL, 'A', 4, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "!AIVDM,2,1,4,A,"));
+    for (p = out; (nl = strchr(p, '\n')); p = nl + 1)
+        if (ingest_ais_line(d, p, (size_t)(nl - p), 0, &o) == 1)
+            got++;
+    ck_assert_int_eq(got, 1);
+    ck_assert_str_eq(o.shipname, "MSC \"KENYA\"");
+    ck_assert_str_eq(o.destination, "KEMBA");
+    ck_assert_int_eq(o.imo, 9876543);
+    ck_assert_int_eq(o.draught, 123);
+    ingest_ais_free(d);
+}
+END_TEST
+
+/* ---- comparison with gpsdecode ---- */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+static void rname(char *s, int max)
+{
+    static const char cs[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .-/\"\\@";
+    int n = (int)rnd((uint32_t)max + 1), i;
+    for (i = 0; i < n; i++)
+        s[i] = cs[rnd(sizeof cs - 1)];
+    s[n] = '\0';
+    if (rnd(5) == 0 && n > 2)
+        s[n - 1] = ' '; /* trailing space, trimmed by gpsd */
+}
+
+static int32_t rlat(int bits, int32_t na)
+{
+    switch (rnd(6)) {
+    case 0:
+        return na;
+    case 1:
+        return -(int32_t)rnd(54000000);
+    case 2:
+        return -1;
+    default:
+        return (int32_t)rnd(1u << (bits - 1)) - (int32_t)(1u << (bits - 2));
+    }
+}
+
+static void gen(ingest_ais_msg *m, int i)
+{
+    static const int types[] = {1, 2, 3, 4, 5, 18, 19, 21, 24, 27};
+    memset(m, 0, sizeof *m);
+    m->type = types[rnd(10)];
+    m->repeat = (int32_t)rnd(4);
+    m->mmsi = (int32_t)(rnd(5) == 0 ? 980000000 + rnd(9999999) : 200000000 + rnd(600000000));
+    m->status = (int32_t)rnd(16);
+    m->turn = (int32_t)rnd(256) - 128;
+    m->speed = rnd(4) == 0 ? 1022 + (int32_t)rnd(2) : (int32_t)rnd(1024);
+    m->accuracy = (int32_t)rnd(2);
+    m->lon = rlat(28, 108600000);
+    m->lat = rlat(27, 54600000);
+    m->course = rnd(5) == 0 ? 3600 : (int32_t)rnd(4096);
+    m->heading = rnd(4) == 0 ? 511 : (int32_t)rnd(360);
+    m->second = (int32_t)rnd(64);
+    m->maneuver = (int32_t)rnd(3);
+    m->raim = (int32_t)rnd(2);
+    m->radio = (int32_t)rnd(1u << 19);
+    m->year = (int32_t)rnd(16384);
+    m->month = (int32_t)rnd(16);
+    m->day = (int32_t)rnd(32);
+    m->hour = (int32_t)rnd(32);
+    m->minute = (int32_t)rnd(64);
+    m->epfd = (int32_t)rnd(16);
+    m->ais_version = (int32_t)rnd(4);
+    m->imo = (int32_t)rnd(1u << 30);
+    m->shiptype = (int32_t)rnd(256);
+    m->to_bow = (int32_t)rnd(512);
+    m->to_stern = (int32_t)rnd(512);
+    m->to_port = (int32_t)rnd(64);
+    m->to_starboard = (int32_t)rnd(64);
+    m->draught = (int32_t)rnd(256);
+    m->dte = (int32_t)rnd(2);
+    rname(m->callsign, 7);
+    rname(m->shipname, 20);
+    rname(m->destination, 20);
+    rname(m->name, 34);
+    rname(m->vendorid, 3);
+    m->reserved = (int32_t)rnd(256);
+    m->regional = (int32_t)rnd(m->type == 18 ? 4 : 16);
+    m->cs = (int32_t)rnd(2);
+    m->display = (int32_t)rnd(2);
+    m->dsc = (int32_t)rnd(2);
+    m->band = (int32_t)rnd(2);
+    m->msg22 = (int32_t)rnd(2);
+    m->assigned = (int32_t)rnd(2);
+    m->aid_type = (int32_t)rnd(32);
+    m->off_position = (int32_t)rnd(2);
+    m->virtual_aid = (int32_t)rnd(2);
+    m->model = (int32_t)rnd(16);
+    m->serial = (int32_t)rnd(1u << 20);
+    m->mothership_mmsi = (int32_t)rnd(1u << 30);
+    m->gnss = (int32_t)rnd(2);
+    m->part = rnd(8) == 0 ? INGEST_AIS_PART_B : INGEST_AIS_PART_AB;
+    if (m->type == 27) {
+        m->lon = rnd(6) == 0 ? 181 * 600 : (int32_t)rnd(1u << 18) - (1 << 17);
+        m->lat = rnd(6) == 0 ? 91 * 600 : (int32_t)rnd(1u << 17) - (1 << 16);
+        m->speed = (int32_t)rnd(64);
+        m->course = (int32_t)rnd(512);
+    }
+    if (i == 0) { /* one fixed edge message first: all "not available" */
+        m->type = 1;
+        m->lon = 108600000;
+        m->lat = 54600000;
+        m->speed = 1023;
+        m->turn = -128;
+        m->course = 3600;
+        m->heading = 511;
+    }
+}
+
+static int cmp_obj(json_object *a, json_object *b, int ln)
+{
+    struct json_object_iterator ia = json_object_iter_begin(a), ea = json_object_iter_end(a);
+    struct json_object_iterator ib = json_object_iter_begin(b), eb = json_object_iter_end(b);
+    int diff = 0;
+    while (!json_object_iter_equal(&ia, &ea) && !json_object_iter_equal(&ib, &eb)) {
+        const char *ka = json_object_iter_peek_name(&ia), *kb = json_object_iter_peek_name(&ib);
+        json_object *va = json_object_iter_peek_value(&ia), *vb = json_object_iter_peek_value(&ib);
+        if (strcmp(ka, kb) != 0) {
+            fprintf(stderr, "line %d: field order/name: gpsdecode \"%s\", ours \"%s\"\n", ln, ka,
+                    kb);
+            diff++;
+        } else if (json_object_get_type(va) != json_object_get_type(vb) ||
+                   strcmp(json_object_to_json_string(va), json_object_to_json_string(vb)) != 0) {
+            fprintf(stderr, "line %d: field \"%s\": gpsdecode %s, ours %s\n", ln, ka,
+                    json_object_to_json_string(va), json_object_to_json_string(vb));
+            diff++;
+        }
+        json_object_iter_next(&ia);
+        json_object_iter_next(&ib);
+    }
+    if (!json_object_iter_equal(&ia, &ea) || !json_object_iter_equal(&ib, &eb)) {
+        fprintf(stderr, "line %d: different number of fields\n", ln);
+        diff++;
+    }
+    return diff;
+}
+
+START_TEST(test_compare_gpsdecode)
+{
+    char path[] = "/tmp/corridor_ais_XXXXXX", cmd[256], enc[1024], js[1024], gl[2048];
+    ingest_ais *d = ingest_ais_new(0);
+    ingest_ais_msg m;
+    FILE *f, *g, *ours;
+    char *obuf = NULL;
+    size_t olen = 0;
+    int fd, i, ln = 0, diffs = 0, sentences = 0, n;
+
+    ck_assert_msg(access("/usr/bin/gpsdecode", X_OK) == 0, "gpsdecode (gpsd-clients) missing");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    ours = open_memstream(&obuf, &olen);
+    for (i = 0; i < 3000; i++) {
+        char *p, *nl;
+        gen(&m, i);
+        n = ingest_ais_encode(&m, rnd(10) ? "AIVDM" : "AIVDO", "AB"[rnd(2)], i % 10, enc,
+                              sizeof enc);
+        ck_assert_int_gt(n, 0);
+        fputs(enc, f);
+        for (p = enc; (nl = strchr(p, '\n')); p = nl + 1) {
+            ingest_ais_msg o;
+            sentences++;
+            if (ingest_ais_line(d, p, (size_t)(nl - p), 0, &o) == 1 &&
+                ingest_ais_json(&o, "stdin", js, sizeof js) > 0)
+                fputs(js, ours);
+        }
+    }
+    fclose(f);
+    fclose(ours);
+    ck_assert_int_gt(sentences, 3000);
+    snprintf(cmd, sizeof cmd, "/usr/bin/gpsdecode -j < %s 2>/dev/null", path);
+    g = popen(cmd, "r");
+    ck_assert_ptr_nonnull(g);
+    {
+        FILE *o = fmemopen(obuf, olen, "r");
+        char ol[2048];
+        while (fgets(gl, sizeof gl, g)) {
+            json_object *a = json_tokener_parse(gl), *b;
+            ln++;
+            if (!fgets(ol, sizeof ol, o)) {
+                fprintf(stderr, "line %d: ours ended early\n", ln);
+                diffs++;
+                json_object_put(a);
+                break;
+            }
+            b = json_tokener_parse(ol);
+            ck_assert_ptr_nonnull(a);
+            ck_assert_ptr_nonnull(b);
+            diffs += cmp_obj(a, b, ln);
+            if (strcmp(gl, ol) != 0 && diffs == 0) {
+                fprintf(stderr, "line %d: bytes differ\n%s%s", ln, gl, ol);
+                diffs++;
+            }
+            json_object_put(a);
+            json_object_put(b);
+        }
+        if (fgets(ol, sizeof ol, o)) {
+            fprintf(stderr, "ours has more lines than gpsdecode (%d)\n", ln);
+            diffs++;
+        }
+        fclose(o);
+    }
+    pclose(g);
+    unlink(path);
+    free(obuf);
+    ingest_ais_free(d);
+    ck_assert_int_gt(ln, 2500);
+    ck_assert_msg(diffs == 0, "%d differences from gpsdecode", diffs);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("ais");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, test_type1_known);
+    tcase_add_test(tc, test_type5_multipart_and_tags);
+    tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_feed_split);
+    tcase_add_test(tc, test_encode_roundtrip);
+    tcase_add_test(tc, test_compare_gpsdecode);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
