@@ -1,0 +1,190 @@
+/*
+ * db.c: the web thread's own PostgreSQL connection and every statement the gateway runs
+ * (the alerts module prepares its own on the same connection).
+ *
+ * Queries are synchronous: REST handlers run on the web thread and every statement here
+ * is an indexed read or a single-row write. When the connection drops, the next call
+ * reconnects (at most once a second, with a 3 s connect timeout) so a dead database
+ * costs callers a quick 503, not a stall.
+ *
+ * Owns one PGconn. Runs on the web thread (and web_db_check on main() at start-up).
+ */
+#include "web_int.h"
+#include "alerts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Every statement of the gateway, prepared once per connection (STYLE.md 12). */
+static const struct {
+    const char *name, *sql;
+    int nparams;
+} stmts[] = {
+    {"web_ping", "SELECT 1", 0},
+    {"web_seals",
+     "SELECT coalesce(json_agg(json_build_object('id', id, 'protocol', protocol,"
+     "  'device_id', device_id, 'timezone', timezone,"
+     "  'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
+     "  ORDER BY id), '[]')::text FROM corridor.seals",
+     0},
+    {"web_seal_add",
+     "INSERT INTO corridor.seals (id, protocol, device_id, timezone) VALUES ($1, $2, $3, $4)"
+     " RETURNING json_build_object('id', id, 'protocol', protocol, 'device_id', device_id,"
+     "  'timezone', timezone,"
+     "  'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text",
+     4},
+    {"web_geofences",
+     "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg("
+     "  json_build_object('type', 'Feature', 'id', id, 'geometry', ST_AsGeoJSON(geom, 7)::json,"
+     "   'properties', json_build_object('id', id, 'name', name, 'kind', kind, 'country', country))"
+     "  ORDER BY id), '[]'))::text"
+     " FROM corridor.geofences WHERE deleted_at IS NULL",
+     0},
+    {"web_geofence_add",
+     "WITH g AS (SELECT ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON($3), 4326)) AS geom)"
+     " INSERT INTO corridor.geofences (name, kind, country, geom)"
+     " SELECT $1, $2, (SELECT c.iso2 FROM corridor.countries c"
+     "                  WHERE ST_Intersects(c.geom, ST_PointOnSurface(g.geom)) LIMIT 1), g.geom"
+     " FROM g"
+     " RETURNING json_build_object('type', 'Feature', 'id', id,"
+     "  'geometry', ST_AsGeoJSON(geom, 7)::json,"
+     "  'properties', json_build_object('id', id, 'name', name, 'kind', kind, 'country', country),"
+     "  'name', name, 'kind', kind, 'country', country)::text, id",
+     3},
+    {"web_geofence_del",
+     "UPDATE corridor.geofences SET deleted_at = now() WHERE id = $1::bigint"
+     " AND deleted_at IS NULL RETURNING id",
+     1},
+    {"web_countries",
+     "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg("
+     "  json_build_object('type', 'Feature', 'id', iso2, 'geometry', ST_AsGeoJSON(geom, 4)::json,"
+     "   'properties', json_build_object('iso2', iso2, 'name', name))"
+     "  ORDER BY iso2), '[]'))::text FROM corridor.countries",
+     0},
+    {"web_latest",
+     "SELECT coalesce(json_agg(corridor.position_json(seal_id, ts, lat, lon, speed_kmh,"
+     "  bearing, battery, lock, alarm)::json ORDER BY seal_id), '[]')::text"
+     " FROM corridor.latest",
+     0},
+};
+
+struct web_db {
+    char *conninfo;
+    PGconn *conn;
+    int64_t next_try_us;
+};
+
+web_db *web_db_new(const char *conninfo)
+{
+    web_db *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->conninfo = strdup(conninfo ? conninfo : "");
+    if (!d->conninfo) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void web_db_free(web_db *d)
+{
+    if (!d)
+        return;
+    if (d->conn)
+        PQfinish(d->conn);
+    free(d->conninfo);
+    free(d);
+}
+
+/* 0; CORE_EDB when the server cannot be reached; CORE_EINVAL when it was reached but a
+ * statement does not prepare (schema mismatch: fatal at start-up). */
+static int connect_db(web_db *d, char *err, size_t n)
+{
+    int rc = CORE_EDB;
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {d->conninfo, "3", "corridor-web", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        snprintf(err, n, "database: %s", c ? PQerrorMessage(c) : "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+        PGresult *r = PQprepare(c, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            snprintf(err, n, "prepare %s: %s", stmts[i].name, PQerrorMessage(c));
+        PQclear(r);
+        if (!ok) {
+            rc = CORE_EINVAL;
+            goto fail;
+        }
+    }
+    if (alert_prepare(c, err, n) != 0) {
+        rc = CORE_EINVAL;
+        goto fail;
+    }
+    d->conn = c;
+    return 0;
+fail:
+    if (c)
+        PQfinish(c);
+    return rc;
+}
+
+PGconn *web_db_conn(web_db *d)
+{
+    if (d->conn && PQstatus(d->conn) == CONNECTION_OK)
+        return d->conn;
+    if (d->conn) {
+        PQfinish(d->conn);
+        d->conn = NULL;
+    }
+    int64_t now = core_mono_us();
+    if (now < d->next_try_us)
+        return NULL;
+    char err[512];
+    if (connect_db(d, err, sizeof err) != 0) {
+        d->next_try_us = now + 1000000;
+        core_warn("web", "%s", err);
+        return NULL;
+    }
+    core_info("web", "database connection up");
+    return d->conn;
+}
+
+PGresult *web_db_exec(web_db *d, const char *name, int n, const char *const *values)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGconn *c = web_db_conn(d);
+        if (!c)
+            return NULL;
+        PGresult *r = PQexecPrepared(c, name, n, values, NULL, NULL, 0);
+        if (PQstatus(c) == CONNECTION_OK)
+            return r;
+        PQclear(r);
+        core_warn("web", "database connection lost; reconnecting");
+        PQfinish(d->conn);
+        d->conn = NULL;
+        d->next_try_us = 0;
+    }
+    return NULL;
+}
+
+int web_db_up(web_db *d)
+{
+    PGresult *r = web_db_exec(d, "web_ping", 0, NULL);
+    int ok = r && PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    return ok;
+}
+
+int web_db_check(web_db *d, char *err, size_t n)
+{
+    if (d->conn)
+        return 0;
+    int rc = connect_db(d, err, n);
+    if (rc)
+        d->next_try_us = core_mono_us() + 1000000;
+    return rc;
+}

@@ -1,0 +1,266 @@
+/*
+ * web.c: starting and stopping the gateway: the lws context (created and destroyed on
+ * main(), serviced only by the web thread), the web thread, the nng PULL socket that
+ * receives events, and /metrics.
+ *
+ * Threads: main() runs web_start/web_stop; the web thread runs lws_service and every
+ * callback; nng's own thread runs recv_cb, which only pushes the message into w->events
+ * and wakes the web thread with lws_cancel_service() (STYLE.md 10).
+ *
+ * Owns the context, the thread, the nng socket and aio, the events queue, the seal
+ * table and the database connection.
+ */
+#include "web_int.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef CORRIDOR_STATIC_DIR
+#define CORRIDOR_STATIC_DIR "web/static"
+#endif
+#ifndef CORRIDOR_VENDOR_DIR
+#define CORRIDOR_VENDOR_DIR "node_modules"
+#endif
+
+struct web_priv {
+    nng_socket pull;
+    int pull_open;
+    nng_aio *aio;
+    pthread_t thread;
+    int thread_started;
+    char host[256];
+};
+
+static void on_lws_log(int level, const char *line)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", line);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    core_log(level & LLL_ERR ? CORE_LOG_ERROR : CORE_LOG_WARN, "lws", "%s", msg);
+}
+
+/* nng's thread: hand the message over and re-arm. Never blocks. */
+static void recv_cb(void *arg)
+{
+    struct web *w = arg;
+    struct web_priv *p = w->priv;
+    if (nng_aio_result(p->aio) != 0)
+        return; /* closed (shutdown) or stopped */
+    nng_msg *m = nng_aio_get_msg(p->aio);
+    if (core_queue_push(w->events, m) != 0) {
+        nng_msg_free(m);
+        atomic_fetch_add_explicit(&w->ctr.events_dropped, 1, memory_order_relaxed);
+    }
+    lws_cancel_service(w->ctx);
+    nng_recv_aio(p->pull, p->aio);
+}
+
+static void *web_thread(void *arg)
+{
+    struct web *w = arg;
+    while (!atomic_load(&w->stopping))
+        if (lws_service(w->ctx, 0) < 0)
+            break;
+    return NULL;
+}
+
+static const struct lws_protocols protocols[] = {
+    {"http", web_http_callback, 0, 0, 0, NULL, 0},
+    {"corridor.v1", web_ws_callback, 0, WEB_WS_IN_MAX, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+web *web_start(const core_config *cfg, const web_hooks *hooks, char *err, size_t n)
+{
+    struct web *w = calloc(1, sizeof *w);
+    struct web_priv *p = calloc(1, sizeof *p);
+    struct lws_protocols *protos = NULL;
+    int port = 0;
+    if (!w || !p) {
+        snprintf(err, n, "out of memory");
+        goto fail;
+    }
+    w->priv = p;
+    w->cfg = cfg;
+    if (hooks)
+        w->hooks = *hooks;
+    w->ws_queue_max = cfg->ws_queue_max > 0 ? (size_t)cfg->ws_queue_max : 10000;
+    snprintf(w->static_dir, sizeof w->static_dir, "%s",
+             cfg->static_dir ? cfg->static_dir : CORRIDOR_STATIC_DIR);
+    snprintf(w->vendor_dir, sizeof w->vendor_dir, "%s",
+             cfg->vendor_dir ? cfg->vendor_dir : CORRIDOR_VENDOR_DIR);
+    if (core_split_hostport(cfg->http ? cfg->http : "", p->host, sizeof p->host, &port) != 0) {
+        snprintf(err, n, "--http: expected ADDR:PORT, got \"%s\"", cfg->http ? cfg->http : "");
+        goto fail;
+    }
+    w->events = core_queue_new(WEB_EVENTQ_CAP);
+    w->seals = web_sealtab_new(WEB_SEALS_MAX);
+    w->db = web_db_new(cfg->db);
+    if (!w->events || !w->seals || !w->db) {
+        snprintf(err, n, "out of memory");
+        goto fail;
+    }
+    char dberr[512];
+    int rc = web_db_check(w->db, dberr, sizeof dberr);
+    if (rc == CORE_EINVAL) {
+        snprintf(err, n, "web gateway: %s", dberr);
+        goto fail;
+    }
+    if (rc)
+        core_warn("web", "%s (the gateway starts and keeps retrying)", dberr);
+
+    /* lws keeps a pointer to the protocol table; per-session sizes are known at run time */
+    protos = malloc(sizeof protocols);
+    if (!protos) {
+        snprintf(err, n, "out of memory");
+        goto fail;
+    }
+    memcpy(protos, protocols, sizeof protocols);
+    protos[0].per_session_data_size = web_http_pss_size();
+    protos[1].per_session_data_size = web_ws_pss_size();
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, on_lws_log);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = port;
+    info.iface = (p->host[0] && strcmp(p->host, "0.0.0.0") != 0 && strcmp(p->host, "*") != 0)
+                     ? p->host
+                     : NULL;
+    info.protocols = protos;
+    info.user = w;
+    info.max_http_header_data = 8192;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (info.iface && !strchr(p->host, ':'));
+    info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
+    w->ctx = lws_create_context(&info);
+    if (!w->ctx) {
+        snprintf(err, n, "--http %s: cannot listen (address in use or not local?)", cfg->http);
+        goto fail;
+    }
+
+    const char *url = cfg->events_url ? cfg->events_url : "inproc://corridor-events";
+    if ((rc = nng_pull0_open(&p->pull)) != 0) {
+        snprintf(err, n, "events socket: %s", nng_strerror(rc));
+        goto fail;
+    }
+    p->pull_open = 1;
+    nng_socket_set_size(p->pull, NNG_OPT_RECVMAXSZ, WEB_EVENT_MAX);
+    if ((rc = nng_listen(p->pull, url, NULL, 0)) != 0) {
+        snprintf(err, n, "--events-url %s: %s", url, nng_strerror(rc));
+        goto fail;
+    }
+    if ((rc = nng_aio_alloc(&p->aio, recv_cb, w)) != 0) {
+        snprintf(err, n, "events socket: %s", nng_strerror(rc));
+        goto fail;
+    }
+    nng_recv_aio(p->pull, p->aio);
+
+    if (pthread_create(&p->thread, NULL, web_thread, w) != 0) {
+        snprintf(err, n, "cannot start the web thread");
+        goto fail;
+    }
+    p->thread_started = 1;
+    w->protos_owned = protos;
+    core_info("web", "listening on http://%s (static %s, events %s)", cfg->http, w->static_dir,
+              url);
+    return w;
+fail:
+    if (w)
+        w->protos_owned = protos;
+    web_stop(w);
+    return NULL;
+}
+
+void web_stop(web *w)
+{
+    if (!w)
+        return;
+    struct web_priv *p = w->priv;
+    if (p && p->aio)
+        nng_aio_stop(p->aio); /* no callback runs after this */
+    if (p && p->pull_open)
+        nng_close(p->pull);
+    if (p && p->thread_started) {
+        atomic_store(&w->stopping, 1);
+        lws_cancel_service(w->ctx);
+        pthread_join(p->thread, NULL);
+    }
+    if (w->ctx)
+        lws_context_destroy(w->ctx); /* closes every connection, runs their CLOSED */
+    if (p && p->aio)
+        nng_aio_free(p->aio);
+    if (w->events) {
+        nng_msg *m;
+        while ((m = core_queue_pop(w->events)))
+            nng_msg_free(m);
+        core_queue_free(w->events);
+    }
+    web_sealtab_free(w->seals);
+    web_db_free(w->db);
+    free(w->protos_owned);
+    free(p);
+    free(w);
+}
+
+void web_metrics(struct web *w, web_buf *b)
+{
+    web_counters *c = &w->ctr;
+#define LD(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+    web_buf_addstr(b, "# HELP corridor_web_http_responses_total HTTP responses by status class\n"
+                      "# TYPE corridor_web_http_responses_total counter\n");
+    for (int i = 1; i <= 5; i++)
+        web_buf_printf(b, "corridor_web_http_responses_total{class=\"%dxx\"} %llu\n", i,
+                       LD(c->http_class[i]));
+    web_buf_addstr(b, "# HELP corridor_web_http_client_errors_total 4xx responses by code\n"
+                      "# TYPE corridor_web_http_client_errors_total counter\n");
+    for (int i = 0; i < 100; i++)
+        if (LD(c->http_4xx[i]))
+            web_buf_printf(b, "corridor_web_http_client_errors_total{code=\"%d\"} %llu\n",
+                           400 + i, LD(c->http_4xx[i]));
+    web_buf_printf(b,
+                   "# TYPE corridor_web_ws_clients gauge\ncorridor_web_ws_clients %llu\n"
+                   "# TYPE corridor_web_ws_messages_sent_total counter\n"
+                   "corridor_web_ws_messages_sent_total %llu\n"
+                   "# TYPE corridor_web_ws_positions_coalesced_total counter\n"
+                   "corridor_web_ws_positions_coalesced_total %llu\n"
+                   "# TYPE corridor_web_ws_incidents_queued_total counter\n"
+                   "corridor_web_ws_incidents_queued_total %llu\n"
+                   "# TYPE corridor_web_ws_clients_dropped_total counter\n"
+                   "corridor_web_ws_clients_dropped_total %llu\n"
+                   "# TYPE corridor_web_ws_bad_messages_total counter\n"
+                   "corridor_web_ws_bad_messages_total %llu\n"
+                   "# TYPE corridor_web_events_received_total counter\n"
+                   "corridor_web_events_received_total %llu\n"
+                   "# TYPE corridor_web_events_bad_total counter\n"
+                   "corridor_web_events_bad_total %llu\n"
+                   "# TYPE corridor_web_events_dropped_total counter\n"
+                   "corridor_web_events_dropped_total %llu\n"
+                   "# TYPE corridor_web_positions_stale_total counter\n"
+                   "corridor_web_positions_stale_total %llu\n"
+                   "# TYPE corridor_web_events_queue_depth gauge\n"
+                   "corridor_web_events_queue_depth %zu\n"
+                   "# TYPE corridor_web_seals_tracked gauge\n"
+                   "corridor_web_seals_tracked %u\n",
+                   LD(c->ws_clients), LD(c->ws_sent), LD(c->ws_coalesced),
+                   LD(c->ws_incidents_queued), LD(c->ws_dropped), LD(c->ws_bad_in),
+                   LD(c->events_in), LD(c->events_bad), LD(c->events_dropped),
+                   LD(c->positions_stale), core_queue_len(w->events),
+                   web_sealtab_count(w->seals));
+#undef LD
+    if (w->hooks.metrics) {
+        size_t room = b->max - b->len;
+        if (room > WEB_METRICS_MAX)
+            room = WEB_METRICS_MAX;
+        char *tmp = malloc(room + 1);
+        if (tmp) {
+            size_t got = w->hooks.metrics(w->hooks.arg, tmp, room);
+            web_buf_add(b, tmp, got < room ? got : room);
+            free(tmp);
+        }
+    }
+}
