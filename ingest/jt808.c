@@ -1,0 +1,823 @@
+/*
+ * jt808.c: the JT/T 808 codec (see jt808.h and docs/jt808.md).
+ *
+ * Pure functions: no I/O, no allocation, no globals besides constant tables. Every input
+ * byte is bounds-checked against its length; lengths come from the frame, never from a
+ * field that was not checked. Runs on whichever thread calls it (ingest workers,
+ * corridor-decode, corridor-sim, the fuzzer).
+ */
+#include "jt808.h"
+#include "core.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int fail(char *reason, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *reason, size_t n, const char *fmt, ...)
+{
+    if (reason && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(reason, n, fmt, ap);
+        va_end(ap);
+    }
+    return CORE_EINVAL;
+}
+
+static uint16_t be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* ---------------------------------------------------------------- splitter */
+
+enum { SP_HUNT, SP_IN, SP_ESC, SP_SKIP, SP_BAD, SP_EMITTED };
+
+void ingest_jt808_splitter_init(ingest_jt808_splitter *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->state_ = SP_HUNT;
+}
+
+int ingest_jt808_split(ingest_jt808_splitter *s, const uint8_t *in, size_t n, size_t *used,
+                       const uint8_t **frame, size_t *len)
+{
+    if (s->state_ == SP_EMITTED) {
+        s->state_ = SP_IN;
+        s->len_ = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = in[i];
+        switch (s->state_) {
+        case SP_HUNT:
+            if (c == 0x7e) {
+                s->state_ = SP_IN;
+                s->len_ = 0;
+            } else {
+                s->garbage++;
+            }
+            continue;
+        case SP_SKIP:
+            if (c == 0x7e) {
+                s->state_ = SP_IN;
+                s->len_ = 0;
+            }
+            continue;
+        case SP_BAD:
+            if (c == 0x7e) {
+                s->state_ = SP_IN;
+                s->len_ = 0;
+                *used = i + 1;
+                return CORE_EINVAL;
+            }
+            continue;
+        default:
+            break;
+        }
+        if (c == 0x7e) {
+            if (s->state_ == SP_ESC) { /* 0x7d 0x7e: the frame ends inside an escape */
+                s->bad_escape++;
+                s->state_ = SP_IN;
+                s->len_ = 0;
+                *used = i + 1;
+                return CORE_EINVAL;
+            }
+            if (s->len_ == 0)
+                continue; /* two flags in a row: the closing and the opening one */
+            s->state_ = SP_EMITTED;
+            *frame = s->buf_;
+            *len = s->len_;
+            *used = i + 1;
+            return 1;
+        }
+        if (s->state_ == SP_ESC) {
+            if (c != 0x01 && c != 0x02) {
+                s->bad_escape++;
+                s->state_ = SP_BAD;
+                continue;
+            }
+            c = c == 0x01 ? 0x7d : 0x7e;
+            s->state_ = SP_IN;
+        } else if (c == 0x7d) {
+            s->state_ = SP_ESC;
+            continue;
+        }
+        if (s->len_ >= sizeof(s->buf_)) {
+            s->oversized++;
+            s->state_ = SP_SKIP;
+            s->len_ = 0;
+            *used = i + 1;
+            return CORE_ETOOBIG;
+        }
+        s->buf_[s->len_++] = c;
+    }
+    *used = n;
+    return 0;
+}
+
+int ingest_jt808_split_partial(const ingest_jt808_splitter *s)
+{
+    return s->state_ == SP_SKIP || s->state_ == SP_BAD || s->state_ == SP_ESC ||
+           (s->state_ == SP_IN && s->len_ > 0);
+}
+
+/* ---------------------------------------------------------------- header */
+
+static int bcd_to_digits(const uint8_t *p, size_t nbytes, char *out)
+{
+    for (size_t i = 0; i < nbytes; i++) {
+        int hi = p[i] >> 4, lo = p[i] & 15;
+        if (hi > 9 || lo > 9)
+            return -1;
+        out[2 * i] = (char)('0' + hi);
+        out[2 * i + 1] = (char)('0' + lo);
+    }
+    out[2 * nbytes] = '\0';
+    return 0;
+}
+
+int ingest_jt808_parse(const uint8_t *frame, size_t len, ingest_jt808_head *h, const uint8_t **body,
+                       size_t *body_len, char *reason, size_t n)
+{
+    memset(h, 0, sizeof(*h));
+    if (len < 13)
+        return fail(reason, n, "frame of %zu bytes is shorter than a header", len);
+    uint8_t x = 0;
+    for (size_t i = 0; i + 1 < len; i++)
+        x ^= frame[i];
+    if (x != frame[len - 1])
+        return fail(reason, n, "bad checksum: 0x%02x, computed 0x%02x", frame[len - 1], x);
+    h->msg_id = be16(frame);
+    uint16_t props = be16(frame + 2);
+    size_t declared = props & 0x3ff;
+    h->encryption = (props >> 10) & 7;
+    h->subpackage = (props >> 13) & 1;
+    h->v2019 = (props >> 14) & 1;
+    size_t off = 4, tlen = 6;
+    if (h->v2019) {
+        if (len < 18)
+            return fail(reason, n, "frame of %zu bytes is shorter than a 2019 header", len);
+        h->proto_version = frame[4];
+        off = 5;
+        tlen = 10;
+    }
+    if (bcd_to_digits(frame + off, tlen, h->terminal) != 0)
+        return fail(reason, n, "terminal number is not BCD");
+    off += tlen;
+    h->serial = be16(frame + off);
+    off += 2;
+    if (h->subpackage) {
+        if (len < off + 4 + 1)
+            return fail(reason, n, "frame of %zu bytes is too short for its packet fields", len);
+        h->pkg_total = be16(frame + off);
+        h->pkg_seq = be16(frame + off + 2);
+        off += 4;
+        if (h->pkg_total == 0 || h->pkg_seq == 0 || h->pkg_seq > h->pkg_total)
+            return fail(reason, n, "packet %u of %u", h->pkg_seq, h->pkg_total);
+    }
+    size_t actual = len - 1 - off;
+    if (actual != declared)
+        return fail(reason, n, "bad length: body of %zu bytes, properties say %zu", actual,
+                    declared);
+    *body = frame + off;
+    *body_len = actual;
+    return 0;
+}
+
+static size_t put_escaped(uint8_t *out, size_t o, uint8_t c)
+{
+    if (c == 0x7e || c == 0x7d) {
+        out[o++] = 0x7d;
+        out[o++] = c == 0x7e ? 0x02 : 0x01;
+    } else {
+        out[o++] = c;
+    }
+    return o;
+}
+
+int ingest_jt808_encode(const ingest_jt808_head *h, const uint8_t *body, size_t body_len,
+                        uint8_t *out, size_t cap)
+{
+    uint8_t hdr[21];
+    size_t tlen = h->v2019 ? 10 : 6, ndig = 2 * tlen, hl = 0;
+    size_t tl = strlen(h->terminal);
+    if (body_len > 0x3ff || tl > ndig)
+        return CORE_EINVAL;
+    char digits[INGEST_JT808_TERMINAL_MAX + 1];
+    memset(digits, '0', ndig);
+    memcpy(digits + ndig - tl, h->terminal, tl);
+    for (size_t i = 0; i < ndig; i++)
+        if (digits[i] < '0' || digits[i] > '9')
+            return CORE_EINVAL;
+    unsigned props = (unsigned)body_len | (h->subpackage ? 1u << 13 : 0) |
+                     (h->v2019 ? 1u << 14 : 0) | ((unsigned)(h->encryption & 7) << 10);
+    put16(hdr, h->msg_id);
+    put16(hdr + 2, props);
+    hl = 4;
+    if (h->v2019)
+        hdr[hl++] = h->proto_version;
+    for (size_t i = 0; i < tlen; i++)
+        hdr[hl++] = (uint8_t)((digits[2 * i] - '0') << 4 | (digits[2 * i + 1] - '0'));
+    put16(hdr + hl, h->serial);
+    hl += 2;
+    if (h->subpackage) {
+        put16(hdr + hl, h->pkg_total);
+        put16(hdr + hl + 2, h->pkg_seq);
+        hl += 4;
+    }
+    if (cap < 2 * (hl + body_len + 1) + 2) /* worst case: every byte escaped */
+        return CORE_ETOOBIG;
+    size_t o = 0;
+    uint8_t x = 0;
+    out[o++] = 0x7e;
+    for (size_t i = 0; i < hl; i++) {
+        x ^= hdr[i];
+        o = put_escaped(out, o, hdr[i]);
+    }
+    for (size_t i = 0; i < body_len; i++) {
+        x ^= body[i];
+        o = put_escaped(out, o, body[i]);
+    }
+    o = put_escaped(out, o, x);
+    out[o++] = 0x7e;
+    return (int)o;
+}
+
+/* ---------------------------------------------------------------- reassembly */
+
+void ingest_jt808_reasm_init(ingest_jt808_reasm *r)
+{
+    r->msg_id = 0;
+    r->total = 0;
+    r->next = 0;
+    r->first_serial = 0;
+    r->terminal[0] = '\0';
+    r->len = 0;
+}
+
+int ingest_jt808_reasm_add(ingest_jt808_reasm *r, const ingest_jt808_head *h, const uint8_t *body,
+                           size_t len)
+{
+    if (!h->subpackage)
+        return CORE_EINVAL;
+    if (h->pkg_total > INGEST_JT808_REASM_PACKETS) {
+        ingest_jt808_reasm_init(r);
+        return CORE_ETOOBIG;
+    }
+    if (h->pkg_seq == 1) {
+        ingest_jt808_reasm_init(r);
+        r->msg_id = h->msg_id;
+        r->total = h->pkg_total;
+        r->next = 1;
+        r->first_serial = h->serial;
+        snprintf(r->terminal, sizeof(r->terminal), "%s", h->terminal);
+    } else if (r->next == 0 || h->pkg_seq != r->next || h->msg_id != r->msg_id ||
+               h->pkg_total != r->total || strcmp(h->terminal, r->terminal) != 0) {
+        ingest_jt808_reasm_init(r);
+        return CORE_EINVAL;
+    }
+    if (len > sizeof(r->buf) - r->len) {
+        ingest_jt808_reasm_init(r);
+        return CORE_ETOOBIG;
+    }
+    memcpy(r->buf + r->len, body, len);
+    r->len += len;
+    if (r->next == r->total) {
+        r->next = 0; /* complete: the next packet must be a packet 1 */
+        return 1;
+    }
+    r->next++;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- time */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int bcd_byte(uint8_t b)
+{
+    if ((b >> 4) > 9 || (b & 15) > 9)
+        return -1;
+    return (b >> 4) * 10 + (b & 15);
+}
+
+static uint8_t to_bcd(int v)
+{
+    return (uint8_t)((v / 10) << 4 | (v % 10));
+}
+
+/* BCD[6] YYMMDDhhmmss in the device's zone -> UTC microseconds. */
+static int bcd_time(const uint8_t *p, int tz_min, int64_t *us, char *reason, size_t n)
+{
+    int v[6];
+    for (int i = 0; i < 6; i++)
+        if ((v[i] = bcd_byte(p[i])) < 0)
+            return fail(reason, n, "time is not BCD");
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = 2000 + v[0];
+    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > mdays[v[1] - 1] ||
+        (v[1] == 2 && v[2] == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) || v[3] > 23 ||
+        v[4] > 59 || v[5] > 59)
+        return fail(reason, n, "invalid time %02x%02x%02x%02x%02x%02x", p[0], p[1], p[2], p[3],
+                    p[4], p[5]);
+    int64_t s = days_from_civil(y, v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
+    *us = (s - (int64_t)tz_min * 60) * 1000000;
+    return 0;
+}
+
+static int put_bcd_time(uint8_t *p, int64_t us, int tz_min)
+{
+    int64_t s = us / 1000000 - (us % 1000000 < 0) + (int64_t)tz_min * 60;
+    int64_t days = s / 86400 - (s % 86400 < 0);
+    int64_t sod = s - days * 86400;
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 2000 || y > 2099)
+        return CORE_EINVAL;
+    p[0] = to_bcd(y - 2000);
+    p[1] = to_bcd(m);
+    p[2] = to_bcd(d);
+    p[3] = to_bcd((int)(sod / 3600));
+    p[4] = to_bcd((int)(sod / 60 % 60));
+    p[5] = to_bcd((int)(sod % 60));
+    return 0;
+}
+
+int ingest_jt808_parse_tz(const char *s, int *min)
+{
+    if (!s || !*s) {
+        *min = INGEST_JT808_TZ_DEFAULT_MIN;
+        return 0;
+    }
+    if (strcmp(s, "Z") == 0 || strcmp(s, "UTC") == 0 || strcmp(s, "GMT") == 0) {
+        *min = 0;
+        return 0;
+    }
+    if (s[0] != '+' && s[0] != '-')
+        return CORE_EINVAL;
+    int sign = s[0] == '-' ? -1 : 1, d[4], nd = 0;
+    const char *p = s + 1;
+    for (; *p && nd < 4; p++) {
+        if (*p == ':' && nd == 2)
+            continue;
+        if (*p < '0' || *p > '9')
+            return CORE_EINVAL;
+        d[nd++] = *p - '0';
+    }
+    if (*p || (nd != 2 && nd != 4))
+        return CORE_EINVAL;
+    int h = d[0] * 10 + d[1], m = nd == 4 ? d[2] * 10 + d[3] : 0;
+    if (h > 14 || m > 59 || h * 60 + m > 14 * 60)
+        return CORE_EINVAL;
+    *min = sign * (h * 60 + m);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- bodies */
+
+/* Copies a fixed-size text field, stopping at NUL and dropping trailing spaces. */
+static void fixed_str(char *dst, size_t cap, const uint8_t *src, size_t len)
+{
+    size_t k = 0;
+    while (k < len && k + 1 < cap && src[k])
+        dst[k] = (char)src[k], k++;
+    while (k > 0 && dst[k - 1] == ' ')
+        k--;
+    dst[k] = '\0';
+}
+
+int ingest_jt808_parse_register(const uint8_t *b, size_t len, int v2019, ingest_jt808_register *r,
+                                char *reason, size_t n)
+{
+    memset(r, 0, sizeof(*r));
+    size_t maker = 5, model = 20, tid = 7;
+    if (v2019) {
+        maker = 11, model = 30, tid = 30;
+    } else if (len < 37 && len >= 25) {
+        model = 8; /* JT/T 808-2011 */
+    }
+    size_t fixed = 4 + maker + model + tid + 1;
+    if (len < fixed)
+        return fail(reason, n, "register body of %zu bytes, at least %zu expected", len, fixed);
+    r->province = be16(b);
+    r->city = be16(b + 2);
+    size_t o = 4;
+    fixed_str(r->maker, sizeof(r->maker), b + o, maker);
+    o += maker;
+    fixed_str(r->model, sizeof(r->model), b + o, model);
+    o += model;
+    fixed_str(r->term_id, sizeof(r->term_id), b + o, tid);
+    o += tid;
+    r->plate_color = b[o++];
+    fixed_str(r->plate, sizeof(r->plate), b + o, len - o);
+    return 0;
+}
+
+int ingest_jt808_parse_auth(const uint8_t *b, size_t len, int v2019, ingest_jt808_auth *a,
+                            char *reason, size_t n)
+{
+    memset(a, 0, sizeof(*a));
+    if (!v2019) {
+        if (len == 0 || len >= sizeof(a->code))
+            return fail(reason, n, "auth code of %zu bytes", len);
+        fixed_str(a->code, sizeof(a->code), b, len);
+        return 0;
+    }
+    if (len < 1)
+        return fail(reason, n, "empty auth body");
+    size_t cl = b[0];
+    if (cl == 0 || cl >= sizeof(a->code) || len != 1 + cl + 15 + 20)
+        return fail(reason, n, "auth body of %zu bytes with a code of %zu", len, cl);
+    fixed_str(a->code, sizeof(a->code), b + 1, cl);
+    fixed_str(a->imei, sizeof(a->imei), b + 1 + cl, 15);
+    fixed_str(a->software, sizeof(a->software), b + 1 + cl + 15, 20);
+    return 0;
+}
+
+void ingest_jt808_location_clear(ingest_jt808_location *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->mileage_km = NAN;
+    l->battery = NAN;
+    l->signal = -1;
+    l->satellites = -1;
+}
+
+int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest_jt808_location *l,
+                                ingest_jt808_item_fn item, void *arg, char *reason, size_t n)
+{
+    ingest_jt808_location_clear(l);
+    if (len < 28)
+        return fail(reason, n, "location body of %zu bytes, at least 28 expected", len);
+    l->alarm = be32(b);
+    l->status = be32(b + 4);
+    uint32_t lat = be32(b + 8), lon = be32(b + 12);
+    if (lat > 90000000u)
+        return fail(reason, n, "latitude %.6f outside 0..90", lat / 1e6);
+    if (lon > 180000000u)
+        return fail(reason, n, "longitude %.6f outside 0..180", lon / 1e6);
+    l->lat = (l->status & INGEST_JT808_ST_SOUTH ? -1.0 : 1.0) * lat / 1e6;
+    l->lon = (l->status & INGEST_JT808_ST_WEST ? -1.0 : 1.0) * lon / 1e6;
+    l->altitude = (int16_t)be16(b + 16); /* signed in practice: below sea level */
+    l->speed_kmh = be16(b + 18) / 10.0;
+    l->course = be16(b + 20) % 360;
+    int rc = bcd_time(b + 22, tz_min, &l->ts_us, reason, n);
+    if (rc)
+        return rc;
+    size_t o = 28;
+    while (o < len) {
+        if (len - o < 2)
+            return fail(reason, n, "truncated additional item at byte %zu", o);
+        int id = b[o];
+        size_t il = b[o + 1];
+        if (il > len - o - 2)
+            return fail(reason, n, "additional item 0x%02x of %zu bytes overruns the body", id, il);
+        const uint8_t *v = b + o + 2;
+        switch (id) {
+        case 0x01:
+            if (il == 4)
+                l->mileage_km = be32(v) / 10.0;
+            break;
+        case 0x30:
+            if (il == 1)
+                l->signal = v[0];
+            break;
+        case 0x31:
+            if (il == 1)
+                l->satellites = v[0];
+            break;
+        case 0xd4:
+        case 0xe1:
+            if (il == 1 && v[0] <= 100)
+                l->battery = v[0];
+            break;
+        default:
+            break;
+        }
+        if (item)
+            item(arg, id, v, il);
+        o += 2 + il;
+    }
+    return 0;
+}
+
+int ingest_jt808_parse_batch(const uint8_t *b, size_t len, int tz_min, ingest_jt808_location *out,
+                             int max, int *count, int *type, char *reason, size_t n)
+{
+    *count = 0;
+    if (len < 3)
+        return fail(reason, n, "batch body of %zu bytes", len);
+    int cnt = be16(b);
+    *type = b[2];
+    if (cnt == 0 || cnt > max)
+        return fail(reason, n, "batch of %d positions (1..%d)", cnt, max);
+    size_t o = 3;
+    for (int i = 0; i < cnt; i++) {
+        if (len - o < 2)
+            return fail(reason, n, "batch truncated at position %d of %d", i + 1, cnt);
+        size_t il = be16(b + o);
+        o += 2;
+        if (il > len - o)
+            return fail(reason, n, "position %d of %zu bytes overruns the batch", i + 1, il);
+        char why[128];
+        if (ingest_jt808_parse_location(b + o, il, tz_min, &out[i], NULL, NULL, why, sizeof(why)) !=
+            0)
+            return fail(reason, n, "position %d: %s", i + 1, why);
+        o += il;
+    }
+    if (o != len)
+        return fail(reason, n, "%zu bytes after the last position", len - o);
+    *count = cnt;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- encoders */
+
+int ingest_jt808_body_ack(uint8_t *out, size_t cap, uint16_t reply_serial, uint16_t reply_id,
+                          int result)
+{
+    if (cap < 5)
+        return CORE_ETOOBIG;
+    put16(out, reply_serial);
+    put16(out + 2, reply_id);
+    out[4] = (uint8_t)result;
+    return 5;
+}
+
+int ingest_jt808_body_register_ack(uint8_t *out, size_t cap, uint16_t reply_serial, int result,
+                                   const char *auth_code)
+{
+    size_t cl = result == INGEST_JT808_REG_OK && auth_code ? strlen(auth_code) : 0;
+    if (cl > 64)
+        return CORE_EINVAL;
+    if (cap < 3 + cl)
+        return CORE_ETOOBIG;
+    put16(out, reply_serial);
+    out[2] = (uint8_t)result;
+    memcpy(out + 3, auth_code ? auth_code : "", cl);
+    return (int)(3 + cl);
+}
+
+static void put_fixed(uint8_t *dst, const char *s, size_t len)
+{
+    size_t k = strlen(s);
+    memset(dst, 0, len);
+    memcpy(dst, s, k < len ? k : len);
+}
+
+int ingest_jt808_body_register(uint8_t *out, size_t cap, int v2019, const ingest_jt808_register *r)
+{
+    size_t maker = v2019 ? 11 : 5, model = v2019 ? 30 : 20, tid = v2019 ? 30 : 7;
+    size_t pl = strlen(r->plate), total = 4 + maker + model + tid + 1 + pl;
+    if (cap < total)
+        return CORE_ETOOBIG;
+    put16(out, r->province);
+    put16(out + 2, r->city);
+    size_t o = 4;
+    put_fixed(out + o, r->maker, maker);
+    o += maker;
+    put_fixed(out + o, r->model, model);
+    o += model;
+    put_fixed(out + o, r->term_id, tid);
+    o += tid;
+    out[o++] = r->plate_color;
+    memcpy(out + o, r->plate, pl);
+    return (int)total;
+}
+
+int ingest_jt808_body_auth(uint8_t *out, size_t cap, int v2019, const ingest_jt808_auth *a)
+{
+    size_t cl = strlen(a->code);
+    if (cl == 0 || cl > 64)
+        return CORE_EINVAL;
+    if (!v2019) {
+        if (cap < cl)
+            return CORE_ETOOBIG;
+        memcpy(out, a->code, cl);
+        return (int)cl;
+    }
+    if (cap < 1 + cl + 35)
+        return CORE_ETOOBIG;
+    out[0] = (uint8_t)cl;
+    memcpy(out + 1, a->code, cl);
+    put_fixed(out + 1 + cl, a->imei, 15);
+    put_fixed(out + 1 + cl + 15, a->software, 20);
+    return (int)(1 + cl + 35);
+}
+
+int ingest_jt808_body_location(uint8_t *out, size_t cap, int tz_min, const ingest_jt808_location *l)
+{
+    uint8_t b[28 + 6 + 3 + 3 + 3];
+    if (!(fabs(l->lat) <= 90) || !(fabs(l->lon) <= 180) || !(l->speed_kmh >= 0) ||
+        l->speed_kmh > 6553.5)
+        return CORE_EINVAL;
+    uint32_t status = l->status & ~(uint32_t)(INGEST_JT808_ST_SOUTH | INGEST_JT808_ST_WEST);
+    if (l->lat < 0)
+        status |= INGEST_JT808_ST_SOUTH;
+    if (l->lon < 0)
+        status |= INGEST_JT808_ST_WEST;
+    put32(b, l->alarm);
+    put32(b + 4, status);
+    put32(b + 8, (uint32_t)llround(fabs(l->lat) * 1e6));
+    put32(b + 12, (uint32_t)llround(fabs(l->lon) * 1e6));
+    put16(b + 16, (uint16_t)(int16_t)lround(l->altitude));
+    put16(b + 18, (unsigned)lround(l->speed_kmh * 10));
+    put16(b + 20, (unsigned)(l->course % 360));
+    if (put_bcd_time(b + 22, l->ts_us, tz_min) != 0)
+        return CORE_EINVAL;
+    size_t o = 28;
+    if (!isnan(l->mileage_km) && l->mileage_km >= 0) {
+        b[o++] = 0x01;
+        b[o++] = 4;
+        put32(b + o, (uint32_t)llround(l->mileage_km * 10));
+        o += 4;
+    }
+    if (l->signal >= 0) {
+        b[o++] = 0x30;
+        b[o++] = 1;
+        b[o++] = (uint8_t)l->signal;
+    }
+    if (l->satellites >= 0) {
+        b[o++] = 0x31;
+        b[o++] = 1;
+        b[o++] = (uint8_t)l->satellites;
+    }
+    if (!isnan(l->battery) && l->battery >= 0 && l->battery <= 100) {
+        b[o++] = 0xe1;
+        b[o++] = 1;
+        b[o++] = (uint8_t)lround(l->battery);
+    }
+    if (cap < o)
+        return CORE_ETOOBIG;
+    memcpy(out, b, o);
+    return (int)o;
+}
+
+int ingest_jt808_body_batch(uint8_t *out, size_t cap, int tz_min, int type,
+                            const ingest_jt808_location *l, int count)
+{
+    if (count < 1 || count > INGEST_JT808_BATCH_MAX)
+        return CORE_EINVAL;
+    if (cap < 3)
+        return CORE_ETOOBIG;
+    put16(out, (unsigned)count);
+    out[2] = (uint8_t)type;
+    size_t o = 3;
+    for (int i = 0; i < count; i++) {
+        if (cap - o < 2)
+            return CORE_ETOOBIG;
+        int k = ingest_jt808_body_location(out + o + 2, cap - o - 2, tz_min, &l[i]);
+        if (k < 0)
+            return k;
+        put16(out + o, (unsigned)k);
+        o += 2 + (size_t)k;
+    }
+    return (int)o;
+}
+
+int ingest_jt808_parse_ack(const uint8_t *b, size_t len, uint16_t *reply_serial, uint16_t *reply_id,
+                           int *result)
+{
+    if (len != 5)
+        return CORE_EINVAL;
+    *reply_serial = be16(b);
+    *reply_id = be16(b + 2);
+    *result = b[4];
+    return 0;
+}
+
+int ingest_jt808_parse_register_ack(const uint8_t *b, size_t len, uint16_t *reply_serial,
+                                    int *result, char *code, size_t code_cap)
+{
+    if (len < 3 || code_cap == 0)
+        return CORE_EINVAL;
+    *reply_serial = be16(b);
+    *result = b[2];
+    fixed_str(code, code_cap, b + 3, len - 3);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- names */
+
+static const char *const alarm_names[32] = {
+    "sos",
+    "overspeed",
+    "fatigue",
+    "danger_warning",
+    "gnss_fault",
+    "gnss_antenna_cut",
+    "gnss_antenna_short",
+    "power_low",
+    "power_cut",
+    "lcd_fault",
+    "tts_fault",
+    "camera_fault",
+    "ic_card_fault",
+    "overspeed_warning",
+    "fatigue_warning",
+    NULL,
+    NULL,
+    NULL,
+    "driving_overtime",
+    "parking_overtime",
+    "area",
+    "route",
+    "route_time",
+    "route_deviation",
+    "vss_fault",
+    "fuel_abnormal",
+    "stolen",
+    "illegal_ignition",
+    "illegal_displacement",
+    "collision",
+    "rollover",
+    "illegal_door_open",
+};
+
+static const char *const status_names[32] = {
+    "acc",        "fix",         "south",       "west",       "out_of_service",
+    "encrypted",  NULL,          NULL,          NULL,         NULL,
+    "oil_cut",    "circuit_cut", "door_locked", "door1_open", "door2_open",
+    "door3_open", "door4_open",  "door5_open",  "gps",        "beidou",
+    "glonass",    "galileo",     NULL,          NULL,
+};
+
+const char *ingest_jt808_alarm_name(int bit)
+{
+    return bit >= 0 && bit < 32 ? alarm_names[bit] : NULL;
+}
+
+const char *ingest_jt808_status_name(int bit)
+{
+    return bit >= 0 && bit < 32 ? status_names[bit] : NULL;
+}
+
+/* Most severe first: the one geo_obs.alarm slot carries the first that is set. */
+static const struct {
+    uint32_t bits;
+    const char *event;
+} seal_map[] = {
+    {INGEST_JT808_ALARM_DOOR_OPEN, "door_open"},
+    {INGEST_JT808_ALARM_ANTENNA_CUT | INGEST_JT808_ALARM_ANTENNA_SHORT | INGEST_JT808_ALARM_STOLEN,
+     "tampering"},
+    {INGEST_JT808_ALARM_POWER_CUT, "power_cut"},
+    {INGEST_JT808_ALARM_SOS, "sos"},
+    {INGEST_JT808_ALARM_ROUTE_DEVIATION, "route_deviation"},
+    {INGEST_JT808_ALARM_ILLEGAL_MOVE, "movement"},
+    {INGEST_JT808_ALARM_POWER_LOW, "low_battery"},
+    {INGEST_JT808_ALARM_COLLISION | INGEST_JT808_ALARM_ROLLOVER, "accident"},
+    {INGEST_JT808_ALARM_OVERSPEED, "overspeed"},
+    {INGEST_JT808_ALARM_GNSS_FAULT, "gnss_fault"},
+};
+
+const char *ingest_jt808_seal_alarm(uint32_t alarm)
+{
+    for (size_t i = 0; i < sizeof(seal_map) / sizeof(seal_map[0]); i++)
+        if (alarm & seal_map[i].bits)
+            return seal_map[i].event;
+    return "";
+}
