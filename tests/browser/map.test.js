@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+/*
+ * map.test.js: the live map against the real corridord in headless Chromium.
+ *
+ * Creates its own database in the PostgreSQL named by the libpq environment (PGHOST,
+ * PGPORT, PGUSER), starts $CORRIDOR_BUILD/corridord on free ports, registers a restricted
+ * geofence and two seals over REST, opens the map, drives OsmAnd pings over the real
+ * OsmAnd port (one seal into the restricted zone) and checks, without reloading, that the
+ * markers moved and the incident appeared. Saves $CORRIDOR_BUILD/screenshots/map.png.
+ * Stops the server and drops the database whatever happens; exits non-zero on failure.
+ */
+'use strict';
+const path = require('path');
+const fs = require('fs');
+const os = require('os');
+const net = require('net');
+const { spawn, execFileSync } = require('child_process');
+
+const root = path.resolve(__dirname, '../..');
+const { chromium } = require(path.join(root, 'node_modules/playwright-core'));
+
+const build = process.env.CORRIDOR_BUILD || path.join(root, 'build');
+const db = `web_map_${process.pid}_${Date.now() % 100000}`;
+let server = null, browser = null, userDir = null, serverLog = '';
+
+function fail(msg) { throw new Error(msg); }
+function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
+function psql(sql) {
+  execFileSync('psql', ['-v', 'ON_ERROR_STOP=1', '-q', '-d', 'postgres', '-c', sql],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    s.on('error', reject);
+  });
+}
+async function waitFor(what, fn, ms = 15000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { if (await fn()) return; } catch (e) { /* not yet */ }
+    if (Date.now() > end) fail(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function main() {
+  for (const v of ['PGHOST', 'PGPORT', 'PGUSER'])
+    if (!process.env[v]) fail(`${v} is not set: run through scripts/test or set the libpq env`);
+  const corridord = path.join(build, 'corridord');
+  if (!fs.existsSync(corridord)) fail(`${corridord} not found: build first (CORRIDOR_BUILD)`);
+
+  psql(`CREATE DATABASE ${db}`);
+  const httpPort = await freePort(), osmandPort = await freePort();
+  const base = `http://127.0.0.1:${httpPort}`;
+  server = spawn(corridord, ['--db', `dbname=${db}`, '--http', `127.0.0.1:${httpPort}`,
+    '--osmand', `127.0.0.1:${osmandPort}`, '--jt808', '', '--ais', '',
+    '--events-url', `inproc://corridor-events-${process.pid}`],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', d => { serverLog += d; });
+  server.stderr.on('data', d => { serverLog += d; });
+  server.on('exit', (code, sig) => { if (server) serverLog += `\n[corridord exited ${code} ${sig}]`; });
+
+  await waitFor('/api/health', async () => {
+    const r = await fetch(`${base}/api/health`);
+    return r.ok && (await r.json()).status === 'ok';
+  }, 30000);
+
+  // ---- REST: a restricted zone across the road north of Nakuru, and two seals ----
+  const zone = { type: 'Feature', properties: { name: 'Test restricted zone', kind: 'restricted' },
+    geometry: { type: 'Polygon', coordinates: [[[35.9, -0.1], [36.25, -0.1], [36.25, 0.15],
+      [35.9, 0.15], [35.9, -0.1]]] } };
+  let r = await fetch(`${base}/api/geofences`, { method: 'POST', body: JSON.stringify(zone),
+    headers: { 'content-type': 'application/json' } });
+  if (r.status !== 201) fail(`POST /api/geofences: ${r.status} ${await r.text()}`);
+  const fence = await r.json();
+  if (!fence.id) fail('POST /api/geofences: no id in the answer');
+  for (const id of ['WEB-T1', 'WEB-T2']) {
+    r = await fetch(`${base}/api/seals`, { method: 'POST',
+      body: JSON.stringify({ id, protocol: 'osmand' }) });
+    if (r.status !== 201) fail(`POST /api/seals ${id}: ${r.status} ${await r.text()}`);
+  }
+  r = await fetch(`${base}/api/seals`, { method: 'POST', body: '{"id":"WEB-T1"}' });
+  if (r.status !== 409) fail(`duplicate seal: expected 409, got ${r.status}`);
+
+  // ---- OsmAnd pings over the real port ----
+  let clock = Math.floor(Date.now() / 1000) - 600;
+  async function ping(id, lat, lon, bearing) {
+    clock += 5;
+    const q = `id=${id}&lat=${lat}&lon=${lon}&timestamp=${clock}&speed=60&bearing=${bearing}&batt=87`;
+    const res = await fetch(`http://127.0.0.1:${osmandPort}/?${q}`);
+    if (res.status !== 200) fail(`OsmAnd ping ${q}: ${res.status} ${await res.text()}`);
+  }
+  await ping('WEB-T1', -0.95, 36.55, 315); // between Nairobi and Nakuru
+  await ping('WEB-T2', 0.10, 32.45, 225);  // south-west of Kampala
+
+  // ---- the page ----
+  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corridor-chromium-'));
+  browser = await chromium.launchPersistentContext(userDir, {
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 860 },
+  });
+  const page = browser.pages()[0] || await browser.newPage();
+  const pageErrors = [];
+  page.on('pageerror', e => pageErrors.push(String(e)));
+  page.on('console', m => { if (m.type() === 'error') pageErrors.push(m.text()); });
+  await page.goto(`${base}/`, { waitUntil: 'load' });
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await page.waitForFunction(() => window.corridor && window.corridor.connected &&
+    window.corridor.snapshots >= 1, null, { timeout: 15000 });
+  await page.waitForFunction(() => window.corridor.seals.has('WEB-T1') &&
+    window.corridor.seals.has('WEB-T2'), null, { timeout: 10000 });
+  await page.waitForFunction(() => window.corridor.geofences >= 1, null, { timeout: 10000 });
+  const where = id => page.evaluate(i => {
+    const ll = window.corridor.seals.get(i).marker.getLatLng();
+    return [ll.lat, ll.lng];
+  }, id);
+  const t1Before = await where('WEB-T1'), t2Before = await where('WEB-T2');
+
+  // ---- drive both seals; WEB-T1 goes into the restricted zone ----
+  const t1Path = [[-0.75, 36.42], [-0.55, 36.30], [-0.35, 36.18], [-0.15, 36.10], [0.0, 36.05]];
+  const t2Path = [[-0.05, 32.10], [-0.20, 31.75], [-0.35, 31.40], [-0.50, 31.05]];
+  for (let i = 0; i < Math.max(t1Path.length, t2Path.length); i++) {
+    if (t1Path[i]) await ping('WEB-T1', t1Path[i][0], t1Path[i][1], 330);
+    if (t2Path[i]) await ping('WEB-T2', t2Path[i][0], t2Path[i][1], 240);
+    await sleep(250);
+  }
+  await page.waitForFunction(() => {
+    const s = window.corridor.seals.get('WEB-T1');
+    return s && Math.abs(s.marker.getLatLng().lat - 0.0) < 1e-6;
+  }, null, { timeout: 10000 }).catch(() => fail('WEB-T1 marker did not reach its last position'));
+  await page.waitForFunction(() => {
+    const s = window.corridor.seals.get('WEB-T2');
+    return s && Math.abs(s.marker.getLatLng().lat + 0.5) < 1e-6;
+  }, null, { timeout: 10000 }).catch(() => fail('WEB-T2 marker did not reach its last position'));
+  const t1After = await where('WEB-T1'), t2After = await where('WEB-T2');
+  if (t1After[0] === t1Before[0] && t1After[1] === t1Before[1]) fail('WEB-T1 did not move');
+  if (t2After[0] === t2Before[0] && t2After[1] === t2Before[1]) fail('WEB-T2 did not move');
+  const markers = await page.locator('.seal-icon').count();
+  if (markers !== 2) fail(`expected 2 seal markers on the map, found ${markers}`);
+
+  const sel = '#incidents li[data-rule="restricted_zone_entry"][data-seal="WEB-T1"]';
+  await page.waitForSelector(sel, { timeout: 10000 })
+    .catch(() => fail('the restricted-zone incident did not appear in the list'));
+  const cls = await page.getAttribute(sel, 'class');
+  if (!/sev-critical/.test(cls)) fail(`the incident is not shown as critical (class "${cls}")`);
+  if (await page.locator(`#incidents li[data-seal="WEB-T2"]`).count() !== 0)
+    fail('WEB-T2 never entered the zone but has an incident');
+  if (!(await page.evaluate(() => window.__sameDocument === true)))
+    fail('the page reloaded: the incident must arrive live');
+  const status = await page.textContent('#status');
+  if (!/live · 2 seals · 1 open incident · /.test(status)) fail(`unexpected status line "${status}"`);
+
+  // the REST list agrees with the page
+  r = await fetch(`${base}/api/incidents?status=open`);
+  const incidents = await r.json();
+  if (incidents.length !== 1 || incidents[0].seal_id !== 'WEB-T1' ||
+      incidents[0].rule !== 'restricted_zone_entry')
+    fail(`GET /api/incidents: unexpected ${JSON.stringify(incidents)}`);
+
+  // a popup on the seal, then the screenshot
+  await sleep(1500); // let the incident's flash animation settle
+  const shots = path.join(build, 'screenshots');
+  fs.mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, 'map.png') });
+  if (pageErrors.length) fail(`errors in the page: ${pageErrors.join(' | ')}`);
+
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  if (!/corridor_web_ws_messages_sent_total [1-9]/.test(metrics))
+    fail('/metrics shows no websocket messages sent');
+  console.log(`ok: markers moved, incident #${incidents[0].id} shown live, ` +
+    `screenshot ${path.join(shots, 'map.png')}`);
+}
+
+async function cleanup() {
+  if (browser) await browser.close().catch(() => {});
+  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  if (server && server.exitCode === null) {
+    const s = server;
+    server = null;
+    s.kill('SIGTERM');
+    const t = Date.now();
+    while (s.exitCode === null && s.signalCode === null && Date.now() - t < 10000) await sleep(50);
+    if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+  }
+  try { psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch (e) {
+    console.error(`could not drop database ${db}: ${e.message}`);
+  }
+}
+
+main().then(async () => { await cleanup(); process.exit(0); }, async e => {
+  console.error(`FAIL map.test.js: ${e.message}`);
+  if (serverLog) console.error('--- corridord log (last 40 lines) ---\n' +
+    serverLog.trim().split('\n').slice(-40).join('\n'));
+  await cleanup();
+  process.exit(1);
+});
