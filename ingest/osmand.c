@@ -86,7 +86,7 @@ static int parse_time(const char *s, int64_t *us)
     if (parse_double(s, &v) == 0) {
         if (v > 1e11) /* milliseconds: seconds this large are year 5138 */
             v /= 1000.0;
-        if (v < 0 || v > 4e9)
+        if (v < 0 || v > 1e11)
             return -1;
         *us = (int64_t)llround(v * 1e6);
         return 0;
