@@ -183,6 +183,14 @@ static void load_answered(struct lconn *c, int status, int64_t latency_us)
     pump(L, c);
 }
 
+static int backlog(struct load *L)
+{
+    int n = 0;
+    for (int i = 0; i < L->n_conns; i++)
+        n += L->conns[i].q_len;
+    return n;
+}
+
 static int outstanding(struct load *L)
 {
     int n = 0;
@@ -294,9 +302,10 @@ int sim_load(const sim_opts *o)
     if (end > L.gen_end_us + DRAIN_US)
         end = L.gen_end_us + DRAIN_US;
     double seconds = (double)(end - L.start_us) / 1e6;
-    /* What never got an answer within the drain time failed. */
-    unsigned long long lost = (unsigned long long)outstanding(&L);
-    L.errors += lost;
+    /* Sent but never answered within the drain time: failed. Never sent: dropped. */
+    int waiting = backlog(&L);
+    L.errors += (unsigned long long)(outstanding(&L) - waiting);
+    L.dropped += (unsigned long long)waiting;
     printf("{\"protocol\":\"%s\",\"seals\":%d,\"connections\":%d,\"pipeline\":%d,"
            "\"target_rate\":%.3f,\"sent\":%llu,\"acked\":%llu,\"refused\":%llu,"
            "\"errors\":%llu,\"dropped\":%llu,\"seconds\":%.3f,\"acked_per_s\":%.1f,"
