@@ -506,6 +506,10 @@ int ingest_osmand_start(ingest_worker *w, int fd, void **state, char *err, size_
     evhttp_set_max_body_size(o->http, OSMAND_MAX_BODY);
     evhttp_set_max_headers_size(o->http, OSMAND_MAX_HEADERS);
     evhttp_set_timeout(o->http, OSMAND_TIMEOUT_S);
+    /* let every method reach the handler, which answers 405 with a reason */
+    evhttp_set_allowed_methods(o->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(o->http, on_request, o);
     *state = o;
     return 0;
