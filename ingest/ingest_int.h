@@ -43,6 +43,10 @@ struct event_base *ingest_worker_base(ingest_worker *w);
  * down: then the handler refuses and the device retries. */
 PGconn *ingest_worker_ctl(ingest_worker *w);
 
+/* The worker's number, 0 .. cfg->workers - 1 (work done once per server, such as
+ * dialling AIS feeds, belongs to worker 0). */
+int ingest_worker_id(ingest_worker *w);
+
 /* The configuration and the worker's counters. */
 const core_config *ingest_worker_cfg(ingest_worker *w);
 ingest_counters *ingest_worker_counters(ingest_worker *w);

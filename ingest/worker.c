@@ -97,6 +97,11 @@ PGconn *ingest_worker_ctl(ingest_worker *w)
     return w->ctl && PQstatus(w->ctl) == CONNECTION_OK ? w->ctl : NULL;
 }
 
+int ingest_worker_id(ingest_worker *w)
+{
+    return w->id;
+}
+
 const core_config *ingest_worker_cfg(ingest_worker *w)
 {
     return w->cfg;
