@@ -15,8 +15,11 @@
 #include <sys/stat.h>
 
 #define BODY_CHUNK 16384
+/* An oversized body up to this size is read and discarded before the 413 goes out, so
+ * the client (still sending) sees the answer instead of a reset connection. */
+#define DISCARD_MAX (16 * 1024 * 1024)
 
-enum { ST_IDLE, ST_BODY, ST_RESPOND, ST_FILE };
+enum { ST_IDLE, ST_BODY, ST_DISCARD, ST_RESPOND, ST_FILE };
 
 struct http_pss {
     web_req req;
@@ -193,6 +196,10 @@ static int on_request(struct web *w, struct lws *wsi, struct http_pss *s)
             web_resp_error(&s->resp, 413, "body_too_large",
                            "the request body is larger than %d bytes", WEB_BODY_MAX);
             s->close_after = 1;
+            if (clen <= DISCARD_MAX && !chunked) {
+                s->state = ST_DISCARD;
+                return 0;
+            }
             return respond(w, wsi, s);
         }
         s->state = ST_BODY;
@@ -294,6 +301,8 @@ int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         }
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (s->state == ST_DISCARD)
+            return respond(w, wsi, s);
         if (s->state != ST_BODY)
             return 0;
         s->state = ST_IDLE;
