@@ -331,7 +331,6 @@ START_TEST(server_closes)
     ck_assert_str_eq(g.body[2], "r1"); /* the lost request was never served */
     sim_http_free(h);
     evconnlistener_free(l);
-    ck_assert_str_eq(err, "\"127.0.0.1\" is not ADDR:PORT");
     event_base_free(base);
 }
 END_TEST
