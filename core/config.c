@@ -41,6 +41,8 @@ static const struct setting settings[] = {
      "seconds before an unacknowledged dispatch escalates"},
     {"ws-queue-max", K_INT, S(ws_queue_max), 16, 1000000,
      "incidents queued for one websocket client before it is disconnected"},
+    {"sweep-interval", K_INT, S(sweep_interval_s), 1, 3600,
+     "seconds between runs of the periodic rules (overdue, signal loss, ...)"},
     {"no-migrate", K_INT, S(no_migrate), 0, 1, "1: do not apply migrations at start-up"},
 };
 #undef S
@@ -63,6 +65,7 @@ void core_config_defaults(core_config *cfg)
     cfg->max_future_s = 3600;
     cfg->dispatch_ack_timeout_s = 300;
     cfg->ws_queue_max = 10000;
+    cfg->sweep_interval_s = 5;
 }
 
 int core_config_set(core_config *cfg, const char *name, const char *value, char *err, size_t n)

@@ -68,6 +68,7 @@ typedef struct core_config {
     int max_future_s;          /* device times further ahead than this are refused */
     int dispatch_ack_timeout_s;
     int ws_queue_max;          /* incidents queued per websocket client before it is dropped */
+    int sweep_interval_s;      /* seconds between runs of the periodic rules */
     int no_migrate;            /* do not migrate at start-up */
 } core_config;
 

@@ -57,6 +57,16 @@ typedef struct geo_result_ops {
  * result is an error (then no callback is called). */
 int geo_batch_result(PGresult *res, const geo_result_ops *ops, void *arg);
 
+/* ---- the sweeper (geo_sweep.c): periodic rules ---- */
+typedef struct geo_sweeper geo_sweeper;
+/* Starts a thread that calls corridor.sweep_all(now()) every interval_s seconds on its
+ * own connection (conninfo; NULL: libpq defaults) and pushes the messages it returns to
+ * events_url (nng). NULL with a reason in err on failure. Runs on main(). */
+geo_sweeper *geo_sweeper_start(const char *conninfo, const char *events_url, int interval_s,
+                               char *err, size_t n);
+/* Stops and joins the thread. Runs on main(). */
+void geo_sweeper_stop(geo_sweeper *s);
+
 /* ---- shapes (geo_shape.c) ---- */
 
 /* Validates a GeoJSON geometry that a user submitted for a geofence: it must parse, be a

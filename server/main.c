@@ -6,6 +6,7 @@
  * signals and keeps the position partitions ahead of time. Subcommands: `migrate`.
  */
 #include "core.h"
+#include "geofence.h"
 #include "ingest.h"
 #include "schema.h"
 #include "web.h"
@@ -97,6 +98,7 @@ int main(int argc, char **argv)
 
     ingest *in = NULL;
     web *wb = NULL;
+    geo_sweeper *sw = NULL;
 
     /* the workers dial the gateway's event socket without waiting, so either may be
      * first; the workers go first because the gateway's hooks read their counters */
@@ -107,6 +109,10 @@ int main(int argc, char **argv)
     web_hooks hooks = {metrics_hook, db_ok_hook, in};
     if (!(wb = web_start(&cfg, &hooks, err, sizeof err))) {
         core_error(MOD, "web gateway: %s", err);
+        goto fail;
+    }
+    if (!(sw = geo_sweeper_start(cfg.db, cfg.events_url, cfg.sweep_interval_s, err, sizeof err))) {
+        core_error(MOD, "sweeper: %s", err);
         goto fail;
     }
     core_info(MOD, "corridord ready: map at http://%s/", cfg.http);
@@ -127,12 +133,14 @@ int main(int argc, char **argv)
             next_maintenance = core_mono_us() + 3600LL * 1000000;
         }
     }
+    geo_sweeper_stop(sw);
     ingest_stop(in);
     web_stop(wb);
     PQfinish(db);
     core_info(MOD, "stopped");
     return 0;
 fail:
+    geo_sweeper_stop(sw);
     ingest_stop(in);
     if (wb)
         web_stop(wb);
