@@ -168,6 +168,8 @@ static void wake_waiters(ingest_worker *w)
 {
     int n = w->n_waiters;
     struct space_waiter copy[64];
+    if (n == 0)
+        return;
     if (n > 64)
         n = 64;
     memcpy(copy, w->waiters, (size_t)n * sizeof *copy);
