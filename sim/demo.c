@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SIDES 24
+#define SIDES     24
 #define NAMES_MAX 4096
 
 static json_object *num(double v)
@@ -26,8 +26,8 @@ static json_object *num(double v)
 }
 
 /* A GeoJSON Feature: a circle-like polygon around (lat, lon). NULL on allocation failure. */
-static json_object *feature(const char *name, const char *kind, const char *country,
-                            double lat, double lon, double radius_m)
+static json_object *feature(const char *name, const char *kind, const char *country, double lat,
+                            double lon, double radius_m)
 {
     sim_point ring[SIDES + 1];
     sim_geo_circle(lat, lon, radius_m, SIDES, ring);
@@ -127,8 +127,7 @@ static int put_fence(sim_http *h, const char *hdr, char **names, int n_names, co
             core_error("sim", "POST /api/geofences \"%s\": no answer (%s)", name,
                        core_strerror(st));
         else
-            core_error("sim", "POST /api/geofences \"%s\": HTTP %d %s", name, st,
-                       body ? body : "");
+            core_error("sim", "POST /api/geofences \"%s\": HTTP %d %s", name, st, body ? body : "");
         ret = st < 0 ? st : CORE_EINVAL;
     }
     free(body);

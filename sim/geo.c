@@ -81,8 +81,8 @@ sim_path *sim_path_new(const sim_point *pts, int n)
     p->n = n;
     p->cum[0] = 0;
     for (int i = 1; i < n; i++)
-        p->cum[i] = p->cum[i - 1] + sim_geo_distance(pts[i - 1].lat, pts[i - 1].lon,
-                                                     pts[i].lat, pts[i].lon);
+        p->cum[i] = p->cum[i - 1] +
+                    sim_geo_distance(pts[i - 1].lat, pts[i - 1].lon, pts[i].lat, pts[i].lon);
     return p;
 fail:
     sim_path_free(p);

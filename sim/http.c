@@ -23,8 +23,17 @@
 
 /* ---- the response parser ---- */
 
-enum { R_STATUS, R_HEADERS, R_BODY, R_CHUNK_SIZE, R_CHUNK_DATA, R_CHUNK_END, R_TRAILERS,
-       R_UNTIL_EOF, R_DONE };
+enum {
+    R_STATUS,
+    R_HEADERS,
+    R_BODY,
+    R_CHUNK_SIZE,
+    R_CHUNK_DATA,
+    R_CHUNK_END,
+    R_TRAILERS,
+    R_UNTIL_EOF,
+    R_DONE
+};
 
 int sim_http_resp_init(sim_http_resp *r)
 {
@@ -118,8 +127,8 @@ int sim_http_parse(sim_http_resp *r, struct evbuffer *in, size_t body_max, int e
                 return rc;
             int major, minor, status;
             char sp;
-            if (sscanf(line, "HTTP/%d.%d %3d%c", &major, &minor, &status, &sp) < 3 ||
-                major != 1 || status < 100 || status > 599)
+            if (sscanf(line, "HTTP/%d.%d %3d%c", &major, &minor, &status, &sp) < 3 || major != 1 ||
+                status < 100 || status > 599)
                 return CORE_EINVAL;
             r->status = status;
             r->close = minor == 0; /* HTTP/1.0 closes unless it says keep-alive */
@@ -331,7 +340,9 @@ static void on_read(struct bufferevent *bev, void *arg)
             return;
         if (rc < 0 || !h->head) {
             core_warn("sim", "%s: %s answer, closing", h->host,
-                      rc == CORE_ETOOBIG ? "oversized" : rc < 0 ? "unparsable" : "unrequested");
+                      rc == CORE_ETOOBIG ? "oversized"
+                      : rc < 0           ? "unparsable"
+                                         : "unrequested");
             fail_all(h, rc < 0 ? rc : CORE_EINVAL);
             return;
         }
@@ -374,7 +385,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     int err = EVUTIL_SOCKET_ERROR();
     if (h->head)
         core_debug("sim", "%s: connection %s (%s)", h->host,
-                   what & BEV_EVENT_TIMEOUT ? "timed out" : what & BEV_EVENT_EOF ? "closed" : "failed",
+                   what & BEV_EVENT_TIMEOUT ? "timed out"
+                   : what & BEV_EVENT_EOF   ? "closed"
+                                            : "failed",
                    evutil_socket_error_to_string(err));
     fail_all(h, what & BEV_EVENT_TIMEOUT ? -ETIMEDOUT
                 : what & BEV_EVENT_EOF   ? CORE_ECLOSED
@@ -404,8 +417,8 @@ static int dial(sim_http *h)
 }
 
 int sim_http_request_at(sim_http *h, const char *method, const char *target,
-                        const char *extra_headers, const char *body, size_t len,
-                        int64_t due_us, sim_http_done_fn done, void *arg)
+                        const char *extra_headers, const char *body, size_t len, int64_t due_us,
+                        sim_http_done_fn done, void *arg)
 {
     if (h->inflight >= SIM_HTTP_INFLIGHT_MAX)
         return CORE_EFULL;
@@ -430,8 +443,8 @@ int sim_http_request_at(sim_http *h, const char *method, const char *target,
         return 0;
     }
     struct evbuffer *out = bufferevent_get_output(h->bev);
-    evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: corridor-sim\r\n%s",
-                        method, target, h->host, extra_headers ? extra_headers : "");
+    evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: corridor-sim\r\n%s", method,
+                        target, h->host, extra_headers ? extra_headers : "");
     if (body)
         evbuffer_add_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                             len);
@@ -442,12 +455,11 @@ int sim_http_request_at(sim_http *h, const char *method, const char *target,
     return 0;
 }
 
-int sim_http_request(sim_http *h, const char *method, const char *target,
-                     const char *extra_headers, const char *body, size_t len,
-                     sim_http_done_fn done, void *arg)
+int sim_http_request(sim_http *h, const char *method, const char *target, const char *extra_headers,
+                     const char *body, size_t len, sim_http_done_fn done, void *arg)
 {
-    return sim_http_request_at(h, method, target, extra_headers, body, len, core_mono_us(),
-                               done, arg);
+    return sim_http_request_at(h, method, target, extra_headers, body, len, core_mono_us(), done,
+                               arg);
 }
 
 int sim_http_inflight(const sim_http *h)
@@ -472,8 +484,8 @@ static void on_call(void *arg, int status, const char *body, size_t len, int64_t
     }
 }
 
-int sim_http_call(sim_http *h, const char *method, const char *target,
-                  const char *extra_headers, const char *body, char **out_body)
+int sim_http_call(sim_http *h, const char *method, const char *target, const char *extra_headers,
+                  const char *body, char **out_body)
 {
     struct call c = {0, 0, NULL};
     int rc = sim_http_request(h, method, target, extra_headers, body, body ? strlen(body) : 0,

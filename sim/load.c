@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BACKLOG_MAX 65536 /* pings waiting per connection before they are dropped */
-#define DRAIN_US 5000000  /* how long answers may take after the last ping was due */
+#define BACKLOG_MAX 65536   /* pings waiting per connection before they are dropped */
+#define DRAIN_US    5000000 /* how long answers may take after the last ping was due */
 
 struct load;
 struct lconn;
@@ -46,7 +46,7 @@ struct lconn {
 };
 
 struct lseal {
-    float d;      /* metres along the road */
+    float d; /* metres along the road */
     int8_t dir;
     int64_t last_ms;
 };
@@ -310,8 +310,8 @@ int sim_load(const sim_opts *o)
            "\"target_rate\":%.3f,\"sent\":%llu,\"acked\":%llu,\"refused\":%llu,"
            "\"errors\":%llu,\"dropped\":%llu,\"seconds\":%.3f,\"acked_per_s\":%.1f,"
            "\"latency_ms_p50\":%.3f,\"latency_ms_p99\":%.3f}\n",
-           L.proto->name, L.n_seals, L.n_conns, o->pipeline, o->rate, L.sent, L.acked,
-           L.refused, L.errors, L.dropped, seconds, seconds > 0 ? (double)L.acked / seconds : 0,
+           L.proto->name, L.n_seals, L.n_conns, o->pipeline, o->rate, L.sent, L.acked, L.refused,
+           L.errors, L.dropped, seconds, seconds > 0 ? (double)L.acked / seconds : 0,
            (double)sim_hist_quantile(&L.hist, 0.50) / 1000.0,
            (double)sim_hist_quantile(&L.hist, 0.99) / 1000.0);
     fflush(stdout);

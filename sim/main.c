@@ -20,36 +20,37 @@ enum { M_DEMO = 1, M_SCENARIO = 2, M_LOAD = 4 };
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: corridor-sim MODE [flags]\n"
-            "\n"
-            "Drives a running corridord over its real interfaces (REST and device protocols).\n"
-            "\n"
-            "modes:\n"
-            "  demo-data  load the Northern Corridor places and a restricted zone as geofences\n"
-            "             through POST /api/geofences (names that exist are skipped)\n"
-            "  scenario   register a few seals and drive them along the corridor in accelerated\n"
-            "             real time over OsmAnd; one leaves the road through the restricted zone\n"
-            "  load       a load generator over OsmAnd HTTP keep-alive connections; prints one\n"
-            "             JSON line of results at the end\n"
-            "\n"
-            "flags (mode):\n"
-            "  --http ADDR:PORT       REST of corridord (demo-data, scenario) [127.0.0.1:8080]\n"
-            "  --osmand ADDR:PORT     OsmAnd listener (scenario, load) [127.0.0.1:5055]\n"
-            "  --token TOKEN          REST bearer token [$CORRIDOR_TOKEN]\n"
-            "  --data FILE            places CSV (demo-data) [%s]\n"
-            "  --seals N              seals to drive (scenario 1..100 [6]; load 1..1000000)\n"
-            "  --speedup X            how much faster than real trucks (scenario) [60]\n"
-            "  --interval SECONDS     real seconds between a seal's pings, >= 1 (scenario) [2]\n"
-            "  --duration SECONDS     stop after this long (scenario: until SIGINT; load: required)\n"
-            "  --rate PINGS_PER_S     pings per second over all seals (load, required)\n"
-            "  --connections C        keep-alive connections (load) [32]\n"
-            "  --pipeline D           requests in flight per connection (load) [1]\n"
-            "  --register-http ADDR:PORT  register the load seals there first (load)\n"
-            "  --protocol osmand      device protocol (load) [osmand]\n"
-            "  --log-level LEVEL      debug, info, warn, error [info]\n"
-            "  --help                 this text\n",
-            SIM_DEFAULT_DATA);
+    fprintf(
+        out,
+        "usage: corridor-sim MODE [flags]\n"
+        "\n"
+        "Drives a running corridord over its real interfaces (REST and device protocols).\n"
+        "\n"
+        "modes:\n"
+        "  demo-data  load the Northern Corridor places and a restricted zone as geofences\n"
+        "             through POST /api/geofences (names that exist are skipped)\n"
+        "  scenario   register a few seals and drive them along the corridor in accelerated\n"
+        "             real time over OsmAnd; one leaves the road through the restricted zone\n"
+        "  load       a load generator over OsmAnd HTTP keep-alive connections; prints one\n"
+        "             JSON line of results at the end\n"
+        "\n"
+        "flags (mode):\n"
+        "  --http ADDR:PORT       REST of corridord (demo-data, scenario) [127.0.0.1:8080]\n"
+        "  --osmand ADDR:PORT     OsmAnd listener (scenario, load) [127.0.0.1:5055]\n"
+        "  --token TOKEN          REST bearer token [$CORRIDOR_TOKEN]\n"
+        "  --data FILE            places CSV (demo-data) [%s]\n"
+        "  --seals N              seals to drive (scenario 1..100 [6]; load 1..1000000)\n"
+        "  --speedup X            how much faster than real trucks (scenario) [60]\n"
+        "  --interval SECONDS     real seconds between a seal's pings, >= 1 (scenario) [2]\n"
+        "  --duration SECONDS     stop after this long (scenario: until SIGINT; load: required)\n"
+        "  --rate PINGS_PER_S     pings per second over all seals (load, required)\n"
+        "  --connections C        keep-alive connections (load) [32]\n"
+        "  --pipeline D           requests in flight per connection (load) [1]\n"
+        "  --register-http ADDR:PORT  register the load seals there first (load)\n"
+        "  --protocol osmand      device protocol (load) [osmand]\n"
+        "  --log-level LEVEL      debug, info, warn, error [info]\n"
+        "  --help                 this text\n",
+        SIM_DEFAULT_DATA);
 }
 
 static int bad(const char *fmt, const char *a, const char *b)

@@ -79,8 +79,7 @@ static int number(const char *s, double lo, double hi, double *out)
 
 static const char *const kinds[] = {"port", "icd", "border_post", "town", "rru", "anchorage"};
 
-int sim_places_parse(const char *text, size_t len, sim_place *out, int max, char *err,
-                     size_t n)
+int sim_places_parse(const char *text, size_t len, sim_place *out, int max, char *err, size_t n)
 {
     char f[FIELDS][SIM_NAME_MAX];
     int count = 0, line = 0, header = 0;
@@ -131,8 +130,7 @@ int sim_places_parse(const char *text, size_t len, sim_place *out, int max, char
             snprintf(err, n, "line %d: unknown kind \"%.30s\"", line, f[1]);
             return CORE_EINVAL;
         }
-        if (strlen(f[2]) != 2 || f[2][0] < 'A' || f[2][0] > 'Z' || f[2][1] < 'A' ||
-            f[2][1] > 'Z') {
+        if (strlen(f[2]) != 2 || f[2][0] < 'A' || f[2][0] > 'Z' || f[2][1] < 'A' || f[2][1] > 'Z') {
             snprintf(err, n, "line %d: country \"%.30s\" is not an ISO 3166 alpha-2 code", line,
                      f[2]);
             return CORE_EINVAL;

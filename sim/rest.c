@@ -41,11 +41,9 @@ int sim_register_seals(sim_http *h, const sim_opts *o, char *const *ids, int n)
             existed++;
         } else {
             if (st < 0)
-                core_error("sim", "POST /api/seals %s: no answer (%s)", ids[i],
-                           core_strerror(st));
+                core_error("sim", "POST /api/seals %s: no answer (%s)", ids[i], core_strerror(st));
             else
-                core_error("sim", "POST /api/seals %s: HTTP %d %s", ids[i], st,
-                           body ? body : "");
+                core_error("sim", "POST /api/seals %s: HTTP %d %s", ids[i], st, body ? body : "");
             free(body);
             return st < 0 ? st : CORE_EINVAL;
         }

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRUCK_KMH 60.0
+#define TRUCK_KMH      60.0
 #define INFLIGHT_LIMIT 4 /* a seal whose pings go unanswered stops piling more */
 
 struct scenario;
@@ -34,8 +34,8 @@ struct seal {
     double speed_ms, batt;
     int64_t last_us, last_ts;
     unsigned n_ping;
-    int failing;    /* the last request failed: log only the first of a burst */
-    int started;    /* the staggered first ping happened; the steady rhythm is set */
+    int failing; /* the last request failed: log only the first of a burst */
+    int started; /* the staggered first ping happened; the steady rhythm is set */
     sim_http *conn;
     struct event *tick;
 };
@@ -266,9 +266,8 @@ int sim_scenario(const sim_opts *o)
                             (suseconds_t)((o->duration_s - floor(o->duration_s)) * 1e6)};
         event_base_loopexit(sc.base, &d);
     }
-    printf("scenario: %d seals over OsmAnd to %s, speed-up %gx, a ping every %g s each%s\n",
-           sc.n, o->osmand, o->speedup, o->interval_s,
-           o->duration_s > 0 ? "" : "; Ctrl-C stops");
+    printf("scenario: %d seals over OsmAnd to %s, speed-up %gx, a ping every %g s each%s\n", sc.n,
+           o->osmand, o->speedup, o->interval_s, o->duration_s > 0 ? "" : "; Ctrl-C stops");
     fflush(stdout);
     event_base_dispatch(sc.base);
     /* Give the last answers a moment: they were sent, they should be counted. */

@@ -72,7 +72,7 @@ typedef struct sim_zone {
 const sim_zone *sim_corridor_restricted(void);
 
 /* ---- the places CSV (places.c) ---- */
-#define SIM_NAME_MAX 96
+#define SIM_NAME_MAX   96
 #define SIM_PLACES_MAX 256
 typedef struct sim_place {
     char name[SIM_NAME_MAX];
@@ -84,8 +84,7 @@ typedef struct sim_place {
 /* Parses the CSV text (lines starting with '#' are comments; the first other line is the
  * header "name,kind,country,lat,lon"). Fills at most max places. Returns the count, or
  * CORE_EINVAL with "line N: reason" in err. */
-int sim_places_parse(const char *text, size_t len, sim_place *out, int max, char *err,
-                     size_t n);
+int sim_places_parse(const char *text, size_t len, sim_place *out, int max, char *err, size_t n);
 /* Reads and parses a file; same returns (-errno when it cannot be read). */
 int sim_places_load(const char *path, sim_place *out, int max, char *err, size_t n);
 
@@ -97,8 +96,7 @@ int sim_place_fence(const sim_place *p, const char **kind, double *radius_m);
 typedef struct sim_ping {
     const char *id;
     double lat, lon;
-    int64_t timestamp; /* Unix seconds, or milliseconds when ts_ms is set */
-    int ts_ms;
+    int64_t timestamp; /* Unix seconds or milliseconds, sent as given */
     double speed_kn, bearing, altitude, accuracy, batt;
     const char *lock; /* "locked", "open", or NULL for none */
 } sim_ping;
@@ -111,13 +109,13 @@ int sim_osmand_target(const sim_ping *p, char *buf, size_t n);
 int sim_url_encode(const char *s, char *buf, size_t n);
 
 /* ---- HTTP/1.1 responses (http.c) ---- */
-#define SIM_HTTP_LINE_MAX 8192 /* longest status or header line */
+#define SIM_HTTP_LINE_MAX    8192 /* longest status or header line */
 #define SIM_HTTP_HEADERS_MAX 100
 
 /* An incremental response parser. The fields are public to read once it completes. */
 typedef struct sim_http_resp {
-    int status;        /* public: the status code */
-    int close;         /* public: the server will close the connection after it */
+    int status;            /* public: the status code */
+    int close;             /* public: the server will close the connection after it */
     struct evbuffer *body; /* public: the body (owned by the parser) */
     /* private */
     int state, n_headers, chunked;
@@ -149,19 +147,18 @@ void sim_http_free(sim_http *h); /* pending requests are dropped without callbac
  * never from inside this call. extra_headers: "" or lines each ending in "\r\n".
  * Returns 0, or CORE_EFULL when SIM_HTTP_INFLIGHT_MAX requests are already waiting. */
 #define SIM_HTTP_INFLIGHT_MAX 4096
-int sim_http_request(sim_http *h, const char *method, const char *target,
-                     const char *extra_headers, const char *body, size_t len,
-                     sim_http_done_fn done, void *arg);
+int sim_http_request(sim_http *h, const char *method, const char *target, const char *extra_headers,
+                     const char *body, size_t len, sim_http_done_fn done, void *arg);
 /* The same, with latency counted from due_us (core_mono_us clock) instead of now. */
 int sim_http_request_at(sim_http *h, const char *method, const char *target,
-                        const char *extra_headers, const char *body, size_t len,
-                        int64_t due_us, sim_http_done_fn done, void *arg);
+                        const char *extra_headers, const char *body, size_t len, int64_t due_us,
+                        sim_http_done_fn done, void *arg);
 int sim_http_inflight(const sim_http *h);
 /* Runs the loop until this request is answered: a blocking call for the simple REST work
  * of demo-data and registration. Returns the status (or negative code); *body gets a
  * malloc'd NUL-terminated copy the caller frees (may be NULL). */
-int sim_http_call(sim_http *h, const char *method, const char *target,
-                  const char *extra_headers, const char *body, char **out_body);
+int sim_http_call(sim_http *h, const char *method, const char *target, const char *extra_headers,
+                  const char *body, char **out_body);
 
 /* ---- latency histogram (stats.c): log-linear buckets, about 3 % resolution ---- */
 #define SIM_HIST_BUCKETS 1280
@@ -172,8 +169,8 @@ typedef struct sim_hist {
 void sim_hist_add(sim_hist *h, int64_t us);
 /* The value (microseconds) below which a fraction q (0..1) of samples lie; 0 if empty. */
 int64_t sim_hist_quantile(const sim_hist *h, double q);
-int sim_hist_index(int64_t us);     /* exposed for the tests */
-int64_t sim_hist_value(int idx);    /* representative (midpoint) value of a bucket */
+int sim_hist_index(int64_t us);  /* exposed for the tests */
+int64_t sim_hist_value(int idx); /* representative (midpoint) value of a bucket */
 
 /* ---- modes ---- */
 typedef struct sim_opts {

@@ -9,7 +9,7 @@
 
 #include <math.h>
 
-#define SUB 32                    /* buckets per power of two */
+#define SUB  32                       /* buckets per power of two */
 #define VMAX ((INT64_C(1) << 41) - 1) /* about 25 days in microseconds */
 
 int sim_hist_index(int64_t us)

@@ -124,9 +124,16 @@ START_TEST(corridor_road)
     char err[200];
     int np = sim_places_load(SIM_DATA, pl, SIM_PLACES_MAX, err, sizeof err);
     ck_assert_msg(np > 0, "%s", err);
-    const char *on_road[] = {"Mombasa port (Kilindini)", "Nairobi ICD (Embakasi)", "Emali",
-                             "Webuye", "Malaba border post", "Tororo", "Kampala", "Kabale",
-                             "Katuna / Gatuna border post", "Kigali"};
+    const char *on_road[] = {"Mombasa port (Kilindini)",
+                             "Nairobi ICD (Embakasi)",
+                             "Emali",
+                             "Webuye",
+                             "Malaba border post",
+                             "Tororo",
+                             "Kampala",
+                             "Kabale",
+                             "Katuna / Gatuna border post",
+                             "Kigali"};
     for (size_t k = 0; k < sizeof on_road / sizeof on_road[0]; k++) {
         int found = 0;
         for (int i = 0; i < np; i++) {
@@ -145,8 +152,7 @@ START_TEST(corridor_road)
     /* Every rru base lies within 5 km of the road. */
     for (int i = 0; i < np; i++)
         if (!strcmp(pl[i].kind, "rru"))
-            ck_assert_msg(min_dist(p, pl[i].lat, pl[i].lon) < 5000, "%s off the road",
-                          pl[i].name);
+            ck_assert_msg(min_dist(p, pl[i].lat, pl[i].lon) < 5000, "%s off the road", pl[i].name);
     /* The restricted zone is clear of the road by at least 5 km. */
     const sim_zone *z = sim_corridor_restricted();
     ck_assert_str_eq(z->kind, "restricted");
@@ -182,8 +188,8 @@ START_TEST(deviation)
     }
     /* One crossing of about 2 x radius... less, as it enters and leaves at an angle. */
     ck_assert_msg(inside > 0, "the deviator never enters the zone");
-    ck_assert_msg(last_in - first_in < 20 && last_in - first_in > 5, "crossing %d..%d km",
-                  first_in, last_in);
+    ck_assert_msg(last_in - first_in < 20 && last_in - first_in > 5, "crossing %d..%d km", first_in,
+                  last_in);
     ck_assert_msg(first_in > 150 && last_in < 250, "zone at %d km from Mombasa", first_in);
     sim_path_free(p);
 }

@@ -42,8 +42,11 @@ START_TEST(parse_split_and_pipelined)
     sim_http_resp r;
     ck_assert_int_eq(sim_http_resp_init(&r), 0);
     struct evbuffer *in = evbuffer_new();
-    ck_assert_int_eq(feed_bytes(&r, in, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-                                        "Content-Type: text/plain\r\n\r\nhello", 1024), 1);
+    ck_assert_int_eq(feed_bytes(&r, in,
+                                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                                "Content-Type: text/plain\r\n\r\nhello",
+                                1024),
+                     1);
     ck_assert_int_eq(r.status, 200);
     ck_assert_int_eq(r.close, 0);
     ck_assert_str_eq(body_str(&r), "hello");
@@ -62,10 +65,12 @@ START_TEST(parse_split_and_pipelined)
     ck_assert_int_eq(evbuffer_get_length(in), 0);
     sim_http_resp_reset(&r);
     /* 100 Continue first, then the answer; chunked, split byte by byte. */
-    ck_assert_int_eq(feed_bytes(&r, in, "HTTP/1.1 100 Continue\r\n\r\n"
-                                        "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                        "4\r\n{\"id\r\nA;ext=1\r\n\":14}     \r\n0\r\nX-T: 1\r\n\r\n",
-                                1024), 1);
+    ck_assert_int_eq(feed_bytes(&r, in,
+                                "HTTP/1.1 100 Continue\r\n\r\n"
+                                "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "4\r\n{\"id\r\nA;ext=1\r\n\":14}     \r\n0\r\nX-T: 1\r\n\r\n",
+                                1024),
+                     1);
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(body_str(&r), "{\"id\":14}     ");
     sim_http_resp_reset(&r);
@@ -114,9 +119,9 @@ START_TEST(parse_refusals)
     ck_assert_int_eq(parse_once("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 100, 0), 0);
     ck_assert_int_eq(parse_once("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", 100, 1),
                      CORE_EINVAL); /* cut short by the close */
-    ck_assert_int_eq(parse_once("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-                                100, 0),
-                     CORE_EINVAL);
+    ck_assert_int_eq(
+        parse_once("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 100, 0),
+        CORE_EINVAL);
     ck_assert_int_eq(parse_once("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                                 "40\r\n",
                                 32, 0),
@@ -174,8 +179,10 @@ static void srv_read(struct bufferevent *bev, void *arg)
         char body[32];
         snprintf(body, sizeof body, "r%d", n);
         if (s->chunked_every && n % s->chunked_every == 0)
-            evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                     "%zx\r\n%s\r\n0\r\n\r\n", strlen(body), body);
+            evbuffer_add_printf(out,
+                                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "%zx\r\n%s\r\n0\r\n\r\n",
+                                strlen(body), body);
         else if (strstr(line, "/bad"))
             evbuffer_add_printf(out, "HTTP/1.1 400 Bad Request\r\nContent-Length: %zu\r\n\r\n%s",
                                 strlen(body), body);
@@ -224,13 +231,23 @@ static struct evconnlistener *listen_local(struct event_base *base, struct srv *
 {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
     struct evconnlistener *l =
-        evconnlistener_new_bind(base, srv_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                                16, (struct sockaddr *)&sin, sizeof sin);
+        evconnlistener_new_bind(base, srv_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+                                (struct sockaddr *)&sin, sizeof sin);
     ck_assert_ptr_nonnull(l);
     socklen_t sl = sizeof sin;
     getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sin, &sl);
     *port = ntohs(sin.sin_port);
     return l;
+}
+
+/* Lets the server side see the client's close and free its connection. */
+static void settle(struct event_base *base)
+{
+    for (int i = 0; i < 4; i++) {
+        struct timeval tv = {0, 5000};
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+    }
 }
 
 static void run_until(struct event_base *base, struct got *g, int n)
@@ -254,9 +271,8 @@ START_TEST(pipelined_in_order)
     ck_assert_msg(h != NULL, "%s", err);
     struct got g = {0};
     for (int i = 0; i < 20; i++)
-        ck_assert_int_eq(sim_http_request(h, "GET", i == 7 ? "/bad" : "/?id=x", "", NULL, 0,
-                                          on_done, &g),
-                         0);
+        ck_assert_int_eq(
+            sim_http_request(h, "GET", i == 7 ? "/bad" : "/?id=x", "", NULL, 0, on_done, &g), 0);
     ck_assert_int_eq(g.n, 0); /* never called from inside the request call */
     ck_assert_int_eq(sim_http_inflight(h), 20);
     run_until(base, &g, 20);
@@ -275,6 +291,7 @@ START_TEST(pipelined_in_order)
     free(body);
     ck_assert_int_eq(s.served, 21);
     sim_http_free(h);
+    settle(base);
     evconnlistener_free(l);
     event_base_free(base);
 }
@@ -330,6 +347,7 @@ START_TEST(server_closes)
     ck_assert_int_eq(g.status[2], 200);
     ck_assert_str_eq(g.body[2], "r1"); /* the lost request was never served */
     sim_http_free(h);
+    settle(base);
     evconnlistener_free(l);
     event_base_free(base);
 }

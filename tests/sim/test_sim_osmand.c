@@ -9,9 +9,16 @@
 
 START_TEST(target)
 {
-    sim_ping p = {.id = "KE-SEAL-0001", .lat = -4.06, .lon = 39.655, .timestamp = 1795000000,
-                  .speed_kn = 32.397, .bearing = 271.46, .altitude = 12, .accuracy = 5,
-                  .batt = 87.5, .lock = "locked"};
+    sim_ping p = {.id = "KE-SEAL-0001",
+                  .lat = -4.06,
+                  .lon = 39.655,
+                  .timestamp = 1795000000,
+                  .speed_kn = 32.397,
+                  .bearing = 271.46,
+                  .altitude = 12,
+                  .accuracy = 5,
+                  .batt = 87.5,
+                  .lock = "locked"};
     char buf[512];
     int n = sim_osmand_target(&p, buf, sizeof buf);
     ck_assert_str_eq(buf, "/?id=KE-SEAL-0001&lat=-4.060000&lon=39.655000&timestamp=1795000000"

@@ -14,7 +14,7 @@ START_TEST(buckets)
     }
     ck_assert_int_eq(sim_hist_index(-5), 0);
     ck_assert_int_eq(sim_hist_index(64), 64);
-    ck_assert_int_eq(sim_hist_index(65), 64);  /* 64..65 share a bucket of width 2 */
+    ck_assert_int_eq(sim_hist_index(65), 64); /* 64..65 share a bucket of width 2 */
     ck_assert_int_eq(sim_hist_index(66), 65);
     ck_assert_int_eq(sim_hist_index(128), 96); /* next power of two, width 4 */
     ck_assert_int_lt(sim_hist_index(INT64_MAX), SIM_HIST_BUCKETS);
@@ -25,8 +25,7 @@ START_TEST(buckets)
         ck_assert_int_ge(i, last);
         last = i;
         int64_t r = sim_hist_value(i);
-        ck_assert_msg(r >= v * 0.968 && r <= v * 1.032, "%lld -> %lld", (long long)v,
-                      (long long)r);
+        ck_assert_msg(r >= v * 0.968 && r <= v * 1.032, "%lld -> %lld", (long long)v, (long long)r);
     }
 }
 END_TEST
