@@ -197,5 +197,9 @@ int harness_server_stop(harness_server *s, int hard)
     kill(s->pid, hard ? SIGKILL : SIGTERM);
     waitpid(s->pid, &st, 0);
     s->pid = 0;
+    /* a clean stop exits 0: a sanitizer report or a crash in the server fails the test */
+    if (!hard)
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                      "corridord did not stop cleanly (status %d); see %s", st, s->log);
     return st;
 }
