@@ -1,0 +1,284 @@
+/*
+ * test_jt808_live.c: an e-seal speaking JT/T 808 to the real corridord over a real
+ * socket: register (refused for an unknown terminal), authenticate, report, a blind-area
+ * batch, a bad frame, and the proof that 0x8001 goes out only after the commit.
+ */
+#include "harness.h"
+#include "jt808.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TERMINAL "013912345678"
+
+static harness_server srv;
+static PGconn *db;
+static uint16_t serial;
+
+static void setup(void)
+{
+    const char *conninfo = harness_db_create("corridor_test_jt808");
+    harness_server_start(&srv, conninfo, "--workers", "1", NULL);
+    db = harness_connect(conninfo);
+    harness_exec(db, "INSERT INTO corridor.seals(id, protocol, device_id, timezone) VALUES "
+                     "('KE-LOCK-1', 'jt808', '" TERMINAL "', '+03:00')");
+}
+
+static void teardown(void)
+{
+    PQfinish(db);
+    harness_server_stop(&srv, 0);
+}
+
+static int dial(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.jt808_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert(fd >= 0);
+    ck_assert(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    return fd;
+}
+
+static void send_msg(int fd, const char *terminal, uint16_t id, const uint8_t *body, size_t len)
+{
+    ingest_jt808_head h = {.msg_id = id, .serial = ++serial};
+    snprintf(h.terminal, sizeof h.terminal, "%s", terminal);
+    uint8_t frame[4096];
+    int n = ingest_jt808_encode(&h, body, len, frame, sizeof frame);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(write(fd, frame, (size_t)n), n);
+}
+
+/* Waits up to ms for one frame from the server; returns 1 with its head and body copied,
+ * 0 on timeout. */
+static int recv_msg(int fd, int ms, ingest_jt808_head *h, uint8_t *body, size_t *blen)
+{
+    static ingest_jt808_splitter sp;
+    static uint8_t pending[4096];
+    static size_t have;
+    static int init;
+    if (!init) {
+        ingest_jt808_splitter_init(&sp);
+        init = 1;
+    }
+    for (;;) {
+        while (have) {
+            size_t used;
+            const uint8_t *frame, *b;
+            size_t flen, bl;
+            int rc = ingest_jt808_split(&sp, pending, have, &used, &frame, &flen);
+            memmove(pending, pending + used, have - used);
+            have -= used;
+            if (rc == 1) {
+                char reason[128];
+                ck_assert_msg(ingest_jt808_parse(frame, flen, h, &b, &bl, reason, sizeof reason) == 0,
+                              "server frame: %s", reason);
+                memcpy(body, b, bl);
+                *blen = bl;
+                return 1;
+            }
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, ms) != 1)
+            return 0;
+        ssize_t r = read(fd, pending + have, sizeof pending - have);
+        if (r <= 0)
+            return 0;
+        have += (size_t)r;
+    }
+}
+
+static int expect_ack(int fd, int ms, uint16_t reply_id)
+{
+    ingest_jt808_head h;
+    uint8_t body[1100];
+    size_t blen;
+    if (!recv_msg(fd, ms, &h, body, &blen))
+        return -1;
+    ck_assert_int_eq(h.msg_id, INGEST_JT808_PLAT_ACK);
+    uint16_t rs, rid;
+    int result;
+    ck_assert_int_eq(ingest_jt808_parse_ack(body, blen, &rs, &rid, &result), 0);
+    ck_assert_int_eq(rid, reply_id);
+    ck_assert_int_eq(rs, serial);
+    return result;
+}
+
+static long count(const char *sql)
+{
+    return harness_query_long(db, sql);
+}
+
+static size_t location(uint8_t *out, double lat, double lon, int64_t ts_us, uint32_t status,
+                       uint32_t alarm)
+{
+    ingest_jt808_location l;
+    ingest_jt808_location_clear(&l);
+    l.lat = lat;
+    l.lon = lon;
+    l.ts_us = ts_us;
+    l.speed_kmh = 42.5;
+    l.course = 290;
+    l.altitude = 12;
+    l.status = status | INGEST_JT808_ST_FIX;
+    l.alarm = alarm;
+    l.battery = 77;
+    int n = ingest_jt808_body_location(out, 1100, 180 /* the seal's +03:00 */, &l);
+    ck_assert_int_gt(n, 0);
+    return (size_t)n;
+}
+
+START_TEST(register_auth_report)
+{
+    int fd = dial();
+    ingest_jt808_head h;
+    uint8_t body[1100];
+    size_t blen;
+    char code[65];
+    uint16_t rs;
+    int result;
+    ingest_jt808_register reg = {.province = 11, .city = 1};
+    snprintf(reg.maker, sizeof reg.maker, "JOINT");
+    snprintf(reg.model, sizeof reg.model, "JT701");
+    snprintf(reg.term_id, sizeof reg.term_id, "1234567");
+    snprintf(reg.plate, sizeof reg.plate, "KCA123A");
+
+    /* an unknown terminal is refused: 4, no such terminal */
+    int n = ingest_jt808_body_register(body, sizeof body, 0, &reg);
+    send_msg(fd, "013900000000", INGEST_JT808_REGISTER, body, (size_t)n);
+    ck_assert(recv_msg(fd, 5000, &h, body, &blen));
+    ck_assert_int_eq(h.msg_id, INGEST_JT808_REGISTER_ACK);
+    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
+    ck_assert_int_eq(result, INGEST_JT808_REG_NO_TERMINAL);
+
+    /* the registered one gets an auth code */
+    n = ingest_jt808_body_register(body, sizeof body, 0, &reg);
+    send_msg(fd, TERMINAL, INGEST_JT808_REGISTER, body, (size_t)n);
+    ck_assert(recv_msg(fd, 5000, &h, body, &blen));
+    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
+    ck_assert_int_eq(result, INGEST_JT808_REG_OK);
+    ck_assert_int_eq(rs, serial);
+    ck_assert(strlen(code) > 0);
+
+    /* a location before authentication is refused */
+    int64_t t = ((int64_t)time(NULL) - 300) * 1000000;
+    n = (int)location(body, -1.2921, 36.8219, t, INGEST_JT808_ST_DOOR_LOCKED, 0);
+    send_msg(fd, TERMINAL, INGEST_JT808_LOCATION, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_LOCATION), INGEST_JT808_FAIL);
+    ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions"), 0);
+
+    ingest_jt808_auth auth;
+    memset(&auth, 0, sizeof auth);
+    snprintf(auth.code, sizeof auth.code, "%s", code);
+    n = ingest_jt808_body_auth(body, sizeof body, 0, &auth);
+    send_msg(fd, TERMINAL, INGEST_JT808_AUTH, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_AUTH), INGEST_JT808_OK);
+
+    n = (int)location(body, -1.2921, 36.8219, t, INGEST_JT808_ST_DOOR_LOCKED, 0);
+    send_msg(fd, TERMINAL, INGEST_JT808_LOCATION, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_LOCATION), INGEST_JT808_OK);
+    /* acknowledged, so committed: the row is there with the device's values */
+    PGresult *r = PQexec(db, "SELECT seal_id, lat, lon, speed_kmh, bearing, battery, lock, "
+                             "extract(epoch FROM ts)::bigint FROM corridor.positions");
+    ck_assert_int_eq(PQntuples(r), 1);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "KE-LOCK-1");
+    ck_assert_double_eq_tol(atof(PQgetvalue(r, 0, 1)), -1.2921, 1e-6);
+    ck_assert_double_eq_tol(atof(PQgetvalue(r, 0, 2)), 36.8219, 1e-6);
+    ck_assert_double_eq_tol(atof(PQgetvalue(r, 0, 3)), 42.5, 1e-3);
+    ck_assert_double_eq_tol(atof(PQgetvalue(r, 0, 4)), 290, 1e-3);
+    ck_assert_double_eq_tol(atof(PQgetvalue(r, 0, 5)), 77, 1e-3);
+    ck_assert_str_eq(PQgetvalue(r, 0, 6), "locked");
+    ck_assert_int_eq(atol(PQgetvalue(r, 0, 7)), t / 1000000);
+    PQclear(r);
+
+    /* a blind-area batch of three: one acknowledgement, three rows, stored late */
+    ingest_jt808_location batch[3];
+    for (int i = 0; i < 3; i++) {
+        ingest_jt808_location_clear(&batch[i]);
+        batch[i].lat = -1.30 - i * 0.01;
+        batch[i].lon = 36.85;
+        batch[i].ts_us = t - (int64_t)(3 - i) * 60 * 1000000;
+        batch[i].status = INGEST_JT808_ST_FIX | INGEST_JT808_ST_DOOR_LOCKED;
+    }
+    n = ingest_jt808_body_batch(body, sizeof body, 180, 1, batch, 3);
+    ck_assert_int_gt(n, 0);
+    send_msg(fd, TERMINAL, INGEST_JT808_BATCH, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_BATCH), INGEST_JT808_OK);
+    ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions WHERE late"), 3);
+
+    /* a frame with a bad checksum is dropped unanswered; the connection carries on */
+    uint8_t bad[64];
+    ingest_jt808_head hb = {.msg_id = INGEST_JT808_HEARTBEAT, .serial = 999};
+    snprintf(hb.terminal, sizeof hb.terminal, TERMINAL);
+    int bn = ingest_jt808_encode(&hb, NULL, 0, bad, sizeof bad);
+    bad[bn - 2] ^= 0x01; /* the checksum byte (never 0x7d/0x7e after the flip here) */
+    ck_assert_int_eq(write(fd, bad, (size_t)bn), bn);
+    send_msg(fd, TERMINAL, INGEST_JT808_HEARTBEAT, NULL, 0);
+    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_HEARTBEAT), INGEST_JT808_OK);
+    close(fd);
+}
+END_TEST
+
+START_TEST(ack_only_after_commit)
+{
+    int fd = dial();
+    uint8_t body[1100];
+    ingest_jt808_head h;
+    size_t blen;
+    char code[65];
+    uint16_t rs;
+    int result;
+    ingest_jt808_register reg = {.province = 11};
+    int n = ingest_jt808_body_register(body, sizeof body, 0, &reg);
+    send_msg(fd, TERMINAL, INGEST_JT808_REGISTER, body, (size_t)n);
+    ck_assert(recv_msg(fd, 5000, &h, body, &blen));
+    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
+    ingest_jt808_auth auth;
+    memset(&auth, 0, sizeof auth);
+    snprintf(auth.code, sizeof auth.code, "%s", code);
+    n = ingest_jt808_body_auth(body, sizeof body, 0, &auth);
+    send_msg(fd, TERMINAL, INGEST_JT808_AUTH, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_AUTH), INGEST_JT808_OK);
+
+    PGconn *blocker = harness_connect(srv.db);
+    harness_exec(blocker, "BEGIN");
+    harness_exec(blocker, "LOCK TABLE corridor.latest IN ACCESS EXCLUSIVE MODE");
+    n = (int)location(body, -0.5, 35.5, ((int64_t)time(NULL) - 10) * 1000000,
+                      INGEST_JT808_ST_DOOR_LOCKED, 0);
+    send_msg(fd, TERMINAL, INGEST_JT808_LOCATION, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 1500, INGEST_JT808_LOCATION), -1); /* nothing yet */
+    ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions WHERE lat = -0.5"), 0);
+    harness_exec(blocker, "COMMIT");
+    ck_assert_int_eq(expect_ack(fd, 10000, INGEST_JT808_LOCATION), INGEST_JT808_OK);
+    ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions WHERE lat = -0.5"), 1);
+    PQfinish(blocker);
+    close(fd);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("jt808_live");
+    TCase *tc = tcase_create("device");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, register_auth_report);
+    tcase_add_test(tc, ack_only_after_commit);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
