@@ -373,11 +373,12 @@ static int lookup(jt_conn *c, const char *terminal)
     while (*stripped == '0' && stripped[1])
         stripped++;
     char twelve[INGEST_JT808_TERMINAL_MAX + 1];
-    size_t sl = strlen(stripped);
-    if (sl <= 12)
-        snprintf(twelve, sizeof twelve, "%.*s%s", (int)(12 - sl), "000000000000", stripped);
-    else
-        snprintf(twelve, sizeof twelve, "%s", stripped);
+    size_t sl = strlen(stripped), pad = sl < 12 ? 12 - sl : 0;
+    if (sl > INGEST_JT808_TERMINAL_MAX)
+        sl = INGEST_JT808_TERMINAL_MAX - pad; /* cannot happen: the parser bounds it */
+    memset(twelve, '0', pad);
+    memcpy(twelve + pad, stripped, sl);
+    twelve[pad + sl] = 0;
     const char *params[3] = {terminal, stripped, twelve};
     PGresult *r =
         PQexecParams(db,

@@ -450,6 +450,8 @@ START_TEST(garbage_between_frames)
     memcpy(stream, "GET / HTTP/1.0\r\n", 16); /* before the first flag: skipped */
     n = 16;
     n += unhex(HB2013, stream + n, sizeof stream - n);
+    if (n > sizeof stream - 3)
+        ck_abort_msg("stream buffer too small");
     memcpy(stream + n, "\x01\x02\x03", 3); /* between frames: a candidate that fails */
     n += 3;
     n += unhex(LOC, stream + n, sizeof stream - n);
