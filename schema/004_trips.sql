@@ -134,6 +134,8 @@ DECLARE
     c0 float8 := cos(radians((ST_YMin(NEW.geom) + ST_YMax(NEW.geom)) / 2));
     kx_min float8;
     kx_max float8;
+    ky_min float8;
+    ky_max float8;
     kmin float8;
     kmax float8;
     slack float8;
@@ -141,9 +143,12 @@ BEGIN
     -- metres per degree of longitude on the ellipsoid at latitude p, over scale
     kx_min := pi() / 180 * a * cos(radians(far)) / sqrt(1 - e2 * sin(radians(far)) ^ 2) / c0;
     kx_max := pi() / 180 * a * cos(radians(near)) / sqrt(1 - e2 * sin(radians(near)) ^ 2) / c0;
-    -- metres per degree of latitude: 110,574 at the equator to 111,694 at the poles
-    kmin := least(kx_min, 110574.0) * 0.995;
-    kmax := greatest(kx_max, 111694.0) * 1.005;
+    -- metres per degree of latitude (110,574 at the equator to 111,694 at the poles)
+    ky_min := pi() / 180 * a * (1 - e2) / (1 - e2 * sin(radians(near)) ^ 2) ^ 1.5;
+    ky_max := pi() / 180 * a * (1 - e2) / (1 - e2 * sin(radians(far)) ^ 2) ^ 1.5;
+    -- 0.1% covers the local linearisation (second order in corridor / Earth radius)
+    kmin := least(kx_min, ky_min) * 0.999;
+    kmax := greatest(kx_max, ky_max) * 1.001;
     slack := 1.0 + 2000.0 ^ 2 / (8 * 6371000.0) * (1 + tan(radians(least(far, 89))));
     NEW.geog := NEW.geom::geography;
     NEW.scale := c0;
