@@ -184,7 +184,8 @@ BEGIN
                NULL::float8 AS e_speed, NULL::float8 AS step_m, NULL::float8 AS step_s,
                NULL::text AS e_border, NULL::float8 AS prev_lat, NULL::float8 AS prev_lon,
                NULL::timestamptz AS prev_ts, false AS e_arrive, false AS e_restored,
-               NULL::timestamptz AS leg_from, NULL::float8 AS anchor_m
+               NULL::timestamptz AS leg_from, NULL::float8 AS anchor_m,
+               NULL::real AS batt, NULL::text AS lock, NULL::text AS alarm
         FROM corridor.trip_state s WHERE s.seal_id IN (SELECT o.seal_id FROM tobs o)
       UNION ALL
         SELECT w.seal_id, w.trip_id, o.rn, o.ts, o.lat, o.lon,
@@ -225,7 +226,8 @@ BEGIN
                o.dest_enter AND w.arrived_at IS NULL,
                w.signal_lost,
                w.leg_started_at,
-               a.anchor_m
+               a.anchor_m,
+               o.batt, o.lock, o.alarm
         FROM walk w
         JOIN tobs o ON o.seal_id = w.seal_id AND o.rn = w.rn + 1
         CROSS JOIN LATERAL (
@@ -264,12 +266,11 @@ BEGIN
     ),
     -- the few fixes that raised something, with what their evidence needs
     hot AS (
-        SELECT w.*, o.batt, o.lock, o.alarm, s.route_id, s.origin_country, s.exit_post_id,
+        SELECT w.*, s.route_id, s.origin_country, s.exit_post_id,
                s.destination_id, r.geog, r.corridor_m, r.stop_minutes, r.low_battery_pct,
                r.max_speed_kmh, r.border_post_radius_m, r.deviation_grace_s,
                r.deviation_grace_obs, r.stop_radius_m
         FROM walk w
-        JOIN tobs o ON o.seal_id = w.seal_id AND o.rn = w.rn
         JOIN corridor.trip_state s ON s.seal_id = w.seal_id
         JOIN corridor.routes r ON r.id = s.route_id
         WHERE w.rn > 0 AND (w.e_dev OR w.e_ret OR w.e_stop OR w.e_pass IS NOT NULL
@@ -298,70 +299,97 @@ BEGIN
             FROM corridor.geofences g WHERE g.id = h.exit_post_id) dp ON true
         WHERE h.e_border IS NOT NULL
     ),
+    -- one event per rule that fired; the evidence is built only for those
     tev AS (
-        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, e.kind, e.rule, e.fence_id, e.details
-        FROM hot h
-        CROSS JOIN LATERAL (VALUES
-            (h.e_dev, 'route_deviation', 'route_deviation', NULL::bigint, jsonb_build_object(
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'route_deviation' AS kind,
+               'route_deviation' AS rule, NULL::bigint AS fence_id, jsonb_build_object(
                 'distance_m', round(ST_Distance(h.geog, ST_SetSRID(ST_MakePoint(h.lon, h.lat),
                                                                    4326)::geography)::numeric, 1),
                 'corridor_m', h.corridor_m, 'outside_since', corridor.iso(h.run_since),
                 'observations_outside', h.run_count,
                 'seconds_outside', extract(epoch FROM h.ts - h.run_since),
-                'grace_s', h.deviation_grace_s, 'grace_obs', h.deviation_grace_obs)),
-            (h.e_ret, 'route_return', NULL, NULL, jsonb_build_object(
+                'grace_s', h.deviation_grace_s, 'grace_obs', h.deviation_grace_obs) AS details
+        FROM hot h WHERE h.e_dev
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'route_return', NULL, NULL,
+               jsonb_build_object(
                 'distance_m', round(ST_Distance(h.geog, ST_SetSRID(ST_MakePoint(h.lon, h.lat),
                                                                    4326)::geography)::numeric, 1),
                 'corridor_m', h.corridor_m, 'outside_since', corridor.iso(h.run_since),
-                'seconds_outside', extract(epoch FROM h.ts - h.run_since))),
-            (h.e_stop, 'unauthorised_stop', 'unauthorised_stop', NULL, jsonb_build_object(
+                'seconds_outside', extract(epoch FROM h.ts - h.run_since))
+        FROM hot h WHERE h.e_ret
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'unauthorised_stop',
+               'unauthorised_stop', NULL, jsonb_build_object(
                 'stationary_since', corridor.iso(h.stop_since),
                 'minutes', round((extract(epoch FROM h.ts - h.stop_since) / 60)::numeric, 1),
                 'anchor_lat', h.stop_lat, 'anchor_lon', h.stop_lon,
                 'distance_from_anchor_m', round(h.anchor_m::numeric, 1),
-                'radius_m', h.stop_radius_m, 'stop_minutes', h.stop_minutes)),
-            (h.e_skip IS NOT NULL, 'checkpoint_skipped', 'checkpoint_skipped', NULL,
-             jsonb_build_object(
+                'radius_m', h.stop_radius_m, 'stop_minutes', h.stop_minutes)
+        FROM hot h WHERE h.e_stop
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'checkpoint_skipped',
+               'checkpoint_skipped', NULL, jsonb_build_object(
                 'skipped', to_jsonb(h.e_skip),
                 'skipped_names', (SELECT jsonb_agg(g.name ORDER BY c.seq)
                                   FROM corridor.route_checkpoints c
                                   JOIN corridor.geofences g ON g.id = c.geofence_id
                                   WHERE c.route_id = h.route_id AND c.seq = ANY (h.e_skip)),
-                'reached', coalesce(h.e_pass::text, 'destination'))),
-            (h.e_pass IS NOT NULL AND NOT h.e_ooo, 'checkpoint_passed', NULL,
-             (SELECT c.geofence_id FROM corridor.route_checkpoints c
-              WHERE c.route_id = h.route_id AND c.seq = h.e_pass),
-             jsonb_build_object('seq', h.e_pass, 'in_order', h.pass_in_order,
-                                'leg_started_at', corridor.iso(h.leg_from),
-                                'leg_minutes',
-                                round((extract(epoch FROM h.ts - h.leg_from) / 60)::numeric, 1))),
-            (h.e_ooo, 'checkpoint_out_of_order', 'checkpoint_skipped',
-             (SELECT c.geofence_id FROM corridor.route_checkpoints c
-              WHERE c.route_id = h.route_id AND c.seq = h.e_pass),
-             jsonb_build_object('seq', h.e_pass, 'expected', h.next_seq)),
-            (h.e_leg_late, 'leg_overdue', 'leg_overdue', NULL, jsonb_build_object(
-                'seq', h.e_pass, 'leg_started_at', corridor.iso(h.leg_from),
-                'max_leg_minutes', (SELECT c.max_leg_minutes FROM corridor.route_checkpoints c
-                                    WHERE c.route_id = h.route_id AND c.seq = h.e_pass),
+                'reached', coalesce(h.e_pass::text, 'destination'))
+        FROM hot h WHERE h.e_skip IS NOT NULL
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon,
+               CASE WHEN h.e_ooo THEN 'checkpoint_out_of_order' ELSE 'checkpoint_passed' END,
+               CASE WHEN h.e_ooo THEN 'checkpoint_skipped' END, c.geofence_id,
+               CASE WHEN h.e_ooo THEN jsonb_build_object('seq', h.e_pass, 'expected', h.next_seq)
+                    ELSE jsonb_build_object('seq', h.e_pass, 'in_order', h.pass_in_order,
+                                            'leg_started_at', corridor.iso(h.leg_from),
+                                            'leg_minutes',
+                                            round((extract(epoch FROM h.ts - h.leg_from)
+                                                   / 60)::numeric, 1)) END
+        FROM hot h
+        JOIN corridor.route_checkpoints c ON c.route_id = h.route_id AND c.seq = h.e_pass
+        WHERE h.e_pass IS NOT NULL
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'leg_overdue', 'leg_overdue',
+               c.geofence_id, jsonb_build_object(
+                'seq', h.e_pass, 'checkpoint', g.name, 'leg_started_at', corridor.iso(h.leg_from),
+                'max_leg_minutes', c.max_leg_minutes,
                 'leg_minutes', round((extract(epoch FROM h.ts - h.leg_from) / 60)::numeric, 1),
-                'passed_at', corridor.iso(h.ts))),
-            (h.e_open, 'seal_opened', 'seal_opened', NULL,
-             jsonb_build_object('lock', h.lock)),
-            (h.e_tamper, 'seal_tampered', 'seal_tampered', NULL,
-             jsonb_build_object('alarm', h.alarm)),
-            (h.e_low, 'low_battery', 'low_battery', NULL,
-             jsonb_build_object('battery', h.batt, 'threshold', h.low_battery_pct)),
-            (h.e_speed IS NOT NULL, 'impossible_movement', 'impossible_movement', NULL,
-             jsonb_build_object('implied_kmh', round(h.e_speed::numeric, 1),
-                                'distance_m', round(h.step_m::numeric, 1),
-                                'seconds', h.step_s, 'max_speed_kmh', h.max_speed_kmh,
-                                'from_lat', h.prev_lat, 'from_lon', h.prev_lon,
-                                'from_time', corridor.iso(h.prev_ts))),
-            (h.e_arrive, 'destination_arrival', NULL, h.destination_id, '{}'::jsonb),
-            (h.e_restored, 'signal_restored', NULL, NULL,
-             jsonb_build_object('last_fix_before', corridor.iso(h.prev_ts)))
-        ) e(hit, kind, rule, fence_id, details)
-        WHERE e.hit
+                'passed_at', corridor.iso(h.ts))
+        FROM hot h
+        JOIN corridor.route_checkpoints c ON c.route_id = h.route_id AND c.seq = h.e_pass
+        JOIN corridor.geofences g ON g.id = c.geofence_id
+        WHERE h.e_leg_late
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'seal_opened', 'seal_opened', NULL,
+               jsonb_build_object('lock', h.lock)
+        FROM hot h WHERE h.e_open
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'seal_tampered', 'seal_tampered', NULL,
+               jsonb_build_object('alarm', h.alarm)
+        FROM hot h WHERE h.e_tamper
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'low_battery', 'low_battery', NULL,
+               jsonb_build_object('battery', h.batt, 'threshold', h.low_battery_pct)
+        FROM hot h WHERE h.e_low
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'impossible_movement',
+               'impossible_movement', NULL,
+               jsonb_build_object('implied_kmh', round(h.e_speed::numeric, 1),
+                                  'distance_m', round(h.step_m::numeric, 1),
+                                  'seconds', h.step_s, 'max_speed_kmh', h.max_speed_kmh,
+                                  'from_lat', h.prev_lat, 'from_lon', h.prev_lon,
+                                  'from_time', corridor.iso(h.prev_ts))
+        FROM hot h WHERE h.e_speed IS NOT NULL
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'destination_arrival', NULL,
+               h.destination_id, '{}'::jsonb
+        FROM hot h WHERE h.e_arrive
+        UNION ALL
+        SELECT h.seal_id, h.trip_id, h.ts, h.lat, h.lon, 'signal_restored', NULL, NULL,
+               jsonb_build_object('last_fix_before', corridor.iso(h.prev_ts))
+        FROM hot h WHERE h.e_restored
         UNION ALL
         SELECT b.seal_id, b.trip_id, b.ts, b.lat, b.lon, e.kind, e.rule, b.post_id, e.details
         FROM border b
