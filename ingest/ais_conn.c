@@ -25,8 +25,9 @@
  * that, and while the database is down, rows are counted and dropped. The connection is
  * re-made with backoff 1 .. 60 s. The rows the function returns ({"type":"vessel"} and
  * {"type":"incident"} messages) go to the web gateway through the handler's own nng push
- * socket, dialled to cfg->events_url. Worker 0 also calls corridor.vessel_sweep(now())
- * every AIS_SWEEP_S on the same connection (AIS gaps, destinations of new watch entries).
+ * socket, dialled to cfg->events_url. The time rules (corridor.vessel_sweep: AIS gaps,
+ * destinations of new watch entries) are not run here: the server's sweeper calls
+ * corridor.sweep_all(now), which runs every corridor.*_sweep function.
  *
  * Owns: the listening sockets given to ingest_ais_start, every connection, the decoders,
  * the database connection, the DNS base and the push socket. Runs on the worker thread
@@ -63,7 +64,6 @@
 #define AIS_BATCH_MS      200
 #define AIS_BATCH_FLUSH   500
 #define AIS_BATCH_MAX     2000
-#define AIS_SWEEP_S       30
 #define AIS_NCOLS         16
 #define AIS_PARAMS_MAX    (2 * 1024 * 1024) /* text of one batch's 16 array literals */
 
@@ -121,7 +121,7 @@ struct vrow {
     char name[21], callsign[8], dest[21], eta[16];
 };
 
-enum { Q_NONE, Q_BATCH, Q_SWEEP };
+enum { Q_NONE, Q_BATCH };
 
 struct ais_state {
     ingest_worker *w;
@@ -142,8 +142,8 @@ struct ais_state {
     struct evdns_base *dns;
     /* storage */
     PGconn *db;
-    struct event *db_rd, *db_wr, *db_retry, *batch_timer, *sweep_timer;
-    int db_backoff_s, query, timer_armed, sweep_due;
+    struct event *db_rd, *db_wr, *db_retry, *batch_timer;
+    int db_backoff_s, query, timer_armed;
     struct vrow *open, *sent;
     int n_open, n_sent;
     char *params;
@@ -151,7 +151,7 @@ struct ais_state {
     nng_socket push;
     int push_ok;
     atomic_ullong rows_queued, rows_stored, rows_rejected, dropped_db, dropped_full, batches,
-        batch_errors, db_reconnects, sweeps, published, publish_dropped;
+        batch_errors, db_reconnects, published, publish_dropped;
     atomic_int db_up;
 };
 
@@ -615,8 +615,6 @@ static void query_done(ais_state *st, int failed)
             atomic_fetch_add_explicit(&st->rows_stored, (unsigned long long)st->n_sent,
                                       memory_order_relaxed);
         }
-    } else if (st->query == Q_SWEEP) {
-        atomic_fetch_add_explicit(&st->sweeps, 1, memory_order_relaxed);
     }
     st->n_sent = 0;
     st->query = Q_NONE;
@@ -643,8 +641,7 @@ static void on_db_read(evutil_socket_t fd, short what, void *arg)
                     publish(st, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
             }
         } else {
-            core_error(MOD, "worker %d: %s failed: %s", st->id,
-                       st->query == Q_SWEEP ? "vessel sweep" : "vessel batch",
+            core_error(MOD, "worker %d: vessel batch failed: %s", st->id,
                        PQresultErrorMessage(r));
             failed = 1;
         }
@@ -666,7 +663,6 @@ static const char *sql_batch =
     "SELECT kind, idx, body FROM corridor.ingest_vessels($1::bigint[], $2::float8[], "
     "$3::int[], $4::float8[], $5::float8[], $6::real[], $7::real[], $8::int[], $9::int[], "
     "$10::text[], $11::text[], $12::int[], $13::int[], $14::text[], $15::text[], $16::real[])";
-static const char *sql_sweep = "SELECT kind, idx, body FROM corridor.vessel_sweep(now())";
 
 static int db_connect(ais_state *st)
 {
@@ -678,10 +674,6 @@ static int db_connect(ais_state *st)
     if (PQstatus(st->db) != CONNECTION_OK)
         goto fail;
     r = PQprepare(st->db, "ais_batch", sql_batch, 0, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        goto fail;
-    PQclear(r);
-    r = PQprepare(st->db, "ais_sweep", sql_sweep, 0, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         goto fail;
     PQclear(r);
@@ -730,69 +722,49 @@ static void db_schedule_retry(ais_state *st)
         st->db_backoff_s * 2 > AIS_BACKOFF_MAX_S ? AIS_BACKOFF_MAX_S : st->db_backoff_s * 2;
 }
 
-/* Sends the open batch, or a due sweep, when nothing is in flight. Without a database
+/* Sends the open batch when nothing is in flight. Without a database
  * the open rows are dropped and counted: AIS needs no acknowledgement, and the next
  * reports carry the same vessels' state. */
 static void flush(ais_state *st)
 {
     const char *vals[AIS_NCOLS];
-    if (st->query != Q_NONE)
+    if (st->query != Q_NONE || st->n_open == 0)
         return;
-    if (st->n_open > 0) {
-        if (st->timer_armed) {
-            event_del(st->batch_timer);
-            st->timer_armed = 0;
-        }
-        struct vrow *t = st->sent;
-        st->sent = st->open;
-        st->open = t;
-        st->n_sent = st->n_open;
-        st->n_open = 0;
-        if (!st->db) {
-            atomic_fetch_add_explicit(&st->dropped_db, (unsigned long long)st->n_sent,
-                                      memory_order_relaxed);
-            st->n_sent = 0;
-            return;
-        }
-        if (build_params(st, vals)) {
-            core_error(MOD, "worker %d: a vessel batch of %d rows is over %d bytes", st->id,
-                       st->n_sent, AIS_PARAMS_MAX);
-            atomic_fetch_add_explicit(&st->dropped_full, (unsigned long long)st->n_sent,
-                                      memory_order_relaxed);
-            st->n_sent = 0;
-            return;
-        }
-        if (!PQsendQueryPrepared(st->db, "ais_batch", AIS_NCOLS, vals, NULL, NULL, 0)) {
-            st->query = Q_BATCH;
-            db_lost(st);
-            return;
-        }
-        st->query = Q_BATCH;
-        db_flush_out(st);
+    if (st->timer_armed) {
+        event_del(st->batch_timer);
+        st->timer_armed = 0;
+    }
+    struct vrow *t = st->sent;
+    st->sent = st->open;
+    st->open = t;
+    st->n_sent = st->n_open;
+    st->n_open = 0;
+    if (!st->db) {
+        atomic_fetch_add_explicit(&st->dropped_db, (unsigned long long)st->n_sent,
+                                  memory_order_relaxed);
+        st->n_sent = 0;
         return;
     }
-    if (st->sweep_due && st->db) {
-        st->sweep_due = 0;
-        if (!PQsendQueryPrepared(st->db, "ais_sweep", 0, NULL, NULL, NULL, 0)) {
-            db_lost(st);
-            return;
-        }
-        st->query = Q_SWEEP;
-        db_flush_out(st);
+    if (build_params(st, vals)) {
+        core_error(MOD, "worker %d: a vessel batch of %d rows is over %d bytes", st->id,
+                   st->n_sent, AIS_PARAMS_MAX);
+        atomic_fetch_add_explicit(&st->dropped_full, (unsigned long long)st->n_sent,
+                                  memory_order_relaxed);
+        st->n_sent = 0;
+        return;
     }
+    st->query = Q_BATCH;
+    if (!PQsendQueryPrepared(st->db, "ais_batch", AIS_NCOLS, vals, NULL, NULL, 0)) {
+        db_lost(st);
+        return;
+    }
+    db_flush_out(st);
 }
 
 static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
 {
     ais_state *st = arg;
     st->timer_armed = 0;
-    flush(st);
-}
-
-static void on_sweep_timer(evutil_socket_t fd, short what, void *arg)
-{
-    ais_state *st = arg;
-    st->sweep_due = 1;
     flush(st);
 }
 
@@ -859,16 +831,6 @@ int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, cha
         core_warn(MOD, "worker %d: no push socket: %s", st->id, nng_strerror(rc));
     }
 
-    if (st->id == 0) {
-        struct timeval sweep = {AIS_SWEEP_S, 0};
-        st->sweep_timer = event_new(st->base, -1, EV_PERSIST, on_sweep_timer, st);
-        if (!st->sweep_timer) {
-            snprintf(err, n, "out of memory");
-            rc = -ENOMEM;
-            goto fail;
-        }
-        event_add(st->sweep_timer, &sweep);
-    }
     if (st->id == 0 && st->cfg->n_ais_feeds > 0) {
         st->dns = evdns_base_new(st->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
         if (!st->dns) /* no resolv.conf: numeric addresses still work */
@@ -951,8 +913,6 @@ void ingest_ais_stop(void *state)
     ingest_ais_free(st->udp_dec);
     if (st->batch_timer)
         event_free(st->batch_timer);
-    if (st->sweep_timer)
-        event_free(st->sweep_timer);
     if (st->db_retry)
         event_free(st->db_retry);
     if (st->db_rd)
@@ -1080,7 +1040,7 @@ size_t ingest_ais_metrics_n(void *const *states, int n, char *buf, size_t cap)
         OUT("corridor_ais_last_message_seconds{feed=\"%s\"} %.3f\n", src[i]->name,
             (double)LD(src[i]->c.last_msg_us) / 1e6);
 
-    unsigned long long v[11] = {0};
+    unsigned long long v[10] = {0};
     int up = 0;
     for (int i = 0; i < n; i++) {
         const ais_state *st = states[i];
@@ -1094,9 +1054,8 @@ size_t ingest_ais_metrics_n(void *const *states, int n, char *buf, size_t cap)
         v[5] += LD(st->batches);
         v[6] += LD(st->batch_errors);
         v[7] += LD(st->db_reconnects);
-        v[8] += LD(st->sweeps);
-        v[9] += LD(st->published);
-        v[10] += LD(st->publish_dropped);
+        v[8] += LD(st->published);
+        v[9] += LD(st->publish_dropped);
         up += LD(st->db_up);
     }
     OUT("# HELP corridor_vessel_rows_total Vessel messages queued for storage, and what became "
@@ -1112,14 +1071,13 @@ size_t ingest_ais_metrics_n(void *const *states, int n, char *buf, size_t cap)
         "corridor_vessel_batch_errors_total %llu\n"
         "# TYPE corridor_vessel_db_reconnects_total counter\n"
         "corridor_vessel_db_reconnects_total %llu\n"
-        "# TYPE corridor_vessel_sweeps_total counter\ncorridor_vessel_sweeps_total %llu\n"
         "# TYPE corridor_vessel_published_total counter\n"
         "corridor_vessel_published_total %llu\n"
         "# TYPE corridor_vessel_publish_dropped_total counter\n"
         "corridor_vessel_publish_dropped_total %llu\n"
         "# HELP corridor_vessel_db_up Workers whose vessel storage connection is up.\n"
         "# TYPE corridor_vessel_db_up gauge\ncorridor_vessel_db_up %d\n",
-        v[5], v[6], v[7], v[8], v[9], v[10], up);
+        v[5], v[6], v[7], v[8], v[9], up);
     if (len >= cap) { /* cut at the last whole line */
         len = cap ? cap - 1 : 0;
         while (len > 0 && buf[len - 1] != '\n')
