@@ -360,6 +360,8 @@ static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
 int ingest_submit(ingest_worker *w, enum ingest_proto proto, const geo_obs *obs,
                   ingest_done_fn done, void *arg)
 {
+    if (w->stopping) /* shutting down: what is in flight is flushed, nothing new comes in */
+        return CORE_ECLOSED;
     int idx = geo_batch_add(w->open.batch, obs);
     if (idx < 0)
         return CORE_EFULL;
