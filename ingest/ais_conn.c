@@ -59,8 +59,8 @@
 #define AIS_IDLE_S        900         /* a listener connection silent this long is closed */
 #define AIS_FEED_IDLE_S   120         /* a feed silent this long is re-dialled */
 #define AIS_BACKOFF_MAX_S 60
-#define AIS_UDP_BURST     64          /* datagrams read per wake-up */
-#define AIS_DGRAM_MAX     2048        /* a longer datagram is truncated by the kernel */
+#define AIS_UDP_BURST     64   /* datagrams read per wake-up */
+#define AIS_DGRAM_MAX     2048 /* a longer datagram is truncated by the kernel */
 #define AIS_BATCH_MS      200
 #define AIS_BATCH_FLUSH   500
 #define AIS_BATCH_MAX     2000
@@ -71,15 +71,16 @@
 
 struct ais_counts {
     atomic_ullong lines, sentences, messages, ignored, unsupported, bad[INGEST_AIS_NBAD];
-    atomic_ullong connects;  /* connections accepted or made */
+    atomic_ullong connects;   /* connections accepted or made */
     atomic_llong last_msg_us; /* wall clock of the last message, 0: none */
-    atomic_int connected;    /* open connections now */
+    atomic_int connected;     /* open connections now */
 };
 
 enum { SRC_TCP, SRC_UDP };
 
 struct ais_src {
     char name[300];
+    char label[320];  /* name escaped as a Prometheus label value */
     const char *kind; /* "listen_tcp", "listen_udp", "client" */
     struct ais_counts c;
 };
@@ -161,10 +162,23 @@ static void client_schedule(struct ais_client *c);
 
 /* ---- counters ---- */
 
+/* Sets a source's name and its label value (\\, \" and newlines escaped). */
+static void src_name(struct ais_src *src, const char *kind, const char *fmt, const char *arg)
+{
+    size_t k = 0;
+    snprintf(src->name, sizeof src->name, fmt, arg);
+    src->kind = kind;
+    for (const char *p = src->name; *p && k + 3 < sizeof src->label; p++) {
+        if (*p == '\\' || *p == '"' || *p == '\n')
+            src->label[k++] = '\\';
+        src->label[k++] = *p == '\n' ? 'n' : *p;
+    }
+    src->label[k] = 0;
+}
+
 static void add_stats(struct ais_counts *c, const ingest_ais_stats *now, ingest_ais_stats *prev)
 {
-#define D(f)                                                                                  \
-    atomic_fetch_add_explicit(&c->f, now->f - prev->f, memory_order_relaxed)
+#define D(f) atomic_fetch_add_explicit(&c->f, now->f - prev->f, memory_order_relaxed)
     D(lines);
     D(sentences);
     D(messages);
@@ -177,8 +191,7 @@ static void add_stats(struct ais_counts *c, const ingest_ais_stats *now, ingest_
 }
 
 /* Copies a decoder's counters into its source, and the bad ones into the worker's. */
-static void sync_stats(ais_state *st, struct ais_counts *c, ingest_ais *dec,
-                       ingest_ais_stats *prev)
+static void sync_stats(ais_state *st, struct ais_counts *c, ingest_ais *dec, ingest_ais_stats *prev)
 {
     ingest_ais_stats now;
     unsigned long long bad = 0;
@@ -206,7 +219,14 @@ static void on_msg(void *arg, const ingest_ais_msg *m)
     atomic_store_explicit(&c->last_msg_us, core_now_us(), memory_order_relaxed);
 
     switch (m->type) {
-    case 1: case 2: case 3: case 5: case 18: case 19: case 24: case 27:
+    case 1:
+    case 2:
+    case 3:
+    case 5:
+    case 18:
+    case 19:
+    case 24:
+    case 27:
         break;
     default:
         return; /* base stations, aids to navigation: not vessels */
@@ -232,8 +252,7 @@ static void on_msg(void *arg, const ingest_ais_msg *m)
         if (m->course != 511)
             r->cog = (float)m->course;
         r->status = m->status;
-    } else if (m->type == 1 || m->type == 2 || m->type == 3 || m->type == 18 ||
-               m->type == 19) {
+    } else if (m->type == 1 || m->type == 2 || m->type == 3 || m->type == 18 || m->type == 19) {
         if (m->speed != 1023)
             r->sog = (float)m->speed / 10.0f;
         if (m->course < 3600)
@@ -326,8 +345,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     ais_state *st = arg;
     struct ais_conn *c = NULL;
     if (st->n_conns >= AIS_CONNS_MAX) {
-        core_warn(MOD, "worker %d: %d AIS connections open: refusing another", st->id,
-                  st->n_conns);
+        core_warn(MOD, "worker %d: %d AIS connections open: refusing another", st->id, st->n_conns);
         evutil_closesocket(fd);
         return;
     }
@@ -389,8 +407,8 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
          * decoder refuses it) */
         for (size_t i = 0; i <= len; i++) {
             if (i == len || buf[i] == '\n') {
-                if (i > start && ingest_ais_line(st->udp_dec, buf + start, i - start, now_ms,
-                                                 &m) == 1)
+                if (i > start &&
+                    ingest_ais_line(st->udp_dec, buf + start, i - start, now_ms, &m) == 1)
                     on_msg(&ctx, &m);
                 start = i + 1;
             }
@@ -532,22 +550,54 @@ static int build_params(ais_state *st, const char *vals[AIS_NCOLS])
             if (i)
                 pb_add(&b, ",", 1);
             switch (col) {
-            case 0: pb_fmt(&b, "%lld", (long long)r->mmsi); break;
-            case 1: pb_fmt(&b, "%.6f", r->ts); break;
-            case 2: pb_fmt(&b, "%d", r->type); break;
-            case 3: r->has_pos ? pb_fmt(&b, "%.7f", r->lat) : pb_add(&b, "NULL", 4); break;
-            case 4: r->has_pos ? pb_fmt(&b, "%.7f", r->lon) : pb_add(&b, "NULL", 4); break;
-            case 5: r->sog >= 0 ? pb_fmt(&b, "%.1f", r->sog) : pb_add(&b, "NULL", 4); break;
-            case 6: r->cog >= 0 ? pb_fmt(&b, "%.1f", r->cog) : pb_add(&b, "NULL", 4); break;
-            case 7: r->heading >= 0 ? pb_fmt(&b, "%d", r->heading) : pb_add(&b, "NULL", 4); break;
-            case 8: r->status >= 0 ? pb_fmt(&b, "%d", r->status) : pb_add(&b, "NULL", 4); break;
-            case 9: r->name[0] ? pb_text(&b, r->name) : pb_add(&b, "NULL", 4); break;
-            case 10: r->callsign[0] ? pb_text(&b, r->callsign) : pb_add(&b, "NULL", 4); break;
-            case 11: r->imo ? pb_fmt(&b, "%d", r->imo) : pb_add(&b, "NULL", 4); break;
-            case 12: r->shiptype ? pb_fmt(&b, "%d", r->shiptype) : pb_add(&b, "NULL", 4); break;
-            case 13: r->has_static ? pb_text(&b, r->dest) : pb_add(&b, "NULL", 4); break;
-            case 14: r->has_static ? pb_text(&b, r->eta) : pb_add(&b, "NULL", 4); break;
-            case 15: r->has_static ? pb_fmt(&b, "%.1f", r->draught) : pb_add(&b, "NULL", 4); break;
+            case 0:
+                pb_fmt(&b, "%lld", (long long)r->mmsi);
+                break;
+            case 1:
+                pb_fmt(&b, "%.6f", r->ts);
+                break;
+            case 2:
+                pb_fmt(&b, "%d", r->type);
+                break;
+            case 3:
+                r->has_pos ? pb_fmt(&b, "%.7f", r->lat) : pb_add(&b, "NULL", 4);
+                break;
+            case 4:
+                r->has_pos ? pb_fmt(&b, "%.7f", r->lon) : pb_add(&b, "NULL", 4);
+                break;
+            case 5:
+                r->sog >= 0 ? pb_fmt(&b, "%.1f", r->sog) : pb_add(&b, "NULL", 4);
+                break;
+            case 6:
+                r->cog >= 0 ? pb_fmt(&b, "%.1f", r->cog) : pb_add(&b, "NULL", 4);
+                break;
+            case 7:
+                r->heading >= 0 ? pb_fmt(&b, "%d", r->heading) : pb_add(&b, "NULL", 4);
+                break;
+            case 8:
+                r->status >= 0 ? pb_fmt(&b, "%d", r->status) : pb_add(&b, "NULL", 4);
+                break;
+            case 9:
+                r->name[0] ? pb_text(&b, r->name) : pb_add(&b, "NULL", 4);
+                break;
+            case 10:
+                r->callsign[0] ? pb_text(&b, r->callsign) : pb_add(&b, "NULL", 4);
+                break;
+            case 11:
+                r->imo ? pb_fmt(&b, "%d", r->imo) : pb_add(&b, "NULL", 4);
+                break;
+            case 12:
+                r->shiptype ? pb_fmt(&b, "%d", r->shiptype) : pb_add(&b, "NULL", 4);
+                break;
+            case 13:
+                r->has_static ? pb_text(&b, r->dest) : pb_add(&b, "NULL", 4);
+                break;
+            case 14:
+                r->has_static ? pb_text(&b, r->eta) : pb_add(&b, "NULL", 4);
+                break;
+            case 15:
+                r->has_static ? pb_fmt(&b, "%.1f", r->draught) : pb_add(&b, "NULL", 4);
+                break;
             }
         }
         pb_add(&b, "}", 1);
@@ -641,8 +691,7 @@ static void on_db_read(evutil_socket_t fd, short what, void *arg)
                     publish(st, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
             }
         } else {
-            core_error(MOD, "worker %d: vessel batch failed: %s", st->id,
-                       PQresultErrorMessage(r));
+            core_error(MOD, "worker %d: vessel batch failed: %s", st->id, PQresultErrorMessage(r));
             failed = 1;
         }
         PQclear(r);
@@ -746,8 +795,8 @@ static void flush(ais_state *st)
         return;
     }
     if (build_params(st, vals)) {
-        core_error(MOD, "worker %d: a vessel batch of %d rows is over %d bytes", st->id,
-                   st->n_sent, AIS_PARAMS_MAX);
+        core_error(MOD, "worker %d: a vessel batch of %d rows is over %d bytes", st->id, st->n_sent,
+                   AIS_PARAMS_MAX);
         atomic_fetch_add_explicit(&st->dropped_full, (unsigned long long)st->n_sent,
                                   memory_order_relaxed);
         st->n_sent = 0;
@@ -770,8 +819,7 @@ static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- start and stop ---- */
 
-int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, char *err,
-                     size_t n)
+int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, char *err, size_t n)
 {
     ais_state *st = calloc(1, sizeof *st);
     int rc;
@@ -788,10 +836,8 @@ int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, cha
     st->tcp_fd = tcp_fd;
     st->udp_fd = udp_fd;
     st->db_backoff_s = 1;
-    snprintf(st->srcs[SRC_TCP].name, sizeof st->srcs[SRC_TCP].name, "tcp %s", st->cfg->ais);
-    st->srcs[SRC_TCP].kind = "listen_tcp";
-    snprintf(st->srcs[SRC_UDP].name, sizeof st->srcs[SRC_UDP].name, "udp %s", st->cfg->ais);
-    st->srcs[SRC_UDP].kind = "listen_udp";
+    src_name(&st->srcs[SRC_TCP], "listen_tcp", "tcp %s", st->cfg->ais);
+    src_name(&st->srcs[SRC_UDP], "listen_udp", "udp %s", st->cfg->ais);
     *state = st; /* from here ingest_ais_stop releases everything, the sockets included */
 
     st->open = calloc(AIS_BATCH_MAX, sizeof *st->open);
@@ -851,8 +897,7 @@ int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, cha
             }
             c->st = st;
             c->backoff_s = 1;
-            snprintf(c->src.name, sizeof c->src.name, "%s", feed);
-            c->src.kind = "client";
+            src_name(&c->src, "client", "%s", feed);
             c->retry = evtimer_new(st->base, client_dial, c);
             if (!c->retry) {
                 snprintf(err, n, "out of memory");
@@ -941,7 +986,8 @@ static void sum_src(void *const *states, int n, int which, struct ais_src *out)
         if (!st)
             continue;
         const struct ais_counts *c = &st->srcs[which].c;
-        snprintf(out->name, sizeof out->name, "%s", st->srcs[which].name);
+        memcpy(out->name, st->srcs[which].name, sizeof out->name);
+        memcpy(out->label, st->srcs[which].label, sizeof out->label);
         out->kind = st->srcs[which].kind;
         atomic_fetch_add(&out->c.lines, LD(c->lines));
         atomic_fetch_add(&out->c.sentences, LD(c->sentences));
@@ -960,8 +1006,7 @@ static void sum_src(void *const *states, int n, int which, struct ais_src *out)
 
 /* The sources to report: the two summed listeners, then every feed client. Returns
  * how many pointers were put into out (at most 2 + 8). */
-static int collect(void *const *states, int n, struct ais_src sums[2],
-                   const struct ais_src **out)
+static int collect(void *const *states, int n, struct ais_src sums[2], const struct ais_src **out)
 {
     int k = 0, any = 0;
     for (int i = 0; i < n; i++)
@@ -980,12 +1025,12 @@ static int collect(void *const *states, int n, struct ais_src sums[2],
     return k;
 }
 
-#define OUT(...)                                                                              \
-    do {                                                                                      \
-        if (len < cap) {                                                                      \
-            int w_ = snprintf(buf + len, cap - len, __VA_ARGS__);                             \
-            len += w_ > 0 ? (size_t)w_ : 0;                                                   \
-        }                                                                                     \
+#define OUT(...)                                                                                   \
+    do {                                                                                           \
+        if (len < cap) {                                                                           \
+            int w_ = snprintf(buf + len, cap - len, __VA_ARGS__);                                  \
+            len += w_ > 0 ? (size_t)w_ : 0;                                                        \
+        }                                                                                          \
     } while (0)
 
 size_t ingest_ais_metrics_n(void *const *states, int n, char *buf, size_t cap)
@@ -1004,8 +1049,8 @@ size_t ingest_ais_metrics_n(void *const *states, int n, char *buf, size_t cap)
     } fam[] = {
         {"corridor_ais_lines_total", "counter", "Lines read from an AIS source.",
          offsetof(struct ais_counts, lines)},
-        {"corridor_ais_sentences_total", "counter",
-         "AIVDM/AIVDO sentences with a good checksum.", offsetof(struct ais_counts, sentences)},
+        {"corridor_ais_sentences_total", "counter", "AIVDM/AIVDO sentences with a good checksum.",
+         offsetof(struct ais_counts, sentences)},
         {"corridor_ais_messages_total", "counter", "AIS messages decoded.",
          offsetof(struct ais_counts, messages)},
         {"corridor_ais_ignored_total", "counter", "Well-formed NMEA that is not AIS.",
@@ -1018,9 +1063,8 @@ size_t ingest_ais_metrics_n(void *const *states, int n, char *buf, size_t cap)
     for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
         OUT("# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name, fam[f].type);
         for (int i = 0; i < k; i++) {
-            const atomic_ullong *v =
-                (const atomic_ullong *)((const char *)&src[i]->c + fam[f].off);
-            OUT("%s{feed=\"%s\"} %llu\n", fam[f].name, src[i]->name,
+            const atomic_ullong *v = (const atomic_ullong *)((const char *)&src[i]->c + fam[f].off);
+            OUT("%s{feed=\"%s\"} %llu\n", fam[f].name, src[i]->label,
                 (unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
         }
     }
@@ -1028,16 +1072,16 @@ size_t ingest_ais_metrics_n(void *const *states, int n, char *buf, size_t cap)
         "# TYPE corridor_ais_bad_total counter\n");
     for (int i = 0; i < k; i++)
         for (int r = 0; r < INGEST_AIS_NBAD; r++)
-            OUT("corridor_ais_bad_total{feed=\"%s\",reason=\"%s\"} %llu\n", src[i]->name,
+            OUT("corridor_ais_bad_total{feed=\"%s\",reason=\"%s\"} %llu\n", src[i]->label,
                 ingest_ais_bad_name(r), LD(src[i]->c.bad[r]));
     OUT("# HELP corridor_ais_connected Open connections of an AIS source.\n"
         "# TYPE corridor_ais_connected gauge\n");
     for (int i = 0; i < k; i++)
-        OUT("corridor_ais_connected{feed=\"%s\"} %d\n", src[i]->name, LD(src[i]->c.connected));
+        OUT("corridor_ais_connected{feed=\"%s\"} %d\n", src[i]->label, LD(src[i]->c.connected));
     OUT("# HELP corridor_ais_last_message_seconds Unix time of the last message (0: none).\n"
         "# TYPE corridor_ais_last_message_seconds gauge\n");
     for (int i = 0; i < k; i++)
-        OUT("corridor_ais_last_message_seconds{feed=\"%s\"} %.3f\n", src[i]->name,
+        OUT("corridor_ais_last_message_seconds{feed=\"%s\"} %.3f\n", src[i]->label,
             (double)LD(src[i]->c.last_msg_us) / 1e6);
 
     unsigned long long v[10] = {0};

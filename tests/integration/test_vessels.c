@@ -89,8 +89,8 @@ static void nmea_pos(int type, int mmsi, double lat, double lon, double sog_kn, 
     ck_assert_int_gt(ingest_ais_encode(&m, "AIVDM", 'A', 0, out, n), 0);
 }
 
-static void nmea_static(int mmsi, int imo, const char *name, const char *callsign,
-                        const char *dest, int seq, char *out, size_t n)
+static void nmea_static(int mmsi, int imo, const char *name, const char *callsign, const char *dest,
+                        int seq, char *out, size_t n)
 {
     ingest_ais_msg m;
     memset(&m, 0, sizeof m);
@@ -186,7 +186,7 @@ START_TEST(tcp_and_udp_store_latest_state_and_history_of_watched_only)
     send_all(fd, buf, strlen(buf));
     ck_assert_int_eq(wait_long("SELECT count(*) FROM corridor.vessels", 2), 2);
     ck_assert_int_eq(wait_long("SELECT count(*) FROM corridor.vessels WHERE name IS NOT NULL", 1),
-                      1);
+                     1);
 
     /* bad input, each dropped and counted; the good sentence after them is decoded */
     char bad[1024];
@@ -236,12 +236,14 @@ START_TEST(tcp_and_udp_store_latest_state_and_history_of_watched_only)
     ck_assert_str_eq(t, "12-01 10:30|9.5|70");
 
     /* history: the watched vessel's three positions, nothing of the others */
-    ck_assert_int_eq(harness_query_long(
-                          db, "SELECT count(*) FROM corridor.vessel_positions WHERE mmsi = 636012345"),
-                      3);
-    ck_assert_int_eq(harness_query_long(
-                          db, "SELECT count(*) FROM corridor.vessel_positions WHERE mmsi <> 636012345"),
-                      0);
+    ck_assert_int_eq(
+        harness_query_long(db,
+                           "SELECT count(*) FROM corridor.vessel_positions WHERE mmsi = 636012345"),
+        3);
+    ck_assert_int_eq(
+        harness_query_long(
+            db, "SELECT count(*) FROM corridor.vessel_positions WHERE mmsi <> 636012345"),
+        0);
 
     /* the bad lines were counted (checksum, garbage, overlong) */
     ck_assert_int_eq(metric("corridor_bad_input_total{protocol=\"ais\"}"), 3);
@@ -298,8 +300,8 @@ START_TEST(feed_is_dialled_served_and_redialled)
     ck_assert_msg(fd >= 0, "corridord did not dial the feed");
     nmea_pos(1, 477000001, -3.0, 41.0, 8.0, 200.0, s, sizeof s);
     send_all(fd, s, strlen(s));
-    ck_assert_int_eq(
-        wait_long("SELECT count(*) FROM corridor.vessels WHERE mmsi = 477000001", 1), 1);
+    ck_assert_int_eq(wait_long("SELECT count(*) FROM corridor.vessels WHERE mmsi = 477000001", 1),
+                     1);
     close(fd); /* the feed goes away: corridord dials again after 1 s */
 
     time_t t0 = time(NULL);
@@ -308,8 +310,8 @@ START_TEST(feed_is_dialled_served_and_redialled)
     ck_assert_int_le(time(NULL) - t0, 3);
     nmea_pos(1, 477000002, -3.1, 41.1, 8.0, 200.0, s, sizeof s);
     send_all(fd, s, strlen(s));
-    ck_assert_int_eq(
-        wait_long("SELECT count(*) FROM corridor.vessels WHERE mmsi = 477000002", 1), 1);
+    ck_assert_int_eq(wait_long("SELECT count(*) FROM corridor.vessels WHERE mmsi = 477000002", 1),
+                     1);
     close(fd);
     close(lfd);
     PQfinish(db);
@@ -330,10 +332,14 @@ static void sql_setup(void)
     db = harness_connect(conninfo);
     harness_exec(db, "SET client_min_messages = warning");
     /* a port and an anchorage off Mombasa, a restricted box further out */
-    harness_exec(db, "INSERT INTO corridor.geofences(id, name, kind, geom) VALUES "
-                     "(101, 'Mombasa port', 'port', ST_Multi(ST_MakeEnvelope(39.60,-4.10,39.70,-4.00,4326))),"
-                     "(102, 'Mombasa anchorage', 'anchorage', ST_Multi(ST_MakeEnvelope(39.75,-4.15,39.85,-4.05,4326))),"
-                     "(103, 'Firing range', 'restricted', ST_Multi(ST_MakeEnvelope(40.00,-4.50,40.10,-4.40,4326)))");
+    harness_exec(
+        db,
+        "INSERT INTO corridor.geofences(id, name, kind, geom) VALUES "
+        "(101, 'Mombasa port', 'port', ST_Multi(ST_MakeEnvelope(39.60,-4.10,39.70,-4.00,4326))),"
+        "(102, 'Mombasa anchorage', 'anchorage', "
+        "ST_Multi(ST_MakeEnvelope(39.75,-4.15,39.85,-4.05,4326))),"
+        "(103, 'Firing range', 'restricted', "
+        "ST_Multi(ST_MakeEnvelope(40.00,-4.50,40.10,-4.40,4326)))");
 }
 
 static void sql_teardown(void)
@@ -394,13 +400,15 @@ static long events(const char *kind, long mmsi)
 START_TEST(watchlist_api_and_errors)
 {
     char t[512];
-    query_text("SELECT corridor.watchlist_add('{\"imo\": 9321483, \"declaration\": \"D-1\", "
-               "\"reason\": \"tip-off\", \"port_fence_id\": 101, \"actor\": \"officer 3\"}')::jsonb "
-               "- 'id' - 'started_at'",
-               t, sizeof t);
-    ck_assert_str_eq(t, "{\"imo\": 9321483, \"mmsi\": null, \"port\": null, \"actor\": \"officer 3\", "
-                        "\"active\": true, \"reason\": \"tip-off\", \"stopped_at\": null, "
-                        "\"stopped_by\": null, \"declaration\": \"D-1\", \"port_fence_id\": 101}");
+    query_text(
+        "SELECT corridor.watchlist_add('{\"imo\": 9321483, \"declaration\": \"D-1\", "
+        "\"reason\": \"tip-off\", \"port_fence_id\": 101, \"actor\": \"officer 3\"}')::jsonb "
+        "- 'id' - 'started_at'",
+        t, sizeof t);
+    ck_assert_str_eq(t,
+                     "{\"imo\": 9321483, \"mmsi\": null, \"port\": null, \"actor\": \"officer 3\", "
+                     "\"active\": true, \"reason\": \"tip-off\", \"stopped_at\": null, "
+                     "\"stopped_by\": null, \"declaration\": \"D-1\", \"port_fence_id\": 101}");
     expect_error("SELECT corridor.watchlist_add('{\"declaration\": \"D\", \"reason\": \"r\"}')",
                  "CT422", "mmsi_or_imo_required: ");
     expect_error("SELECT corridor.watchlist_add('{\"mmsi\": 1234567890, \"declaration\": \"D\", "
@@ -458,8 +466,8 @@ START_TEST(zone_entry_for_watched_vessels_then_for_all)
     /* into the port: a second entry on the same open incident */
     ck_assert_int_eq(pos(111000001, 60, -4.05, 39.65, 5), 1);
     ck_assert_int_eq(harness_query_long(db, "SELECT event_count FROM corridor.incidents "
-                                             "WHERE mmsi = 111000001"),
-                      2);
+                                            "WHERE mmsi = 111000001"),
+                     2);
     /* an unwatched vessel is not evaluated ... */
     ck_assert_int_eq(pos(222000002, 0, -4.45, 40.05, 10), 0);
     ck_assert_int_eq(events("vessel_zone_entry", 222000002), 0);
@@ -482,10 +490,11 @@ START_TEST(ais_gap_once_per_silence)
     ck_assert_int_eq(sweep(31), 1);
     ck_assert_int_eq(sweep(45), 0); /* once per silence */
     char t[256];
-    query_text("SELECT format('%s|%s|%s', details->>'silent_minutes', details->>'threshold_minutes', "
-               "to_char(ts AT TIME ZONE 'UTC', 'HH24:MI')) FROM corridor.events "
-               "WHERE kind = 'ais_gap'",
-               t, sizeof t);
+    query_text(
+        "SELECT format('%s|%s|%s', details->>'silent_minutes', details->>'threshold_minutes', "
+        "to_char(ts AT TIME ZONE 'UTC', 'HH24:MI')) FROM corridor.events "
+        "WHERE kind = 'ais_gap'",
+        t, sizeof t);
     ck_assert_str_eq(t, "31|30|18:17");
 }
 END_TEST
@@ -525,14 +534,15 @@ START_TEST(rendezvous_of_slow_pair_offshore)
     }
     ck_assert_int_eq(events("rendezvous", 888000008), 0);
     ck_assert_int_eq(harness_query_long(db, "SELECT count(*) FROM corridor.events "
-                                             "WHERE kind = 'rendezvous'"),
-                      1);
+                                            "WHERE kind = 'rendezvous'"),
+                     1);
 }
 END_TEST
 
 START_TEST(destination_differs_from_declared_port)
 {
-    watch("{\"mmsi\": 999000001, \"declaration\": \"D-9\", \"reason\": \"r\", \"port\": \"Mombasa\"}");
+    watch("{\"mmsi\": 999000001, \"declaration\": \"D-9\", \"reason\": \"r\", \"port\": "
+          "\"Mombasa\"}");
     watch("{\"imo\": 9074729, \"declaration\": \"D-10\", \"reason\": \"r\", \"port\": \"KEMBA\"}");
     ck_assert_int_eq(dest(999000001, 0, 0, "DAR ES SALAAM"), 1);
     ck_assert_int_eq(dest(999000001, 6, 0, "DAR ES SALAAM"), 0); /* same: compared once */
@@ -547,7 +557,8 @@ START_TEST(destination_differs_from_declared_port)
     /* an entry added after the vessel's last message is compared by the sweep */
     dest(999000003, 0, 0, "JEDDAH");
     ck_assert_int_eq(sweep(1), 0);
-    watch("{\"mmsi\": 999000003, \"declaration\": \"D-11\", \"reason\": \"r\", \"port_fence_id\": 101}");
+    watch("{\"mmsi\": 999000003, \"declaration\": \"D-11\", \"reason\": \"r\", \"port_fence_id\": "
+          "101}");
     ck_assert_int_eq(sweep(2), 1);
     ck_assert_int_eq(events("destination_mismatch", 999000003), 1);
 }
