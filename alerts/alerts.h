@@ -1,11 +1,14 @@
 /*
- * alerts.h: incidents. Today: the queries that read them for the REST API and the
- * websocket snapshot. Correlation, the lifecycle (ack, assign, note, resolve), the audit
- * trail and RRU dispatch grow here.
+ * alerts.h: incidents and rapid response. The queries behind the REST API and the
+ * websocket snapshot (incidents.c), the lifecycle actions (ack, assign, en_route,
+ * on_scene, resolve, note) with their audit trail, the units (RRUs), the response report,
+ * and the dispatch stage (dispatch.c): a thread that dispatches incidents to the nearest
+ * available unit and serves corridor-rru clients over nng. The rules themselves live in
+ * schema/030_incidents.sql; docs/incidents.md describes them for users.
  *
- * Functions take the caller's libpq connection and run on the caller's thread; they keep
- * no state of their own, so they are thread-safe as long as each thread uses its own
- * connection.
+ * The query functions take the caller's libpq connection and run on the caller's thread;
+ * they keep no state of their own, so they are thread-safe as long as each thread uses
+ * its own connection.
  */
 #ifndef CORRIDOR_ALERTS_H
 #define CORRIDOR_ALERTS_H
@@ -38,5 +41,58 @@ int alert_prepare(PGconn *conn, char *err, size_t n);
  * checks PQstatus(conn) to tell a dropped connection). */
 int alert_incidents_json(PGconn *conn, enum alert_filter filter, int limit, char **json,
                          size_t *len);
+
+/* ---- the lifecycle and the units (incidents.c) ----
+ * Each returns 0 when the database answered, with the HTTP status and a JSON body in
+ * *out (a 2xx, or a 4xx error body {"error", "detail"[, "incident"]}); CORE_EDB when the
+ * query failed (the caller checks PQstatus(conn) to tell a dropped connection, 503, from
+ * a refused query, 500). The caller frees out with alert_answer_clear. */
+typedef struct alert_answer {
+    int status;
+    char *body; /* malloc'd, NUL-terminated */
+    size_t len;
+} alert_answer;
+void alert_answer_clear(alert_answer *a);
+
+/* GET /api/incidents/{id}: the incident with its events, audit trail and dispatches. */
+int alert_incident_get(PGconn *conn, const char *id, alert_answer *out);
+/* One lifecycle action. action_json is the action object as the REST body has it
+ * ({"action", "rru_id", "note", "outcome"}); version (decimal text) or NULL to skip the
+ * optimistic check; unit non-NULL when an RRU acts (the incident must be its own).
+ * 200 with the new incident; 404, 409 (version_conflict, invalid_transition, ...: with the
+ * current "incident"), 403, 422. */
+int alert_incident_action(PGconn *conn, const char *id, const char *action_json,
+                          const char *actor, const char *version, const char *unit,
+                          alert_answer *out);
+/* GET /api/rrus, POST /api/rrus (201 created, 200 updated), GET /api/rrus/suggest. */
+int alert_rru_list(PGconn *conn, alert_answer *out);
+int alert_rru_upsert(PGconn *conn, const char *unit_json, alert_answer *out);
+int alert_rru_suggest(PGconn *conn, const char *incident_id, alert_answer *out);
+/* GET /api/reports/response; since and until are ISO 8601 text or NULL. */
+int alert_response_report(PGconn *conn, const char *since, const char *until,
+                          alert_answer *out);
+
+/* 1 if s is a positive decimal id of 1..18 digits. Pure. */
+int alert_id_valid(const char *s);
+/* Maps a failed query's SQLSTATE to an HTTP status: CTnnn -> nnn (400..599), 22xxx and
+ * 23xxx -> 422, anything else 0 (not the caller's fault). Pure. */
+int alert_sqlstate_status(const char *sqlstate);
+/* The error body for a CTnnn error: message "code: sentence" becomes
+ * {"error":"code","detail":"sentence"}, with "incident": detail when detail holds a JSON
+ * object (the current state). Returns a malloc'd string (its length in *len) or NULL. Pure. */
+char *alert_error_body(const char *message, const char *detail, size_t *len);
+
+/* ---- the dispatch stage (dispatch.c) ----
+ * A thread of its own with its own libpq connection and nng sockets: a REP socket on
+ * cfg->dispatch for corridor-rru clients (docs/incidents.md, "Dispatch protocol") and a
+ * PUSH socket to cfg->events_url for the websocket. Every second it runs
+ * corridor.dispatch_tick (automatic dispatch, escalation after
+ * cfg->dispatch_ack_timeout_s). */
+typedef struct alert_dispatch alert_dispatch;
+/* Listens on cfg->dispatch and starts the thread. NULL with a reason in err. Runs on
+ * main(); cfg must outlive the stage. */
+alert_dispatch *alert_dispatch_start(const core_config *cfg, char *err, size_t n);
+/* Stops the thread, closes the sockets and the connection. NULL is a no-op. main(). */
+void alert_dispatch_stop(alert_dispatch *d);
 
 #endif
