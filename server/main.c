@@ -5,6 +5,7 @@
  * gateway thread, the ingest worker threads, and the main thread, which waits for
  * signals and keeps the position partitions ahead of time. Subcommands: `migrate`.
  */
+#include "alerts.h"
 #include "core.h"
 #include "geofence.h"
 #include "ingest.h"
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
     ingest *in = NULL;
     web *wb = NULL;
     geo_sweeper *sw = NULL;
+    alert_dispatch *dp = NULL;
 
     /* the workers dial the gateway's event socket without waiting, so either may be
      * first; the workers go first because the gateway's hooks read their counters */
@@ -113,6 +115,10 @@ int main(int argc, char **argv)
     }
     if (!(sw = geo_sweeper_start(cfg.db, cfg.events_url, cfg.sweep_interval_s, err, sizeof err))) {
         core_error(MOD, "sweeper: %s", err);
+        goto fail;
+    }
+    if (!(dp = alert_dispatch_start(&cfg, err, sizeof err))) {
+        core_error(MOD, "dispatch: %s", err);
         goto fail;
     }
     core_info(MOD, "corridord ready: map at http://%s/", cfg.http);
@@ -133,6 +139,7 @@ int main(int argc, char **argv)
             next_maintenance = core_mono_us() + 3600LL * 1000000;
         }
     }
+    alert_dispatch_stop(dp);
     geo_sweeper_stop(sw);
     ingest_stop(in);
     web_stop(wb);
@@ -140,6 +147,7 @@ int main(int argc, char **argv)
     core_info(MOD, "stopped");
     return 0;
 fail:
+    alert_dispatch_stop(dp);
     geo_sweeper_stop(sw);
     ingest_stop(in);
     if (wb)

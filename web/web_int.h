@@ -193,6 +193,14 @@ void web_resp_error(web_resp *resp, int status, const char *code, const char *fm
 /* Sets a JSON response with a copy of text. */
 void web_resp_json(web_resp *resp, int status, const char *text, size_t len);
 
+/* Incident, unit and report handlers (rest_incidents.c). */
+void web_h_incident_get(struct web *w, const web_req *req, web_resp *resp);
+void web_h_incident_action(struct web *w, const web_req *req, web_resp *resp);
+void web_h_rrus_list(struct web *w, const web_req *req, web_resp *resp);
+void web_h_rrus_add(struct web *w, const web_req *req, web_resp *resp);
+void web_h_rrus_suggest(struct web *w, const web_req *req, web_resp *resp);
+void web_h_report_response(struct web *w, const web_req *req, web_resp *resp);
+
 /* The route table (rest.c). */
 extern const web_route web_routes[];
 extern const size_t web_n_routes;
