@@ -696,14 +696,12 @@ static void on_db_read(evutil_socket_t fd, short what, void *arg)
         }
         PQclear(r);
     }
-    if (PQisBusy(st->db))
-        return;
-    if (st->query == Q_NONE)
-        return; /* a notice or a stray wake-up */
     if (PQstatus(st->db) != CONNECTION_OK) {
-        db_lost(st);
+        db_lost(st); /* also while idle: the server went away */
         return;
     }
+    if (PQisBusy(st->db) || st->query == Q_NONE)
+        return; /* more to come, or a notice */
     query_done(st, failed);
     flush(st);
 }

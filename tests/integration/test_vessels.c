@@ -263,6 +263,32 @@ START_TEST(tcp_and_udp_store_latest_state_and_history_of_watched_only)
 }
 END_TEST
 
+START_TEST(vessel_storage_reconnects_after_losing_its_connection)
+{
+    char s[512];
+    const char *backend = "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE "
+                          "application_name = 'corridord-ais' AND datname = current_database()";
+    long pid = harness_query_long(db, backend);
+    ck_assert_int_gt(pid, 0);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld)::int", pid);
+    ck_assert_int_eq(harness_query_long(db, sql), 1);
+    /* a new connection within the first backoff step (1 s) */
+    long now = 0;
+    for (int i = 0; i < 50 && (now == 0 || now == pid); i++) {
+        sleep_ms(100);
+        now = harness_query_long(db, backend);
+    }
+    ck_assert_msg(now != 0 && now != pid, "no new vessel storage connection");
+    int fd = tcp_connect(srv.ais_port);
+    nmea_pos(1, 257000001, 59.0, 10.5, 4.0, 90.0, s, sizeof s);
+    send_all(fd, s, strlen(s));
+    close(fd);
+    ck_assert_int_eq(wait_long("SELECT count(*) FROM corridor.vessels WHERE mmsi = 257000001", 1),
+                     1);
+}
+END_TEST
+
 /* ---- a feed the server dials ---- */
 
 static int listen_on(int *port)
@@ -571,6 +597,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(e2e, server_setup, server_teardown);
     tcase_set_timeout(e2e, 120);
     tcase_add_test(e2e, tcp_and_udp_store_latest_state_and_history_of_watched_only);
+    tcase_add_test(e2e, vessel_storage_reconnects_after_losing_its_connection);
     suite_add_tcase(s, e2e);
     TCase *feed = tcase_create("feed");
     tcase_set_timeout(feed, 120);
