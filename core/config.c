@@ -22,6 +22,9 @@ struct setting {
 #define S(f) offsetof(core_config, f)
 static const struct setting settings[] = {
     {"db", K_STR, S(db), 0, 0, "libpq conninfo (else $CORRIDOR_DB, else libpq defaults)"},
+    {"role", K_STR, S(role), 0, 0,
+     "stages to run: all, or a comma list of ingest, web, alerts (split deployments dial\n"
+     "                           each other over --events-url tcp://...)"},
     {"http", K_STR, S(http), 0, 0, "web gateway ADDR:PORT (map, REST, /ws, /metrics)"},
     {"osmand", K_STR, S(osmand), 0, 0, "OsmAnd HTTP listener ADDR:PORT (\"\" disables)"},
     {"jt808", K_STR, S(jt808), 0, 0, "JT/T 808 TCP listener ADDR:PORT (\"\" disables)"},
@@ -52,6 +55,8 @@ void core_config_defaults(core_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->db = getenv("CORRIDOR_DB");
+    cfg->role = "all";
+    cfg->roles = CORE_ROLE_ALL;
     cfg->http = "127.0.0.1:8080";
     cfg->osmand = "127.0.0.1:5055";
     cfg->jt808 = "127.0.0.1:6808";
@@ -202,6 +207,11 @@ int core_config_parse(core_config *cfg, int argc, char **argv, int first, char *
         if (rc)
             return rc;
     }
+    if (core_role_parse(cfg->role, &cfg->roles)) {
+        snprintf(err, n, "--role: expected all, or a comma list of ingest, web, alerts; got \"%s\"",
+                 cfg->role);
+        return CORE_EINVAL;
+    }
     enum core_log_level lvl;
     if (core_log_parse_level(cfg->log_level, &lvl)) {
         snprintf(err, n, "--log-level: expected debug, info, warn or error");
@@ -228,6 +238,33 @@ void core_config_usage(FILE *out)
             snprintf(def, sizeof def, " (default %d)", *(const int *)base);
         fprintf(out, "  %-24s %s%s\n", flag, s->help, def);
     }
+}
+
+int core_role_parse(const char *s, int *out)
+{
+    int mask = 0;
+    const char *p = s;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 3 && strncmp(p, "all", 3) == 0)
+            mask |= CORE_ROLE_ALL;
+        else if (len == 6 && strncmp(p, "ingest", 6) == 0)
+            mask |= CORE_ROLE_INGEST;
+        else if (len == 3 && strncmp(p, "web", 3) == 0)
+            mask |= CORE_ROLE_WEB;
+        else if (len == 6 && strncmp(p, "alerts", 6) == 0)
+            mask |= CORE_ROLE_ALERTS;
+        else
+            return CORE_EINVAL;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (!mask)
+        return CORE_EINVAL;
+    *out = mask;
+    return 0;
 }
 
 int core_split_hostport(const char *s, char *host, size_t n, int *port)

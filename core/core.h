@@ -49,8 +49,14 @@ char *core_iso8601(int64_t us, char *buf, size_t n);
 int core_parse_iso8601(const char *s, int64_t *out_us);
 
 /* ---- configuration: built once by main(), read-only afterwards ---- */
+/* The stages one corridord process runs (--role): all of them by default; split over
+ * processes and machines, they talk over nng tcp:// URLs (DESIGN.md). */
+enum core_role { CORE_ROLE_INGEST = 1, CORE_ROLE_WEB = 2, CORE_ROLE_ALERTS = 4, CORE_ROLE_ALL = 7 };
+
 typedef struct core_config {
     const char *db;            /* libpq conninfo, NULL: libpq defaults */
+    const char *role;          /* "all" or a comma list of ingest, web, alerts */
+    int roles;                 /* the parsed role, a mask of enum core_role */
     const char *http;          /* ADDR:PORT of the web gateway */
     const char *osmand;        /* ADDR:PORT of the OsmAnd listener, "" disables */
     const char *jt808;         /* ADDR:PORT of the JT/T 808 listener, "" disables */
@@ -83,6 +89,10 @@ int core_config_set(core_config *cfg, const char *name, const char *value, char 
 int core_config_parse(core_config *cfg, int argc, char **argv, int first, char *err, size_t n);
 /* Prints the flag table for --help. */
 void core_config_usage(FILE *out);
+
+/* Parses a --role value ("all", "ingest,web", ...) into a mask of enum core_role.
+ * 0 or CORE_EINVAL. */
+int core_role_parse(const char *s, int *out);
 
 /* Splits "ADDR:PORT" into a host (copied into host, n bytes) and a port.
  * Returns 0 or CORE_EINVAL. */

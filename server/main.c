@@ -50,14 +50,15 @@ static PGconn *connect_and_migrate(const core_config *cfg, int migrate)
     return db;
 }
 
+/* The gateway's window on the workers; a web-only process has none (arg NULL). */
 static size_t metrics_hook(void *arg, char *buf, size_t cap)
 {
-    return ingest_metrics(arg, buf, cap);
+    return arg ? ingest_metrics(arg, buf, cap) : 0;
 }
 
 static int db_ok_hook(void *arg)
 {
-    return ingest_db_ok(arg);
+    return arg ? ingest_db_ok(arg) : 1;
 }
 
 int main(int argc, char **argv)
@@ -102,26 +103,37 @@ int main(int argc, char **argv)
     geo_sweeper *sw = NULL;
     alert_dispatch *dp = NULL;
 
+    if (!(cfg.roles & CORE_ROLE_WEB) && strncmp(cfg.events_url, "inproc://", 9) == 0)
+        core_warn(MOD, "--role %s without web: events go to %s, where no gateway listens in this "
+                       "process; give --events-url tcp://GATEWAY:PORT",
+                  cfg.role, cfg.events_url);
     /* the workers dial the gateway's event socket without waiting, so either may be
      * first; the workers go first because the gateway's hooks read their counters */
-    if (!(in = ingest_start(&cfg, err, sizeof err))) {
+    if ((cfg.roles & CORE_ROLE_INGEST) && !(in = ingest_start(&cfg, err, sizeof err))) {
         core_error(MOD, "ingest: %s", err);
         goto fail;
     }
     web_hooks hooks = {metrics_hook, db_ok_hook, in};
-    if (!(wb = web_start(&cfg, &hooks, err, sizeof err))) {
+    if ((cfg.roles & CORE_ROLE_WEB) && !(wb = web_start(&cfg, &hooks, err, sizeof err))) {
         core_error(MOD, "web gateway: %s", err);
         goto fail;
     }
-    if (!(sw = geo_sweeper_start(cfg.db, cfg.events_url, cfg.sweep_interval_s, err, sizeof err))) {
-        core_error(MOD, "sweeper: %s", err);
-        goto fail;
+    /* the alerts stage: periodic rules and dispatch to the response units */
+    if (cfg.roles & CORE_ROLE_ALERTS) {
+        if (!(sw = geo_sweeper_start(cfg.db, cfg.events_url, cfg.sweep_interval_s, err,
+                                     sizeof err))) {
+            core_error(MOD, "sweeper: %s", err);
+            goto fail;
+        }
+        if (!(dp = alert_dispatch_start(&cfg, err, sizeof err))) {
+            core_error(MOD, "dispatch: %s", err);
+            goto fail;
+        }
     }
-    if (!(dp = alert_dispatch_start(&cfg, err, sizeof err))) {
-        core_error(MOD, "dispatch: %s", err);
-        goto fail;
-    }
-    core_info(MOD, "corridord ready: map at http://%s/", cfg.http);
+    if (wb)
+        core_info(MOD, "corridord ready (role %s): map at http://%s/", cfg.role, cfg.http);
+    else
+        core_info(MOD, "corridord ready (role %s)", cfg.role);
 
     int64_t next_maintenance = core_mono_us() + 3600LL * 1000000;
     for (;;) {
@@ -142,7 +154,8 @@ int main(int argc, char **argv)
     alert_dispatch_stop(dp);
     geo_sweeper_stop(sw);
     ingest_stop(in);
-    web_stop(wb);
+    if (wb)
+        web_stop(wb);
     PQfinish(db);
     core_info(MOD, "stopped");
     return 0;

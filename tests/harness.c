@@ -112,6 +112,17 @@ int harness_http(int port, const char *method, const char *path, const char *con
     return status;
 }
 
+static int port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 static int health_ok(int port)
 {
     char resp[512];
@@ -160,8 +171,12 @@ void harness_server_start(harness_server *s, const char *conninfo, ...)
     argv[argc++] = events;
     va_start(ap, conninfo);
     const char *a;
-    while ((a = va_arg(ap, const char *)) && argc < 62)
+    int web = 1; /* a process without the web role is ready when OsmAnd accepts */
+    while ((a = va_arg(ap, const char *)) && argc < 62) {
+        if (argc > 0 && strcmp(argv[argc - 1], "--role") == 0)
+            web = strstr(a, "web") || strstr(a, "all");
         argv[argc++] = a;
+    }
     va_end(ap);
     argv[argc] = NULL;
 
@@ -180,7 +195,7 @@ void harness_server_start(harness_server *s, const char *conninfo, ...)
         int st;
         if (waitpid(s->pid, &st, WNOHANG) == s->pid)
             ck_abort_msg("corridord exited at start-up (status %d); see %s", st, s->log);
-        if (health_ok(s->http_port))
+        if (web ? health_ok(s->http_port) : port_open(s->osmand_port))
             return;
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
