@@ -478,8 +478,7 @@ BEGIN
             updated_at = now()
         RETURNING v.mmsi, v.ts
     )
-    SELECT array_agg(up.mmsi) INTO moved FROM up
-    WHERE up.mmsi IN (SELECT a.mmsi FROM agg a WHERE a.ts IS NOT NULL AND a.ts = up.ts);
+    SELECT array_agg(up.mmsi) INTO moved FROM up JOIN agg a ON a.mmsi = up.mmsi AND a.ts = up.ts;
     moved := coalesce(moved, '{}');
 
     -- rendezvous: vessels whose position just advanced, against every vessel near them
