@@ -61,6 +61,14 @@ static const struct {
      "   'properties', json_build_object('iso2', iso2, 'name', name))"
      "  ORDER BY iso2), '[]'))::text FROM corridor.countries",
      0},
+    /* trips (rest_trips.c): each a function of schema/004_trips.sql returning JSON */
+    {"web_route_create", "SELECT corridor.route_create($1::json)::text", 1},
+    {"web_route_list", "SELECT corridor.route_list()::text", 0},
+    {"web_trip_arm", "SELECT corridor.trip_arm($1::json)::text", 1},
+    {"web_trip_disarm", "SELECT corridor.trip_disarm($1::uuid)::text", 1},
+    {"web_trip_get", "SELECT corridor.trip_get($1::uuid)::text", 1},
+    {"web_trip_list", "SELECT corridor.trip_list()::text", 0},
+    {"web_trip_report", "SELECT corridor.trip_report($1::uuid)::text", 1},
     {"web_latest",
      "SELECT coalesce(json_agg(corridor.position_json(seal_id, ts, lat, lon, speed_kmh,"
      "  bearing, battery, lock, alarm)::json ORDER BY seal_id), '[]')::text"

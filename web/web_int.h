@@ -201,6 +201,15 @@ void web_h_rrus_add(struct web *w, const web_req *req, web_resp *resp);
 void web_h_rrus_suggest(struct web *w, const web_req *req, web_resp *resp);
 void web_h_report_response(struct web *w, const web_req *req, web_resp *resp);
 
+/* Route and trip handlers (rest_trips.c). */
+void web_h_routes_list(struct web *w, const web_req *req, web_resp *resp);
+void web_h_routes_add(struct web *w, const web_req *req, web_resp *resp);
+void web_h_trips_list(struct web *w, const web_req *req, web_resp *resp);
+void web_h_trips_arm(struct web *w, const web_req *req, web_resp *resp);
+void web_h_trip_get(struct web *w, const web_req *req, web_resp *resp);
+void web_h_trip_disarm(struct web *w, const web_req *req, web_resp *resp);
+void web_h_trip_report(struct web *w, const web_req *req, web_resp *resp);
+
 /* The route table (rest.c). */
 extern const web_route web_routes[];
 extern const size_t web_n_routes;
