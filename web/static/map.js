@@ -34,6 +34,7 @@
 
   const map = L.map('map', { zoomControl: true, preferCanvas: false, worldCopyJump: true,
     minZoom: 3, maxZoom: 14, attributionControl: true });
+  state.map = map; // incidents.js pans to an incident
   map.attributionControl.setPrefix('');
   map.attributionControl.addAttribution('Natural Earth (public domain)');
   map.fitBounds([[-5.2, 29.0], [1.6, 40.4]]);
@@ -156,6 +157,8 @@
   }
 
   function renderIncidents(freshId) {
+    // incidents.js, when loaded, renders the panel with its actions
+    if (state.renderIncidents) return state.renderIncidents(freshId), updateStatus();
     const items = [...state.incidents.values()].sort((a, b) =>
       (b.opened_at || '').localeCompare(a.opened_at || '') || b.id - a.id);
     list.replaceChildren(...items.map(n => {
