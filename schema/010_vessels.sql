@@ -590,10 +590,12 @@ END $$;
 -- API
 -- ------------------------------------------------------------------------------------------
 
--- GET /api/vessels[?bbox=min_lon,min_lat,max_lon,max_lat]: array of vessel objects (as the
--- websocket's "vessel" messages), watched first, then by MMSI. p_bbox NULL: every vessel
--- (those without a position too).
-CREATE FUNCTION corridor.vessel_list(p_bbox float8[] DEFAULT NULL) RETURNS json
+-- GET /api/vessels[?bbox=min_lon,min_lat,max_lon,max_lat][&since=ISO8601]: array of vessel
+-- objects (as the websocket's "vessel" messages), watched first, then by MMSI. p_bbox NULL:
+-- every vessel (those without a position too); p_since: only vessels heard since then (the
+-- websocket snapshot passes now() - 1 hour so a national feed's history stays out).
+CREATE FUNCTION corridor.vessel_list(p_bbox float8[] DEFAULT NULL,
+                                     p_since timestamptz DEFAULT NULL) RETURNS json
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     IF p_bbox IS NOT NULL AND (array_length(p_bbox, 1) IS DISTINCT FROM 4
@@ -607,8 +609,9 @@ BEGIN
         FROM (SELECT v.mmsi, corridor.vessel_json(v) AS j,
                      corridor.vessel_watched(v.mmsi, v.imo) AS w
               FROM corridor.vessels v
-              WHERE p_bbox IS NULL
-                 OR v.geom && ST_MakeEnvelope(p_bbox[1], p_bbox[2], p_bbox[3], p_bbox[4], 4326)) x);
+              WHERE (p_bbox IS NULL
+                     OR v.geom && ST_MakeEnvelope(p_bbox[1], p_bbox[2], p_bbox[3], p_bbox[4], 4326))
+                AND (p_since IS NULL OR v.last_seen >= p_since)) x);
 END $$;
 
 -- GET /api/vessels/{mmsi}: the vessel, its track since p_since (GeoJSON LineString of the

@@ -249,6 +249,24 @@ START_TEST(tcp_and_udp_store_latest_state_and_history_of_watched_only)
     ck_assert_int_eq(metric("corridor_bad_input_total{protocol=\"ais\"}"), 3);
     ck_assert_int_ge(metric("corridor_observations_total{protocol=\"ais\"}"), 6);
 
+    /* the list: watched first; a bounding box; heard since */
+    query_text("SELECT string_agg(x->>'mmsi' || ':' || (x->>'watched'), ',') FROM "
+               "json_array_elements(corridor.vessel_list()) x",
+               t, sizeof t);
+    ck_assert_str_eq(t, "636012345:true,244123456:false,338123456:false");
+    query_text("SELECT string_agg(x->>'mmsi', ',') FROM "
+               "json_array_elements(corridor.vessel_list('{39.7,-4.2,39.95,-3.8}')) x",
+               t, sizeof t);
+    ck_assert_str_eq(t, "244123456,338123456");
+    ck_assert_int_eq(harness_query_long(db, "SELECT json_array_length(corridor.vessel_list(NULL, "
+                                            "now() + interval '1 minute'))"),
+                     0);
+    query_text("SELECT json_build_array(x->'track'->'type', json_array_length(x->'track'->"
+               "'coordinates'), json_array_length(x->'watch'))::text FROM "
+               "corridor.vessel_get(636012345) x",
+               t, sizeof t);
+    ck_assert_str_eq(t, "[\"LineString\", 3, 1]");
+
     /* stop watching: no more history */
     harness_exec(db, "SELECT corridor.watchlist_remove(id, 'officer 7') FROM corridor.watchlist");
     fd = tcp_connect(srv.ais_port);
