@@ -575,6 +575,66 @@ START_TEST(unknown_unit_is_refused)
 }
 END_TEST
 
+START_TEST(response_target_and_report)
+{
+    char resp[1 << 15];
+    server_start("60");
+    /* opened 61 minutes ago, nobody on scene: the sweeper flags it within a few seconds */
+    harness_exec(db, "INSERT INTO corridor.incidents (rule, severity, subject, seal_id, "
+                     "opened_at, lat, lon) VALUES ('seal_tampered', 'low', 'LATE', 'LATE', "
+                     "now() - interval '61 minutes', NULL, NULL)");
+    long id = harness_query_long(db, "SELECT id FROM corridor.incidents WHERE subject = 'LATE'");
+    ck_assert_int_eq(q("SELECT count(*) FROM corridor.incidents WHERE id = %ld AND "
+                       "severity = 'critical'",
+                       id),
+                     1); /* severity by rule, whatever the insert said */
+    int64_t until = now_ms() + 8000;
+    while (q("SELECT count(*) FROM corridor.incidents WHERE id = %ld AND breached_at IS NOT NULL",
+             id) == 0 &&
+           now_ms() < until)
+        usleep(200 * 1000);
+    ck_assert_int_eq(q("SELECT count(*) FROM corridor.incidents WHERE id = %ld AND breached_at = "
+                       "opened_at + interval '60 minutes'",
+                       id),
+                     1);
+    ck_assert_int_eq(q("SELECT count(*) FROM corridor.incident_audit WHERE incident_id = %ld AND "
+                       "action = 'target_breached'",
+                       id),
+                     1);
+    char path[64];
+    snprintf(path, sizeof path, "/api/incidents/%ld", id);
+    ck_assert_int_eq(harness_http(srv.http_port, "GET", path, NULL, NULL, resp, sizeof resp), 200);
+    ck_assert_ptr_nonnull(strstr(resp, "\"breached\": true"));
+
+    /* the report: three incidents of one unit, rule and day with known times */
+    harness_exec(db, "INSERT INTO corridor.rrus (id, name, base) VALUES ('R1', 'R1', "
+                     "ST_SetSRID(ST_MakePoint(36.8, -1.3), 4326)::geography)");
+    harness_exec(db,
+                 "INSERT INTO corridor.incidents (rule, severity, subject, status, opened_at, "
+                 "rru_id, acknowledged_at, on_scene_at, resolved_at, outcome) SELECT "
+                 "'route_deviation', 'high', 'R' || k, 'resolved', t, 'R1', t + ack, "
+                 "t + scene, t + scene + interval '10 minutes', 'confirmed' FROM (VALUES "
+                 "(1, interval '60 s', interval '30 min'), (2, interval '120 s', interval "
+                 "'50 min'), (3, interval '600 s', interval '70 min')) v(k, ack, scene), "
+                 "(SELECT timestamptz '2026-03-02 08:00:00+00' AS t) x");
+    ck_assert_int_eq(harness_http(srv.http_port, "GET",
+                                  "/api/reports/response?since=2026-03-02&until=2026-03-03", NULL,
+                                  NULL, resp, sizeof resp),
+                     200);
+    ck_assert_msg(strstr(resp, "\"rru_id\" : \"R1\", \"rule\" : \"route_deviation\", "
+                               "\"day\" : \"2026-03-02\", \"incidents\" : 3, \"targeted\" : 3, "
+                               "\"breaches\" : 1") &&
+                      strstr(resp, "\"to_acknowledge\" : {\"count\" : 3, \"median_s\" : 120.0, "
+                                   "\"p90_s\" : 504.0}") &&
+                      strstr(resp, "\"to_scene\" : {\"count\" : 3, \"median_s\" : 3000.0, "
+                                   "\"p90_s\" : 3960.0}"),
+                  "report: %s", resp);
+    ck_assert_int_eq(harness_http(srv.http_port, "GET", "/api/reports/response?since=yesterday",
+                                  NULL, NULL, resp, sizeof resp),
+                     400);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dispatch");
@@ -586,6 +646,7 @@ int main(void)
     tcase_add_test(tc, unacknowledged_dispatch_escalates);
     tcase_add_test(tc, two_officers_one_version);
     tcase_add_test(tc, unknown_unit_is_refused);
+    tcase_add_test(tc, response_target_and_report);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
