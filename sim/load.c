@@ -8,12 +8,17 @@
  * backlog, and their latency counts from the moment they were due, so a server that falls
  * behind shows it in p99 instead of hiding it (no coordinated omission).
  *
- * The device protocol is a small table (struct load_proto): OsmAnd over HTTP today; a
- * JT/T 808 entry adds its own open/ping/inflight/close without touching the scheduler.
+ * The device protocol is a small table (struct load_proto): OsmAnd over HTTP, and JT/T 808
+ * over TCP (load_jt808.c) where each connection is one terminal (so --connections is the
+ * seal count), registered and authenticated before the clock starts, with up to --pipeline
+ * 0x0200 frames in flight and an acknowledged ping being an 0x8001 with result 0. JT/T 808
+ * times have whole seconds, so each seal's k-th ping carries device time --device-time + k
+ * seconds: every ping is a distinct observation, evaluated, never a duplicate.
  *
  * Owns one event_base, C connections, N seal states and the latency histogram. Runs on the
  * main thread only.
  */
+#include "jt808.h"
 #include "sim.h"
 
 #include <event2/event.h>
@@ -23,7 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BACKLOG_MAX 65536   /* pings waiting per connection before they are dropped */
+#define BACKLOG_MAX 65536   /* pings waiting over all connections before they are dropped */
+#define BACKLOG_MIN 256     /* ... and per connection at least */
 #define DRAIN_US    5000000 /* how long answers may take after the last ping was due */
 
 struct load;
@@ -35,6 +41,7 @@ struct load_proto {
     int (*ping)(struct load *L, struct lconn *c, uint32_t seal, int64_t due_us);
     int (*inflight)(void *conn);
     void (*close)(void *conn);
+    int (*ready)(void *conn); /* NULL: usable at once; else 1 ready, 0 wait, < 0 failed */
 };
 
 struct lconn {
@@ -42,13 +49,13 @@ struct lconn {
     void *conn;
     uint32_t *q_seal; /* the backlog ring */
     int64_t *q_due;
-    int q_head, q_len;
+    int q_head, q_len, q_max;
 };
 
 struct lseal {
     float d; /* metres along the road */
     int8_t dir;
-    int64_t last_ms;
+    int64_t last_ms; /* OsmAnd: last device time sent; JT/T 808: next device time */
 };
 
 struct load {
@@ -62,6 +69,7 @@ struct load {
     int n_conns, n_seals;
     int64_t start_us, gen_end_us, last_answer_us;
     uint64_t issued; /* pings due so far */
+    int opened;      /* connections opened so far */
     unsigned long long sent, acked, refused, errors, dropped;
     int generating, stop;
     sim_hist hist;
@@ -129,8 +137,68 @@ static void osmand_close(void *conn)
     sim_http_free(conn);
 }
 
+/* ---- JT/T 808 over TCP: one terminal per connection (load_jt808.c) ---- */
+
+static void jt_done(void *arg, int status, int64_t latency)
+{
+    struct lconn *c = arg;
+    if (status >= 400 && c->L->refused < 5)
+        core_warn("sim", "refused: 0x8001 result %d", status - 400);
+    load_answered(c, status, latency);
+}
+
+static void *jt_open(struct load *L, char *err, size_t n)
+{
+    int i = L->opened++;
+    char terminal[16];
+    snprintf(terminal, sizeof terminal, "2%011d", i + 1);
+    return sim_jt_new(L->base, L->o->jt808, terminal, jt_done, &L->conns[i], err, n);
+}
+
+static int jt_ping(struct load *L, struct lconn *c, uint32_t seal, int64_t due_us)
+{
+    struct lseal *s = &L->seals[seal];
+    double len = sim_path_length(L->road);
+    s->d += s->dir * 16.7f; /* a fix every second at 60 km/h */
+    if (s->d > len || s->d < 0) {
+        s->dir = (int8_t)-s->dir;
+        s->d += 2 * s->dir * 16.7f;
+    }
+    sim_point p;
+    double brg;
+    sim_path_at(L->road, s->d, s->dir, &p, &brg);
+    ingest_jt808_location l;
+    ingest_jt808_location_clear(&l);
+    l.status = INGEST_JT808_ST_FIX | INGEST_JT808_ST_DOOR_LOCKED;
+    l.lat = p.lat;
+    l.lon = p.lon;
+    l.altitude = p.alt;
+    l.speed_kmh = 60;
+    l.course = (int)brg % 360;
+    l.ts_us = s->last_ms * 1000;
+    l.battery = 80;
+    s->last_ms += 1000;
+    return sim_jt_ping(c->conn, &l, due_us);
+}
+
+static int jt_inflight(void *conn)
+{
+    return sim_jt_inflight(conn);
+}
+
+static void jt_close(void *conn)
+{
+    sim_jt_free(conn);
+}
+
+static int jt_ready(void *conn)
+{
+    return sim_jt_ready(conn);
+}
+
 static const struct load_proto protos[] = {
-    {"osmand", osmand_open, osmand_ping, osmand_inflight, osmand_close},
+    {"osmand", osmand_open, osmand_ping, osmand_inflight, osmand_close, NULL},
+    {"jt808", jt_open, jt_ping, jt_inflight, jt_close, jt_ready},
 };
 
 /* ---- the scheduler ---- */
@@ -144,11 +212,11 @@ static void send_or_queue(struct load *L, struct lconn *c, uint32_t seal, int64_
             L->sent++;
         return;
     }
-    if (c->q_len == BACKLOG_MAX) {
+    if (c->q_len == c->q_max) {
         L->dropped++;
         return;
     }
-    int at = (c->q_head + c->q_len) % BACKLOG_MAX;
+    int at = (c->q_head + c->q_len) % c->q_max;
     c->q_seal[at] = seal;
     c->q_due[at] = due;
     c->q_len++;
@@ -159,7 +227,7 @@ static void pump(struct load *L, struct lconn *c)
     while (c->q_len > 0 && L->proto->inflight(c->conn) < L->o->pipeline) {
         uint32_t seal = c->q_seal[c->q_head];
         int64_t due = c->q_due[c->q_head];
-        c->q_head = (c->q_head + 1) % BACKLOG_MAX;
+        c->q_head = (c->q_head + 1) % c->q_max;
         c->q_len--;
         if (L->proto->ping(L, c, seal, due) < 0)
             L->errors++;
@@ -226,6 +294,33 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     L->generating = 0;
 }
 
+/* Runs the loop until every connection is ready (JT/T 808: authenticated). 0, or
+ * CORE_ECLOSED after a reason on stderr when one failed or 60 s passed. */
+static int wait_ready(struct load *L)
+{
+    int64_t until = core_mono_us() + 60000000;
+    for (;;) {
+        int ready = 0;
+        for (int i = 0; i < L->n_conns; i++) {
+            int r = L->proto->ready(L->conns[i].conn);
+            if (r < 0) {
+                fprintf(stderr, "corridor-sim: connection %d (terminal 2%011d) failed to "
+                                "register or authenticate\n", i, i + 1);
+                return CORE_ECLOSED;
+            }
+            ready += r;
+        }
+        if (ready == L->n_conns)
+            return 0;
+        if (core_mono_us() > until) {
+            fprintf(stderr, "corridor-sim: only %d of %d terminals authenticated in 60 s\n",
+                    ready, L->n_conns);
+            return CORE_ECLOSED;
+        }
+        event_base_loop(L->base, EVLOOP_ONCE);
+    }
+}
+
 int sim_load(const sim_opts *o)
 {
     struct load L = {.o = o};
@@ -243,6 +338,9 @@ int sim_load(const sim_opts *o)
     L.road = sim_path_new(road, n_road);
     L.n_seals = o->seals;
     L.n_conns = o->connections;
+    int jt = !strcmp(o->proto, "jt808");
+    if (jt)
+        L.n_conns = L.n_seals; /* a connection is a terminal */
     L.seals = calloc((size_t)L.n_seals, sizeof *L.seals);
     L.ids = calloc((size_t)L.n_seals, sizeof *L.ids);
     L.conns = calloc((size_t)L.n_conns, sizeof *L.conns);
@@ -253,18 +351,35 @@ int sim_load(const sim_opts *o)
         snprintf(L.ids[i], sizeof L.ids[i], "LD-SEAL-%06d", i + 1);
         L.seals[i].d = (float)(len * ((i * 7919) % L.n_seals) / L.n_seals); /* spread out */
         L.seals[i].dir = i % 2 ? 1 : -1;
+        if (jt) {
+            /* device seconds: the first ping at --device-time, else early enough that the
+             * last one is not in the future */
+            double per_seal = ceil(o->rate * o->duration_s / L.n_seals) + 10;
+            double t0 = o->device_time > 0 ? o->device_time
+                                           : floor((double)core_now_us() / 1e6) - per_seal;
+            L.seals[i].last_ms = (int64_t)t0 * 1000;
+        }
     }
+    int q_max = BACKLOG_MAX / L.n_conns;
+    if (q_max < BACKLOG_MIN)
+        q_max = BACKLOG_MIN;
     for (int i = 0; i < L.n_conns; i++) {
         struct lconn *c = &L.conns[i];
         c->L = &L;
-        c->q_seal = malloc(sizeof *c->q_seal * BACKLOG_MAX);
-        c->q_due = malloc(sizeof *c->q_due * BACKLOG_MAX);
+        c->q_max = q_max;
+        c->q_seal = malloc(sizeof *c->q_seal * (size_t)q_max);
+        c->q_due = malloc(sizeof *c->q_due * (size_t)q_max);
         c->conn = L.proto->open(&L, err, sizeof err);
         if (!c->q_seal || !c->q_due || !c->conn) {
-            fprintf(stderr, "corridor-sim: --osmand: %s\n", c->conn ? "out of memory" : err);
+            fprintf(stderr, "corridor-sim: --%s: %s\n", L.proto->name,
+                    c->conn ? "out of memory" : err);
             ret = c->conn ? 1 : 2;
             goto fail;
         }
+    }
+    if (L.proto->ready && wait_ready(&L)) {
+        ret = 2;
+        goto fail;
     }
     if (o->register_http) {
         reg = sim_http_new(L.base, o->register_http, 1 << 20, 30, err, sizeof err);

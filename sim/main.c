@@ -16,7 +16,7 @@
 #define SIM_DEFAULT_DATA "data/northern_corridor.csv"
 #endif
 
-enum { M_DEMO = 1, M_SCENARIO = 2, M_LOAD = 4 };
+enum { M_DEMO = 1, M_SCENARIO = 2, M_LOAD = 4, M_TRIPS = 8 };
 
 static void usage(FILE *out)
 {
@@ -33,6 +33,8 @@ static void usage(FILE *out)
         "             real time over OsmAnd; one leaves the road through the restricted zone\n"
         "  load       a load generator over OsmAnd HTTP keep-alive connections; prints one\n"
         "             JSON line of results at the end\n"
+        "  trips      trips under customs control: routes, arming, a clean trip Mombasa ->\n"
+        "             Malaba disarmed at Malaba and one trip per trip rule (docs/trips.md)\n"
         "\n"
         "flags (mode):\n"
         "  --http ADDR:PORT       REST of corridord (demo-data, scenario) [127.0.0.1:8080]\n"
@@ -47,7 +49,10 @@ static void usage(FILE *out)
         "  --connections C        keep-alive connections (load) [32]\n"
         "  --pipeline D           requests in flight per connection (load) [1]\n"
         "  --register-http ADDR:PORT  register the load seals there first (load)\n"
-        "  --protocol osmand      device protocol (load) [osmand]\n"
+        "  --protocol osmand|jt808  device protocol (load) [osmand]; jt808 opens one\n"
+        "                         connection per seal (terminal 2 + 11 digits of the number)\n"
+        "  --jt808 ADDR:PORT      JT/T 808 listener (load --protocol jt808) [127.0.0.1:6808]\n"
+        "  --device-time UNIX_S   device time of each seal's first jt808 ping [auto]\n"
         "  --log-level LEVEL      debug, info, warn, error [info]\n"
         "  --help                 this text\n",
         SIM_DEFAULT_DATA);
@@ -84,6 +89,7 @@ int main(int argc, char **argv)
     sim_opts o = {
         .http = "127.0.0.1:8080",
         .osmand = "127.0.0.1:5055",
+        .jt808 = "127.0.0.1:6808",
         .data = SIM_DEFAULT_DATA,
         .token = getenv("CORRIDOR_TOKEN"),
         .proto = "osmand",
@@ -109,6 +115,8 @@ int main(int argc, char **argv)
         mode = M_SCENARIO;
     else if (!strcmp(argv[1], "load"))
         mode = M_LOAD;
+    else if (!strcmp(argv[1], "trips"))
+        mode = M_TRIPS;
     else
         return bad("unknown mode \"%s\" (demo-data, scenario or load)%s", argv[1], "");
 
@@ -116,10 +124,10 @@ int main(int argc, char **argv)
         const char *name;
         int modes;
     } flags[] = {
-        {"http", M_DEMO | M_SCENARIO},
-        {"osmand", M_SCENARIO | M_LOAD},
-        {"token", M_DEMO | M_SCENARIO | M_LOAD},
-        {"data", M_DEMO},
+        {"http", M_DEMO | M_SCENARIO | M_TRIPS},
+        {"osmand", M_SCENARIO | M_LOAD | M_TRIPS},
+        {"token", M_DEMO | M_SCENARIO | M_LOAD | M_TRIPS},
+        {"data", M_DEMO | M_TRIPS},
         {"seals", M_SCENARIO | M_LOAD},
         {"speedup", M_SCENARIO},
         {"interval", M_SCENARIO},
@@ -129,7 +137,9 @@ int main(int argc, char **argv)
         {"pipeline", M_LOAD},
         {"register-http", M_LOAD},
         {"protocol", M_LOAD},
-        {"log-level", M_DEMO | M_SCENARIO | M_LOAD},
+        {"jt808", M_LOAD},
+        {"device-time", M_LOAD},
+        {"log-level", M_DEMO | M_SCENARIO | M_LOAD | M_TRIPS},
     };
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -158,7 +168,16 @@ int main(int argc, char **argv)
             val = argv[++i];
         }
         double v;
-        if (!strcmp(name, "http") || !strcmp(name, "osmand") || !strcmp(name, "register-http")) {
+        if (!strcmp(name, "jt808")) {
+            if (!hostport_ok(val))
+                return bad("--%s \"%s\" is not ADDR:PORT", name, val);
+            o.jt808 = val;
+        } else if (!strcmp(name, "device-time")) {
+            if (num(val, 1, 4e9, &v))
+                return bad("--device-time \"%s\" is not Unix seconds%s", val, "");
+            o.device_time = floor(v);
+        } else if (!strcmp(name, "http") || !strcmp(name, "osmand") ||
+                   !strcmp(name, "register-http")) {
             if (!hostport_ok(val))
                 return bad("--%s \"%s\" is not ADDR:PORT", name, val);
             if (name[0] == 'h')
@@ -205,8 +224,8 @@ int main(int argc, char **argv)
                 return bad("--pipeline \"%s\" is not a whole number in 1..1024%s", val, "");
             o.pipeline = (int)v;
         } else if (!strcmp(name, "protocol")) {
-            if (strcmp(val, "osmand"))
-                return bad("--protocol \"%s\" is not supported (osmand)%s", val, "");
+            if (strcmp(val, "osmand") && strcmp(val, "jt808"))
+                return bad("--protocol \"%s\" is not supported (osmand, jt808)%s", val, "");
             o.proto = val;
         } else if (!strcmp(name, "log-level")) {
             enum core_log_level lv;
@@ -233,6 +252,8 @@ int main(int argc, char **argv)
         return sim_demo_data(&o);
     case M_SCENARIO:
         return sim_scenario(&o);
+    case M_TRIPS:
+        return sim_trips(&o);
     default:
         return sim_load(&o);
     }

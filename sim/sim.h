@@ -172,18 +172,38 @@ int64_t sim_hist_quantile(const sim_hist *h, double q);
 int sim_hist_index(int64_t us);  /* exposed for the tests */
 int64_t sim_hist_value(int idx); /* representative (midpoint) value of a bucket */
 
+/* ---- JT/T 808 terminal connections for the load mode (load_jt808.c) ---- */
+#define SIM_JT_INFLIGHT_MAX 1024 /* 0x0200 frames awaiting their 0x8001 per connection */
+struct ingest_jt808_location;
+typedef struct sim_jt sim_jt;
+/* status: 200 for an 0x8001 result 0, 400 + result for another result, or a negative
+ * CORE_E* when no answer came (connection lost). latency_us counts from the due time. */
+typedef void (*sim_jt_done_fn)(void *arg, int status, int64_t latency_us);
+/* Connects to a numeric IPv4 ADDR:PORT, registers and authenticates as terminal (12
+ * digits). NULL with a reason in err. */
+sim_jt *sim_jt_new(struct event_base *base, const char *hostport, const char *terminal,
+                   sim_jt_done_fn done, void *arg, char *err, size_t n);
+int sim_jt_ready(const sim_jt *j); /* 1 authenticated, 0 not yet, negative: failed */
+int sim_jt_inflight(const sim_jt *j);
+/* Sends one 0x0200 (0, CORE_EFULL at SIM_JT_INFLIGHT_MAX, CORE_ECLOSED when not ready). */
+int sim_jt_ping(sim_jt *j, const struct ingest_jt808_location *l, int64_t due_us);
+void sim_jt_free(sim_jt *j);
+
 /* ---- modes ---- */
 typedef struct sim_opts {
     const char *http, *osmand, *data, *token, *proto;
+    const char *jt808; /* load --protocol jt808: the JT/T 808 listener */
     const char *register_http; /* load: where to register seals, NULL: not */
     int seals, connections, pipeline;
     double speedup, interval_s, duration_s, rate;
+    double device_time; /* load jt808: Unix seconds of each seal's first ping; 0: auto */
 } sim_opts;
 
 /* Each returns the process exit status (0 success, 1 failure after a logged reason). */
 int sim_demo_data(const sim_opts *o);
 int sim_scenario(const sim_opts *o);
 int sim_load(const sim_opts *o);
+int sim_trips(const sim_opts *o); /* trips.c */
 
 /* The extra request headers for REST (Authorization when a token is set) in buf. */
 const char *sim_rest_headers(const sim_opts *o, char *buf, size_t n);

@@ -1,0 +1,252 @@
+/*
+ * load_jt808.c: one JT/T 808 terminal connection for `corridor-sim load --protocol jt808`.
+ *
+ * A connection is one terminal (the server binds a TCP connection to the terminal that
+ * authenticated on it): it connects, sends 0x0100 register, answers the 0x8100 with 0x0102
+ * auth carrying the code it got, and is ready when the auth's 0x8001 says 0. Then it
+ * streams 0x0200 locations with many frames in flight; every 0x8001 for a 0x0200 is
+ * matched to its frame by serial (the server answers in order, after commit) and reported
+ * through the done callback with the latency from the frame's due time.
+ *
+ * Memory is bounded: SIM_JT_INFLIGHT_MAX frames in flight, a fixed frame splitter, and the
+ * bufferevent's output (a few frames). Owned by the load generator's single thread.
+ */
+#include "jt808.h"
+#include "sim.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+enum { JT_CONNECTING, JT_REGISTERING, JT_AUTHING, JT_READY, JT_DEAD };
+
+struct sim_jt {
+    struct bufferevent *bev;
+    char terminal[INGEST_JT808_TERMINAL_MAX + 1];
+    int state;
+    uint16_t serial, auth_serial;
+    ingest_jt808_splitter sp;
+    uint16_t fl_serial[SIM_JT_INFLIGHT_MAX];
+    int64_t fl_due[SIM_JT_INFLIGHT_MAX];
+    int fl_head, fl_len;
+    sim_jt_done_fn done;
+    void *arg;
+};
+
+static int send_frame(sim_jt *j, uint16_t msg_id, const uint8_t *body, size_t len)
+{
+    uint8_t out[2 * (21 + 1024 + 1) + 2];
+    ingest_jt808_head h = {.msg_id = msg_id, .serial = j->serial++};
+    snprintf(h.terminal, sizeof h.terminal, "%s", j->terminal);
+    int n = ingest_jt808_encode(&h, body, len, out, sizeof out);
+    if (n < 0)
+        return n;
+    return bufferevent_write(j->bev, out, (size_t)n) ? CORE_ECLOSED : 0;
+}
+
+/* Every frame in flight fails: the connection is gone. */
+static void fail_all(sim_jt *j, int status)
+{
+    j->state = JT_DEAD;
+    while (j->fl_len > 0) {
+        int64_t due = j->fl_due[j->fl_head];
+        j->fl_head = (j->fl_head + 1) % SIM_JT_INFLIGHT_MAX;
+        j->fl_len--;
+        j->done(j->arg, status, core_mono_us() - due);
+    }
+}
+
+static void on_ack(sim_jt *j, const uint8_t *b, size_t n)
+{
+    uint16_t serial, id;
+    int result;
+    if (ingest_jt808_parse_ack(b, n, &serial, &id, &result))
+        return;
+    if (id == INGEST_JT808_AUTH && j->state == JT_AUTHING) {
+        if (result == INGEST_JT808_OK) {
+            j->state = JT_READY;
+        } else {
+            core_warn("sim", "terminal %s: auth refused (%d)", j->terminal, result);
+            j->state = JT_DEAD;
+        }
+        return;
+    }
+    if (id != INGEST_JT808_LOCATION)
+        return;
+    /* answers come in order; frames before this serial that got none are lost */
+    while (j->fl_len > 0) {
+        uint16_t s = j->fl_serial[j->fl_head];
+        int64_t due = j->fl_due[j->fl_head];
+        j->fl_head = (j->fl_head + 1) % SIM_JT_INFLIGHT_MAX;
+        j->fl_len--;
+        int64_t lat = core_mono_us() - due;
+        if (s == serial) {
+            j->done(j->arg, result == INGEST_JT808_OK ? 200 : 400 + result, lat);
+            return;
+        }
+        j->done(j->arg, CORE_ECLOSED, lat);
+    }
+}
+
+static void on_frame(sim_jt *j, const uint8_t *frame, size_t len)
+{
+    ingest_jt808_head h;
+    const uint8_t *body;
+    size_t blen;
+    char why[128];
+    if (ingest_jt808_parse(frame, len, &h, &body, &blen, why, sizeof why))
+        return;
+    if (h.msg_id == INGEST_JT808_REGISTER_ACK && j->state == JT_REGISTERING) {
+        uint16_t rs;
+        int result;
+        char code[65];
+        if (ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code) ||
+            result != INGEST_JT808_REG_OK) {
+            core_warn("sim", "terminal %s: registration refused", j->terminal);
+            j->state = JT_DEAD;
+            return;
+        }
+        ingest_jt808_auth au;
+        memset(&au, 0, sizeof au);
+        snprintf(au.code, sizeof au.code, "%s", code);
+        uint8_t b[128];
+        int n = ingest_jt808_body_auth(b, sizeof b, 0, &au);
+        j->state = JT_AUTHING;
+        if (n < 0 || send_frame(j, INGEST_JT808_AUTH, b, (size_t)n))
+            j->state = JT_DEAD;
+    } else if (h.msg_id == INGEST_JT808_PLAT_ACK) {
+        on_ack(j, body, blen);
+    }
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    sim_jt *j = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    uint8_t chunk[4096];
+    size_t got;
+    while ((got = (size_t)evbuffer_remove(in, chunk, sizeof chunk)) > 0) {
+        size_t off = 0;
+        while (off < got) {
+            size_t used;
+            const uint8_t *frame;
+            size_t flen;
+            int rc = ingest_jt808_split(&j->sp, chunk + off, got - off, &used, &frame, &flen);
+            off += used;
+            if (rc == 1)
+                on_frame(j, frame, flen);
+            if (used == 0)
+                break;
+        }
+    }
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    sim_jt *j = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        int one = 1;
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        ingest_jt808_register reg = {.province = 11, .city = 1};
+        snprintf(reg.maker, sizeof reg.maker, "CSIM");
+        snprintf(reg.model, sizeof reg.model, "LOAD");
+        snprintf(reg.term_id, sizeof reg.term_id, "L%.6s", j->terminal + 6);
+        snprintf(reg.plate, sizeof reg.plate, "LOAD");
+        uint8_t b[128];
+        int n = ingest_jt808_body_register(b, sizeof b, 0, &reg);
+        j->state = JT_REGISTERING;
+        if (n < 0 || send_frame(j, INGEST_JT808_REGISTER, b, (size_t)n))
+            j->state = JT_DEAD;
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        if (j->state != JT_DEAD && j->state != JT_READY)
+            core_warn("sim", "terminal %s: connection lost before authentication", j->terminal);
+        fail_all(j, CORE_ECLOSED);
+    }
+}
+
+sim_jt *sim_jt_new(struct event_base *base, const char *hostport, const char *terminal,
+                   sim_jt_done_fn done, void *arg, char *err, size_t n)
+{
+    char host[128];
+    int port;
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    if (core_split_hostport(hostport, host, sizeof host, &port) ||
+        inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        snprintf(err, n, "\"%s\" is not a numeric IPv4 ADDR:PORT", hostport);
+        return NULL;
+    }
+    sa.sin_port = htons((uint16_t)port);
+    sim_jt *j = calloc(1, sizeof *j);
+    if (!j) {
+        snprintf(err, n, "out of memory");
+        return NULL;
+    }
+    snprintf(j->terminal, sizeof j->terminal, "%s", terminal);
+    j->done = done;
+    j->arg = arg;
+    j->serial = 1;
+    ingest_jt808_splitter_init(&j->sp);
+    j->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!j->bev)
+        goto fail;
+    bufferevent_setcb(j->bev, on_read, NULL, on_event, j);
+    bufferevent_enable(j->bev, EV_READ | EV_WRITE);
+    if (bufferevent_socket_connect(j->bev, (struct sockaddr *)&sa, sizeof sa)) {
+        snprintf(err, n, "cannot connect to %s", hostport);
+        goto fail;
+    }
+    return j;
+fail:
+    if (!j->bev)
+        snprintf(err, n, "out of memory");
+    sim_jt_free(j);
+    return NULL;
+}
+
+int sim_jt_ready(const sim_jt *j)
+{
+    return j->state == JT_READY ? 1 : j->state == JT_DEAD ? CORE_ECLOSED : 0;
+}
+
+int sim_jt_inflight(const sim_jt *j)
+{
+    return j->fl_len;
+}
+
+int sim_jt_ping(sim_jt *j, const ingest_jt808_location *l, int64_t due_us)
+{
+    if (j->state != JT_READY)
+        return CORE_ECLOSED;
+    if (j->fl_len == SIM_JT_INFLIGHT_MAX)
+        return CORE_EFULL;
+    uint8_t b[256];
+    int n = ingest_jt808_body_location(b, sizeof b, INGEST_JT808_TZ_DEFAULT_MIN, l);
+    if (n < 0)
+        return n;
+    uint16_t serial = j->serial;
+    int rc = send_frame(j, INGEST_JT808_LOCATION, b, (size_t)n);
+    if (rc)
+        return rc;
+    int at = (j->fl_head + j->fl_len) % SIM_JT_INFLIGHT_MAX;
+    j->fl_serial[at] = serial;
+    j->fl_due[at] = due_us;
+    j->fl_len++;
+    return 0;
+}
+
+void sim_jt_free(sim_jt *j)
+{
+    if (!j)
+        return;
+    if (j->bev)
+        bufferevent_free(j->bev);
+    free(j);
+}
