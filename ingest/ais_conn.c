@@ -397,7 +397,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
     ingest_ais_msg m;
 
     for (int k = 0; k < AIS_UDP_BURST; k++) {
-        ssize_t got = recv(fd, buf, sizeof buf, MSG_TRUNC);
+        ssize_t got = recv(fd, buf, sizeof buf, MSG_TRUNC | MSG_DONTWAIT);
         if (got < 0)
             break;
         size_t len = (size_t)got > sizeof buf ? sizeof buf : (size_t)got;
@@ -833,6 +833,9 @@ int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, cha
     st->id = ingest_worker_id(w);
     st->tcp_fd = tcp_fd;
     st->udp_fd = udp_fd;
+    /* the loop must never block on them, whoever opened them */
+    evutil_make_socket_nonblocking(tcp_fd);
+    evutil_make_socket_nonblocking(udp_fd);
     st->db_backoff_s = 1;
     src_name(&st->srcs[SRC_TCP], "listen_tcp", "tcp %s", st->cfg->ais);
     src_name(&st->srcs[SRC_UDP], "listen_udp", "udp %s", st->cfg->ais);

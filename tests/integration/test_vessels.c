@@ -9,10 +9,17 @@
  *   - the watchlist API and its precise errors;
  *   - each rule (zone entry, AIS gap, rendezvous, destination mismatch) with exact
  *     expectations, calling corridor.ingest_vessels and corridor.vessel_sweep with chosen
- *     times (no server: its own sweeper would judge by the wall clock).
+ *     times (no server: its own sweeper would judge by the wall clock);
+ *   - the handler itself (ais_conn.c included, on a loop of the test's own with a minimal
+ *     worker): per-feed counters as /metrics and /api/feeds text, the feed's backoff
+ *     (1 s after a working connection, then 2 s), and rows counted and dropped while the
+ *     database is unreachable.
  */
-#include "ais.h"
+#include "../../ingest/ais_conn.c"
 #include "harness.h"
+
+#include <event2/thread.h>
+#include <pthread.h>
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -608,6 +615,176 @@ START_TEST(destination_differs_from_declared_port)
 }
 END_TEST
 
+/* ---- the handler in-process, with the worker it needs ---- */
+
+struct ingest_worker {
+    struct event_base *base;
+    core_config cfg;
+    ingest_counters c;
+};
+
+struct event_base *ingest_worker_base(ingest_worker *w)
+{
+    return w->base;
+}
+PGconn *ingest_worker_ctl(ingest_worker *w)
+{
+    return NULL;
+}
+int ingest_worker_id(ingest_worker *w)
+{
+    return 0;
+}
+const core_config *ingest_worker_cfg(ingest_worker *w)
+{
+    return &w->cfg;
+}
+ingest_counters *ingest_worker_counters(ingest_worker *w)
+{
+    return &w->c;
+}
+
+static void *loop_main(void *arg)
+{
+    event_base_loop(arg, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+static int bound_socket(int type, int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+    socklen_t al = sizeof a;
+    int one = 1, fd = socket(AF_INET, type, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (type == SOCK_STREAM)
+        ck_assert_int_eq(listen(fd, 16), 0);
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* Waits (5 s) until the feeds JSON contains want; returns the JSON. */
+static const char *feeds_until(void *state, const char *want)
+{
+    static char buf[8192];
+    for (int i = 0; i < 50; i++) {
+        ingest_ais_feeds_json(state, buf, sizeof buf);
+        if (strstr(buf, want))
+            break;
+        sleep_ms(100);
+    }
+    return buf;
+}
+
+START_TEST(handler_counts_per_feed_backs_off_and_drops_without_database)
+{
+    static struct ingest_worker w;
+    char ais[64], feed[64], err[256], s[512], buf[16384];
+    void *state = NULL;
+    pthread_t th;
+    int lport = 0, fport = 0;
+
+    evthread_use_pthreads();
+    w.base = event_base_new();
+    core_config_defaults(&w.cfg);
+    w.cfg.db = "host=127.0.0.1 port=1 connect_timeout=2"; /* refused: storage is down */
+    int tcp_fd = bound_socket(SOCK_STREAM, &lport);
+    int udp_fd = bound_socket(SOCK_DGRAM, &lport);
+    snprintf(ais, sizeof ais, "127.0.0.1:%d", lport);
+    w.cfg.ais = ais;
+    int feed_fd = bound_socket(SOCK_STREAM, &fport);
+    snprintf(feed, sizeof feed, "127.0.0.1:%d", fport);
+    w.cfg.ais_feeds[0] = feed;
+    w.cfg.n_ais_feeds = 1;
+    w.cfg.events_url = "inproc://test-vessels-handler";
+    ck_assert_int_eq(ingest_ais_start(&w, tcp_fd, udp_fd, &state, err, sizeof err), 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, loop_main, w.base), 0);
+
+    /* the feed: two good sentences, a bad checksum, garbage */
+    int fd = accept_within(feed_fd, 3000);
+    ck_assert_int_ge(fd, 0);
+    nmea_pos(1, 636000001, -4.5, 40.2, 12.0, 90.0, s, sizeof s);
+    snprintf(buf, sizeof buf, "%s", s);
+    nmea_pos(18, 636000002, -4.6, 40.3, 1.0, 90.0, s, sizeof s);
+    strcat(buf, s);
+    *strrchr(s, '*') = 0;
+    strcat(buf, s);
+    strcat(buf, "*00\r\nnot a sentence\r\n");
+    send_all(fd, buf, strlen(buf));
+    const char *j = feeds_until(state, "\"bad_total\":2}]");
+    char want[512];
+    snprintf(
+        want, sizeof want,
+        "{\"name\":\"%s\",\"kind\":\"client\",\"connected\":1,\"connects\":1,\"lines\":4,"
+        "\"sentences\":2,\"messages\":2,\"ignored\":0,\"unsupported\":0,\"last_message_at\":\"",
+        feed);
+    ck_assert_msg(strstr(j, want), "%s", j);
+    ck_assert_msg(strstr(j, "\"bad\":{\"checksum\":1,\"orphan\":0,\"fill\":0,\"truncated\":0,"
+                            "\"length\":0,\"garbage\":1,\"overlong\":0},\"bad_total\":2}]"),
+                  "%s", j);
+    ck_assert_int_eq(atomic_load(&w.c.bad_ais), 2);
+
+    /* the listener and UDP are counted on their own */
+    int c = tcp_connect(lport);
+    nmea_pos(1, 636000003, -4.7, 40.4, 5.0, 90.0, s, sizeof s);
+    send_all(c, s, strlen(s));
+    snprintf(buf, sizeof buf, "%s%s", s, s);
+    udp_send(lport, buf);
+    snprintf(want, sizeof want,
+             "{\"name\":\"udp %s\",\"kind\":\"listen_udp\",\"connected\":0,"
+             "\"connects\":0,\"lines\":2,\"sentences\":2,\"messages\":2,",
+             ais);
+    j = feeds_until(state, want);
+    ck_assert_msg(strstr(j, want), "%s", j);
+    snprintf(want, sizeof want,
+             "{\"name\":\"tcp %s\",\"kind\":\"listen_tcp\",\"connected\":1,"
+             "\"connects\":1,\"lines\":1,\"sentences\":1,\"messages\":1,",
+             ais);
+    ck_assert_msg(strstr(j, want), "%s", j);
+    close(c);
+
+    /* storage is down: the 5 vessel messages are counted and dropped */
+    for (int i = 0; i < 30 && atomic_load(&((ais_state *)state)->dropped_db) < 5; i++)
+        sleep_ms(100);
+    ingest_ais_metrics(state, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "corridor_vessel_rows_total{outcome=\"queued\"} 5\n"), "%s", buf);
+    ck_assert_msg(strstr(buf, "corridor_vessel_rows_total{outcome=\"dropped_db_down\"} 5\n"), "%s",
+                  buf);
+    ck_assert_msg(strstr(buf, "corridor_vessel_db_up 0\n"), "%s", buf);
+    snprintf(want, sizeof want, "corridor_ais_bad_total{feed=\"%s\",reason=\"checksum\"} 1\n",
+             feed);
+    ck_assert_msg(strstr(buf, want), "%s", buf);
+    snprintf(want, sizeof want, "corridor_ais_sentences_total{feed=\"udp %s\"} 2\n", ais);
+    ck_assert_msg(strstr(buf, want), "%s", buf);
+
+    /* the feed closes after good data: re-dialled after 1 s; closes again without any: 2 s */
+    close(fd);
+    int64_t t0 = core_mono_us();
+    fd = accept_within(feed_fd, 3000);
+    ck_assert_int_ge(fd, 0);
+    int64_t t1 = core_mono_us();
+    close(fd);
+    fd = accept_within(feed_fd, 4000);
+    ck_assert_int_ge(fd, 0);
+    int64_t t2 = core_mono_us();
+    ck_assert_msg(t1 - t0 >= 900000 && t1 - t0 < 1800000, "first wait %lld us",
+                  (long long)(t1 - t0));
+    ck_assert_msg(t2 - t1 >= 1900000 && t2 - t1 < 2800000, "second wait %lld us",
+                  (long long)(t2 - t1));
+    j = feeds_until(state, "\"connects\":3,");
+    ck_assert_msg(strstr(j, "\"kind\":\"client\",\"connected\":1,\"connects\":3,"), "%s", j);
+    close(fd);
+
+    event_base_loopbreak(w.base);
+    pthread_join(th, NULL);
+    ingest_ais_stop(state);
+    close(feed_fd);
+    event_base_free(w.base);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vessels");
@@ -621,6 +798,10 @@ static Suite *suite(void)
     tcase_set_timeout(feed, 120);
     tcase_add_test(feed, feed_is_dialled_served_and_redialled);
     suite_add_tcase(s, feed);
+    TCase *handler = tcase_create("handler");
+    tcase_set_timeout(handler, 60);
+    tcase_add_test(handler, handler_counts_per_feed_backs_off_and_drops_without_database);
+    suite_add_tcase(s, handler);
     TCase *rules = tcase_create("rules");
     tcase_add_checked_fixture(rules, sql_setup, sql_teardown);
     tcase_set_timeout(rules, 120);
