@@ -18,8 +18,8 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-#define ALERT_LIST_MAX 5000    /* most incidents one listing returns */
-#define ALERT_LIST_DEFAULT 500 /* when the caller gives no limit */
+#define ALERT_LIST_MAX     5000 /* most incidents one listing returns */
+#define ALERT_LIST_DEFAULT 500  /* when the caller gives no limit */
 
 /* Which incidents a listing holds. */
 enum alert_filter {
@@ -61,16 +61,14 @@ int alert_incident_get(PGconn *conn, const char *id, alert_answer *out);
  * optimistic check; unit non-NULL when an RRU acts (the incident must be its own).
  * 200 with the new incident; 404, 409 (version_conflict, invalid_transition, ...: with the
  * current "incident"), 403, 422. */
-int alert_incident_action(PGconn *conn, const char *id, const char *action_json,
-                          const char *actor, const char *version, const char *unit,
-                          alert_answer *out);
+int alert_incident_action(PGconn *conn, const char *id, const char *action_json, const char *actor,
+                          const char *version, const char *unit, alert_answer *out);
 /* GET /api/rrus, POST /api/rrus (201 created, 200 updated), GET /api/rrus/suggest. */
 int alert_rru_list(PGconn *conn, alert_answer *out);
 int alert_rru_upsert(PGconn *conn, const char *unit_json, alert_answer *out);
 int alert_rru_suggest(PGconn *conn, const char *incident_id, alert_answer *out);
 /* GET /api/reports/response; since and until are ISO 8601 text or NULL. */
-int alert_response_report(PGconn *conn, const char *since, const char *until,
-                          alert_answer *out);
+int alert_response_report(PGconn *conn, const char *since, const char *until, alert_answer *out);
 
 /* 1 if s is a positive decimal id of 1..18 digits. Pure. */
 int alert_id_valid(const char *s);

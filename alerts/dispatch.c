@@ -39,13 +39,13 @@
 
 #define MOD "dispatch"
 
-#define DISPATCH_CTX 128              /* requests served at once (held polls included) */
-#define DISPATCH_MSG_MAX (16 * 1024)  /* one client request: larger ones are dropped by nng */
-#define DISPATCH_HAVE_MAX 64          /* dispatch ids a poll may say it holds */
-#define DISPATCH_HOLD_MAX_MS 25000    /* longest a poll is held */
-#define DISPATCH_TICK_MS 1000         /* the dispatch clock */
-#define DISPATCH_HOLD_CHECK_MS 250    /* how often held polls look for new dispatches */
-#define DISPATCH_RELISTEN_S 5         /* retry of a listener that could not bind */
+#define DISPATCH_CTX           128         /* requests served at once (held polls included) */
+#define DISPATCH_MSG_MAX       (16 * 1024) /* one client request: larger ones are dropped by nng */
+#define DISPATCH_HAVE_MAX      64          /* dispatch ids a poll may say it holds */
+#define DISPATCH_HOLD_MAX_MS   25000       /* longest a poll is held */
+#define DISPATCH_TICK_MS       1000        /* the dispatch clock */
+#define DISPATCH_HOLD_CHECK_MS 250         /* how often held polls look for new dispatches */
+#define DISPATCH_RELISTEN_S    5           /* retry of a listener that could not bind */
 
 enum ctx_state { C_IDLE, C_RECV, C_HOLD, C_SEND };
 
@@ -54,9 +54,9 @@ struct dctx {
     nng_ctx ctx;
     nng_aio *aio;
     enum ctx_state state;
-    char unit[65];           /* a held poll: its unit, */
+    char unit[65];                         /* a held poll: its unit, */
     char have[24 * DISPATCH_HAVE_MAX + 3]; /* the ids it holds as a SQL array, */
-    int64_t until_us;        /* and when it is answered empty */
+    int64_t until_us;                      /* and when it is answered empty */
 };
 
 struct alert_dispatch {
@@ -163,8 +163,8 @@ static void reply_error(struct dctx *c, int status, const char *code, const char
  * unit". Returns 0 with the unit's JSON in *unit_json (malloc'd) when want_json; 401/503
  * otherwise, with a reason.
  */
-static int authenticate(alert_dispatch *d, const char *unit, const char *token,
-                        char **unit_json, const char **why)
+static int authenticate(alert_dispatch *d, const char *unit, const char *token, char **unit_json,
+                        const char **why)
 {
     if (!token || !*token) {
         *why = "a token is required";
@@ -197,8 +197,7 @@ static int authenticate(alert_dispatch *d, const char *unit, const char *token,
 
 /* The unit's pending dispatches not in have (a SQL array literal), and the held ids no
  * longer pending. 0 with both JSON texts (malloc'd), or CORE_EDB. */
-static int take(alert_dispatch *d, const char *unit, const char *have, char **got,
-                char **gone)
+static int take(alert_dispatch *d, const char *unit, const char *have, char **got, char **gone)
 {
     PGconn *db = db_conn(d);
     if (!db)
@@ -319,8 +318,9 @@ static void on_action(alert_dispatch *d, struct dctx *c, json_object *o, const c
     size_t n = ans.len + 96;
     char *t = malloc(n);
     if (t) {
-        int len = snprintf(t, n, "{\"type\":\"result\",\"ok\":%s,\"status\":%d,\"incident_id\":%s,"
-                                 "\"answer\":%s}",
+        int len = snprintf(t, n,
+                           "{\"type\":\"result\",\"ok\":%s,\"status\":%d,\"incident_id\":%s,"
+                           "\"answer\":%s}",
                            ans.status == 200 ? "true" : "false", ans.status, id, ans.body);
         reply(c, t, (size_t)len);
         free(t);
@@ -349,8 +349,9 @@ static void on_request(alert_dispatch *d, struct dctx *c, nng_msg *m)
             token = json_object_get_string(v);
     }
     if (!op) {
-        reply_error(c, 400, "bad_request", "a request is a JSON object with \"op\": hello, poll "
-                                           "or action");
+        reply_error(c, 400, "bad_request",
+                    "a request is a JSON object with \"op\": hello, poll "
+                    "or action");
         goto done;
     }
     const char *why = NULL;
@@ -552,8 +553,8 @@ alert_dispatch *alert_dispatch_start(const core_config *cfg, char *err, size_t n
         else
             core_info(MOD, "no dispatch endpoint (--dispatch \"\"): units cannot connect");
     } else {
-        core_error(MOD, "--dispatch %s: %s (retrying every %d s)", cfg->dispatch,
-                   nng_strerror(rv), DISPATCH_RELISTEN_S);
+        core_error(MOD, "--dispatch %s: %s (retrying every %d s)", cfg->dispatch, nng_strerror(rv),
+                   DISPATCH_RELISTEN_S);
         d->next_listen_us = core_mono_us() + DISPATCH_RELISTEN_S * 1000000LL;
     }
     if (nng_push0_open(&d->push) == 0) {

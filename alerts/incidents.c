@@ -37,8 +37,7 @@ static const struct {
     {"alert_rru_upsert",
      "SELECT (x->>'created')::boolean, (x->'unit')::text FROM corridor.rru_upsert($1::json) x", 1},
     {"alert_suggest", "SELECT corridor.rru_suggest($1::bigint)::text", 1},
-    {"alert_report", "SELECT corridor.response_report($1::timestamptz, $2::timestamptz)::text",
-     2},
+    {"alert_report", "SELECT corridor.response_report($1::timestamptz, $2::timestamptz)::text", 2},
     /* the dispatch stage's (dispatch.c) */
     {"alert_tick", "SELECT t FROM corridor.dispatch_tick(now(), $1::int) t", 1},
     {"alert_take",
@@ -186,8 +185,8 @@ static int answer_value(PGresult *r, int col, int status, alert_answer *out)
 
 /* Runs statement stmt; a one-row answer becomes status with column col, a CTnnn (or data)
  * error an error body. CORE_EDB otherwise. */
-static int run(PGconn *conn, const char *stmt, int n, const char *const *vals, int col,
-               int status, alert_answer *out, PGresult **keep)
+static int run(PGconn *conn, const char *stmt, int n, const char *const *vals, int col, int status,
+               alert_answer *out, PGresult **keep)
 {
     memset(out, 0, sizeof *out);
     PGresult *r = PQexecPrepared(conn, stmt, n, vals, NULL, NULL, 0);
@@ -199,8 +198,7 @@ static int run(PGconn *conn, const char *stmt, int n, const char *const *vals, i
         if (http) {
             out->status = http;
             out->body = alert_error_body(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
-                                         PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL),
-                                         &out->len);
+                                         PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL), &out->len);
             rc = out->body ? 0 : CORE_EDB;
         } else {
             core_error("alerts", "%s: %s", stmt, PQresultErrorMessage(r));
@@ -232,9 +230,8 @@ int alert_incident_get(PGconn *conn, const char *id, alert_answer *out)
     return run(conn, "alert_get", 1, vals, 0, 200, out, NULL);
 }
 
-int alert_incident_action(PGconn *conn, const char *id, const char *action_json,
-                          const char *actor, const char *version, const char *unit,
-                          alert_answer *out)
+int alert_incident_action(PGconn *conn, const char *id, const char *action_json, const char *actor,
+                          const char *version, const char *unit, alert_answer *out)
 {
     if (!alert_id_valid(id))
         return not_found("incident", id, out);
@@ -268,8 +265,7 @@ int alert_rru_suggest(PGconn *conn, const char *incident_id, alert_answer *out)
     return run(conn, "alert_suggest", 1, vals, 0, 200, out, NULL);
 }
 
-int alert_response_report(PGconn *conn, const char *since, const char *until,
-                          alert_answer *out)
+int alert_response_report(PGconn *conn, const char *since, const char *until, alert_answer *out)
 {
     const char *vals[2] = {since, until};
     return run(conn, "alert_report", 2, vals, 0, 200, out, NULL);

@@ -27,7 +27,7 @@
 #include <string.h>
 
 #define REPLY_MAX (4 * 1024 * 1024) /* one answer from the server */
-#define HAVE_MAX 64                 /* dispatches held at once (the server's limit too) */
+#define HAVE_MAX  64                /* dispatches held at once (the server's limit too) */
 
 static struct {
     const char *server, *token, *unit;
@@ -36,25 +36,25 @@ static struct {
     pthread_mutex_t out_lock;
     long long have[HAVE_MAX];
     size_t n_have;
-} g = {.server = "tcp://127.0.0.1:7070", .wait_ms = 20000,
-       .out_lock = PTHREAD_MUTEX_INITIALIZER};
+} g = {.server = "tcp://127.0.0.1:7070", .wait_ms = 20000, .out_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: corridor-rru --server URL --token TOKEN --unit ID [options]\n"
-            "  --server URL      corridord's dispatch endpoint (default tcp://127.0.0.1:7070)\n"
-            "  --token TOKEN     the unit's API token\n"
-            "  --unit ID         the unit (until tokens are tied to units)\n"
-            "  --wait-ms N       longest the server holds a poll (default 20000)\n"
-            "one action, then exit (0 when the server accepted it):\n"
-            "  --action ack|en_route|on_scene|resolved|note --incident ID\n"
-            "  [--outcome confirmed|false_alarm|duplicate|handled_remotely|no_trace|other]\n"
-            "  [--note TEXT]\n"
-            "otherwise it runs until SIGINT/SIGTERM, printing dispatches as JSON lines and\n"
-            "reading commands from stdin, one per line:\n"
-            "  ack 42 | en_route 42 [NOTE] | on_scene 42 [NOTE] |\n"
-            "  resolved 42 OUTCOME [NOTE] | note 42 NOTE   (NOTE: the rest of the line or \"...\")\n");
+    fprintf(
+        out,
+        "usage: corridor-rru --server URL --token TOKEN --unit ID [options]\n"
+        "  --server URL      corridord's dispatch endpoint (default tcp://127.0.0.1:7070)\n"
+        "  --token TOKEN     the unit's API token\n"
+        "  --unit ID         the unit (until tokens are tied to units)\n"
+        "  --wait-ms N       longest the server holds a poll (default 20000)\n"
+        "one action, then exit (0 when the server accepted it):\n"
+        "  --action ack|en_route|on_scene|resolved|note --incident ID\n"
+        "  [--outcome confirmed|false_alarm|duplicate|handled_remotely|no_trace|other]\n"
+        "  [--note TEXT]\n"
+        "otherwise it runs until SIGINT/SIGTERM, printing dispatches as JSON lines and\n"
+        "reading commands from stdin, one per line:\n"
+        "  ack 42 | en_route 42 [NOTE] | on_scene 42 [NOTE] |\n"
+        "  resolved 42 OUTCOME [NOTE] | note 42 NOTE   (NOTE: the rest of the line or \"...\")\n");
 }
 
 /* Prints one JSON line (stdout is shared by both threads). */
@@ -293,8 +293,8 @@ int main(int argc, char **argv)
     if (one_shot) {
         /* the same checks as a stdin line */
         char line[RRU_NOTE_MAX + 256], err[160];
-        snprintf(line, sizeof line, "%s %s %s%s", one.action, incident ? incident : "",
-                 one.outcome, one.note[0] ? " \"-\"" : "");
+        snprintf(line, sizeof line, "%s %s %s%s", one.action, incident ? incident : "", one.outcome,
+                 one.note[0] ? " \"-\"" : "");
         rru_cmd parsed;
         if (rru_cmd_parse(line, &parsed, err, sizeof err) != 1) {
             fprintf(stderr, "corridor-rru: %s\n", err);

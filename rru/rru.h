@@ -15,9 +15,9 @@
 
 /* One command: `ACTION INCIDENT [OUTCOME] [NOTE]`. */
 typedef struct rru_cmd {
-    char action[16];   /* ack, en_route, on_scene, resolved, note */
+    char action[16]; /* ack, en_route, on_scene, resolved, note */
     long long incident;
-    char outcome[32];  /* resolved only */
+    char outcome[32]; /* resolved only */
     char note[RRU_NOTE_MAX + 1];
 } rru_cmd;
 
@@ -33,7 +33,7 @@ char *rru_action_request(const char *unit, const char *token, const rru_cmd *cmd
 /* {"op":"hello","unit","token"}. malloc'd. */
 char *rru_hello_request(const char *unit, const char *token);
 /* {"op":"poll","unit","token","have":[ids],"wait_ms"}. malloc'd. */
-char *rru_poll_request(const char *unit, const char *token, const long long *have,
-                       size_t n_have, int wait_ms);
+char *rru_poll_request(const char *unit, const char *token, const long long *have, size_t n_have,
+                       int wait_ms);
 
 #endif

@@ -63,8 +63,9 @@ int rru_cmd_parse(const char *line, rru_cmd *cmd, char *err, size_t n)
         return fail(err, n, "the incident id must be a positive integer");
     if (strcmp(cmd->action, "resolved") == 0) {
         if (!(p = word(p, cmd->outcome, sizeof cmd->outcome)) || !cmd->outcome[0])
-            return fail(err, n, "resolved needs an outcome: confirmed, false_alarm, duplicate, "
-                                "handled_remotely, no_trace or other");
+            return fail(err, n,
+                        "resolved needs an outcome: confirmed, false_alarm, duplicate, "
+                        "handled_remotely, no_trace or other");
     }
     p = skip_space(p);
     size_t len = 0;
@@ -135,8 +136,8 @@ char *rru_hello_request(const char *unit, const char *token)
     return o ? dump(o) : NULL;
 }
 
-char *rru_poll_request(const char *unit, const char *token, const long long *have,
-                       size_t n_have, int wait_ms)
+char *rru_poll_request(const char *unit, const char *token, const long long *have, size_t n_have,
+                       int wait_ms)
 {
     json_object *o = base("poll", unit, token), *a = json_object_new_array();
     if (!o || !a) {

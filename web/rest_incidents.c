@@ -50,7 +50,8 @@ static PGconn *conn_or_503(struct web *w, web_resp *resp)
 {
     PGconn *c = web_db_conn(w->db);
     if (!c)
-        web_resp_error(resp, 503, "db_unavailable", "the database cannot be reached; retry shortly");
+        web_resp_error(resp, 503, "db_unavailable",
+                       "the database cannot be reached; retry shortly");
     return c;
 }
 
@@ -174,8 +175,6 @@ void web_h_rrus_add(struct web *w, const web_req *req, web_resp *resp)
         goto done;
     alert_answer a;
     int rc = alert_rru_upsert(c, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), &a);
-    if (rc == 0 && a.status == 201 && json_object_object_get_ex(o, "id", &v))
-        snprintf(resp->location, sizeof resp->location, "/api/rrus/%s", json_object_get_string(v));
     answer(w, resp, c, rc, &a);
 done:
     json_object_put(o);

@@ -29,7 +29,7 @@ START_TEST(sqlstates)
     ck_assert_int_eq(alert_sqlstate_status("CT409"), 409);
     ck_assert_int_eq(alert_sqlstate_status("CT422"), 422);
     ck_assert_int_eq(alert_sqlstate_status("CT403"), 403);
-    ck_assert_int_eq(alert_sqlstate_status("CT200"), 0);   /* not an error status */
+    ck_assert_int_eq(alert_sqlstate_status("CT200"), 0); /* not an error status */
     ck_assert_int_eq(alert_sqlstate_status("CT4x9"), 0);
     ck_assert_int_eq(alert_sqlstate_status("22P02"), 422); /* invalid text representation */
     ck_assert_int_eq(alert_sqlstate_status("23514"), 422); /* check violation */

@@ -143,8 +143,8 @@ static void rru_say(rru_proc *p, const char *cmd)
 static void server_start(const char *ack_timeout)
 {
     harness_server_start(&srv, conninfo, "--dispatch", dispatch_url, "--dispatch-ack-timeout",
-                         ack_timeout, "--sweep-interval", "1", "--workers", "1", "--batch-ms",
-                         "20", NULL);
+                         ack_timeout, "--sweep-interval", "1", "--workers", "1", "--batch-ms", "20",
+                         NULL);
 }
 
 static void setup(void)
@@ -182,7 +182,7 @@ static void seed(void)
     harness_exec(db, "INSERT INTO corridor.seals(id, protocol, device_id) VALUES "
                      "('S1','osmand','S1'), ('S2','osmand','S2'), ('S3','osmand','S3')");
     harness_exec(db, "INSERT INTO corridor.geofences(name, kind, geom) VALUES ('Zone', "
-                 "'restricted', ST_Multi(ST_MakeEnvelope(36.85,-1.35,36.95,-1.25,4326)))");
+                     "'restricted', ST_Multi(ST_MakeEnvelope(36.85,-1.35,36.95,-1.25,4326)))");
 }
 
 /* A seal pings inside the restricted zone: the rule opens a critical incident. Returns
@@ -248,8 +248,7 @@ START_TEST(nearest_unit_gets_the_dispatch_and_works_it)
     qtext("SELECT status || '|' || rru_id FROM corridor.incidents WHERE id = %ld", id, text,
           sizeof text);
     ck_assert_str_eq(text, "acknowledged|U1");
-    qtext("SELECT status FROM corridor.dispatches WHERE incident_id = %ld", id, text,
-          sizeof text);
+    qtext("SELECT status FROM corridor.dispatches WHERE incident_id = %ld", id, text, sizeof text);
     ck_assert_str_eq(text, "acknowledged");
     ck_assert_int_eq(q("SELECT count(*) FROM corridor.incident_audit WHERE incident_id = %ld "
                        "AND action = 'ack' AND actor = 'rru:U1' AND from_status = 'dispatched'",
@@ -258,8 +257,7 @@ START_TEST(nearest_unit_gets_the_dispatch_and_works_it)
 
     /* past the acknowledgement timeout nothing escalates: U2 never hears of it */
     ck_assert(!rru_expect(u2, "\"type\":\"dispatch\"", 4500, line, sizeof line));
-    ck_assert_int_eq(q("SELECT count(*) FROM corridor.dispatches WHERE incident_id = %ld", id),
-                     1);
+    ck_assert_int_eq(q("SELECT count(*) FROM corridor.dispatches WHERE incident_id = %ld", id), 1);
 
     snprintf(text, sizeof text, "en_route %ld leaving base\n", id);
     rru_say(u1, text);
@@ -303,9 +301,9 @@ START_TEST(nearest_unit_gets_the_dispatch_and_works_it)
         ck_assert_msg(hit != NULL, "audit lacks %s in order: %s", actions[i], resp);
         at = hit;
     }
-    ck_assert_int_eq(harness_http(srv.http_port, "GET", "/api/reports/response", NULL, NULL, resp,
-                                  sizeof resp),
-                     200);
+    ck_assert_int_eq(
+        harness_http(srv.http_port, "GET", "/api/reports/response", NULL, NULL, resp, sizeof resp),
+        200);
     ck_assert_msg(strstr(resp, "\"rru_id\" : \"U1\"") && strstr(resp, "\"breaches\" : 0"), "%s",
                   resp);
     rru_stop(u1, SIGTERM);
@@ -360,14 +358,14 @@ START_TEST(redelivered_after_reconnect_and_restart)
     /* an officer reassigns to U2: U2's client (which had to redial) gets it, U1 drops it */
     char path[64], body[128];
     snprintf(path, sizeof path, "/api/incidents/%ld/actions", id);
-    snprintf(body, sizeof body, "{\"action\":\"assign\",\"rru_id\":\"U2\",\"note\":\"U2 is free\"}");
-    ck_assert_int_eq(harness_http(srv.http_port, "POST", path, "application/json", body, resp,
-                                  sizeof resp),
-                     200);
+    snprintf(body, sizeof body,
+             "{\"action\":\"assign\",\"rru_id\":\"U2\",\"note\":\"U2 is free\"}");
+    ck_assert_int_eq(
+        harness_http(srv.http_port, "POST", path, "application/json", body, resp, sizeof resp),
+        200);
     ck_assert_msg(rru_expect(u2, want, 10000, line, sizeof line), "U2 got nothing after restart");
     snprintf(text, sizeof text, "{\"type\":\"gone\",\"dispatch_id\":%ld}", dispatch_id);
-    ck_assert_msg(rru_expect(u1, text, 5000, line, sizeof line), "U1 kept the dispatch (%s)",
-                  text);
+    ck_assert_msg(rru_expect(u1, text, 5000, line, sizeof line), "U1 kept the dispatch (%s)", text);
     snprintf(text, sizeof text, "ack %ld\n", id);
     rru_say(u2, text);
     ck_assert(rru_expect(u2, "\"type\":\"result\"", 5000, line, sizeof line));
@@ -428,7 +426,8 @@ END_TEST
 static int http_send(int port, const char *method, const char *path, const char *body)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     char req[2048];
@@ -465,7 +464,7 @@ START_TEST(two_officers_one_version)
     harness_exec(db, "INSERT INTO corridor.seals(id, protocol, device_id) VALUES "
                      "('S1','osmand','S1')");
     harness_exec(db, "INSERT INTO corridor.geofences(name, kind, geom) VALUES ('Zone', "
-                 "'restricted', ST_Multi(ST_MakeEnvelope(36.85,-1.35,36.95,-1.25,4326)))");
+                     "'restricted', ST_Multi(ST_MakeEnvelope(36.85,-1.35,36.95,-1.25,4326)))");
     long id = open_incident("S1");
     ck_assert_int_eq(q("SELECT version FROM corridor.incidents WHERE id = %ld", id), 1);
     snprintf(path, sizeof path, "/api/incidents/%ld/actions", id);
@@ -491,9 +490,9 @@ START_TEST(two_officers_one_version)
     const char *retry = sa == 409 ? "{\"action\":\"ack\",\"version\":2}"
                                   : "{\"action\":\"note\",\"note\":\"calling the driver\","
                                     "\"version\":2}";
-    ck_assert_int_eq(harness_http(srv.http_port, "POST", path, "application/json", retry, resp,
-                                  sizeof resp),
-                     200);
+    ck_assert_int_eq(
+        harness_http(srv.http_port, "POST", path, "application/json", retry, resp, sizeof resp),
+        200);
     ck_assert_int_eq(q("SELECT version FROM corridor.incidents WHERE id = %ld", id), 3);
     qtext("SELECT status FROM corridor.incidents WHERE id = %ld", id, resp, sizeof resp);
     ck_assert_str_eq(resp, "acknowledged");
@@ -516,9 +515,9 @@ START_TEST(two_officers_one_version)
     ck_assert_int_eq(harness_http(srv.http_port, "POST", "/api/incidents/999999/actions",
                                   "application/json", "{\"action\":\"ack\"}", resp, sizeof resp),
                      404);
-    ck_assert_int_eq(harness_http(srv.http_port, "GET", "/api/incidents/abc", NULL, NULL, resp,
-                                  sizeof resp),
-                     404);
+    ck_assert_int_eq(
+        harness_http(srv.http_port, "GET", "/api/incidents/abc", NULL, NULL, resp, sizeof resp),
+        404);
     ck_assert_int_eq(harness_http(srv.http_port, "POST", path, "application/json",
                                   "{\"action\":\"ack\",\"version\":\"2\"}", resp, sizeof resp),
                      422);
@@ -549,8 +548,7 @@ START_TEST(two_officers_one_version)
     ck_assert_int_eq(harness_http(srv.http_port, "GET", q2, NULL, NULL, resp, sizeof resp), 200);
     char *near = strstr(resp, "\"NEAR\""), *far = strstr(resp, "\"FAR\"");
     ck_assert_msg(near && far && near < far && !strstr(resp, "\"OFF\""), "%s", resp);
-    ck_assert_int_eq(harness_http(srv.http_port, "GET", "/api/rrus", NULL, NULL, resp,
-                                  sizeof resp),
+    ck_assert_int_eq(harness_http(srv.http_port, "GET", "/api/rrus", NULL, NULL, resp, sizeof resp),
                      200);
     ck_assert_ptr_nonnull(strstr(resp, "\"off_duty\""));
 }
@@ -609,14 +607,13 @@ START_TEST(response_target_and_report)
     /* the report: three incidents of one unit, rule and day with known times */
     harness_exec(db, "INSERT INTO corridor.rrus (id, name, base) VALUES ('R1', 'R1', "
                      "ST_SetSRID(ST_MakePoint(36.8, -1.3), 4326)::geography)");
-    harness_exec(db,
-                 "INSERT INTO corridor.incidents (rule, severity, subject, status, opened_at, "
-                 "rru_id, acknowledged_at, on_scene_at, resolved_at, outcome) SELECT "
-                 "'route_deviation', 'high', 'R' || k, 'resolved', t, 'R1', t + ack, "
-                 "t + scene, t + scene + interval '10 minutes', 'confirmed' FROM (VALUES "
-                 "(1, interval '60 s', interval '30 min'), (2, interval '120 s', interval "
-                 "'50 min'), (3, interval '600 s', interval '70 min')) v(k, ack, scene), "
-                 "(SELECT timestamptz '2026-03-02 08:00:00+00' AS t) x");
+    harness_exec(db, "INSERT INTO corridor.incidents (rule, severity, subject, status, opened_at, "
+                     "rru_id, acknowledged_at, on_scene_at, resolved_at, outcome) SELECT "
+                     "'route_deviation', 'high', 'R' || k, 'resolved', t, 'R1', t + ack, "
+                     "t + scene, t + scene + interval '10 minutes', 'confirmed' FROM (VALUES "
+                     "(1, interval '60 s', interval '30 min'), (2, interval '120 s', interval "
+                     "'50 min'), (3, interval '600 s', interval '70 min')) v(k, ack, scene), "
+                     "(SELECT timestamptz '2026-03-02 08:00:00+00' AS t) x");
     ck_assert_int_eq(harness_http(srv.http_port, "GET",
                                   "/api/reports/response?since=2026-03-02&until=2026-03-03", NULL,
                                   NULL, resp, sizeof resp),

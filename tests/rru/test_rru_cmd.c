@@ -19,19 +19,18 @@ START_TEST(actions)
     ck_assert_str_eq(c.note, "");
     ck_assert_str_eq(c.outcome, "");
 
-    ck_assert_int_eq(rru_cmd_parse("  en_route 7   leaving base now  \r\n", &c, err, sizeof err), 1);
+    ck_assert_int_eq(rru_cmd_parse("  en_route 7   leaving base now  \r\n", &c, err, sizeof err),
+                     1);
     ck_assert_str_eq(c.action, "en_route");
     ck_assert_int_eq(c.incident, 7);
     ck_assert_str_eq(c.note, "leaving base now");
 
-    ck_assert_int_eq(rru_cmd_parse("on_scene 8 \"at the \\\"gate\\\" \\\\ east\"", &c, err,
-                                   sizeof err),
-                     1);
+    ck_assert_int_eq(
+        rru_cmd_parse("on_scene 8 \"at the \\\"gate\\\" \\\\ east\"", &c, err, sizeof err), 1);
     ck_assert_str_eq(c.note, "at the \"gate\" \\ east");
 
-    ck_assert_int_eq(rru_cmd_parse("resolved 42 false_alarm \"seal intact\"\n", &c, err,
-                                   sizeof err),
-                     1);
+    ck_assert_int_eq(
+        rru_cmd_parse("resolved 42 false_alarm \"seal intact\"\n", &c, err, sizeof err), 1);
     ck_assert_str_eq(c.action, "resolved");
     ck_assert_str_eq(c.outcome, "false_alarm");
     ck_assert_str_eq(c.note, "seal intact");
