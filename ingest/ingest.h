@@ -37,6 +37,9 @@ void ingest_stop(ingest *in);
 /* Appends Prometheus text for all workers to buf (at most cap bytes). Thread-safe.
  * Returns the number of bytes written. */
 size_t ingest_metrics(ingest *in, char *buf, size_t cap);
+/* The AIS feeds and listeners with their counters as a JSON array (docs/vessels.md);
+ * "[]" without AIS. Thread-safe. Returns the bytes written. */
+size_t ingest_feeds_json(ingest *in, char *buf, size_t cap);
 /* 1 if every worker's database connection is up. Thread-safe. */
 int ingest_db_ok(ingest *in);
 

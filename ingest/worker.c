@@ -22,6 +22,9 @@
  * CORE_EDB (never acknowledged) and the worker reconnects every second.
  */
 #include "ingest_int.h"
+#ifdef HAVE_INGEST_AIS
+#include "ais_conn.h"
+#endif
 
 #include <errno.h>
 #include <event2/thread.h>
@@ -648,5 +651,26 @@ size_t ingest_metrics(ingest *in, char *buf, size_t cap)
     OUT("# TYPE corridor_events_dropped_total counter\ncorridor_events_dropped_total %llu\n",
         dropped);
 #undef OUT
+#ifdef HAVE_INGEST_AIS
+    void *ais[64];
+    int k = 0;
+    for (int i = 0; i < in->n && k < 64; i++)
+        ais[k++] = in->w[i].ais;
+    if (len < cap)
+        len += ingest_ais_metrics_n(ais, k, buf + len, cap - len);
+#endif
     return len < cap ? len : cap;
+}
+
+size_t ingest_feeds_json(ingest *in, char *buf, size_t cap)
+{
+#ifdef HAVE_INGEST_AIS
+    void *ais[64];
+    int k = 0;
+    for (int i = 0; i < in->n && k < 64; i++)
+        ais[k++] = in->w[i].ais;
+    return ingest_ais_feeds_json_n(ais, k, buf, cap);
+#else
+    return (size_t)snprintf(buf, cap, "[]");
+#endif
 }

@@ -61,6 +61,11 @@ static int db_ok_hook(void *arg)
     return arg ? ingest_db_ok(arg) : 1;
 }
 
+static size_t feeds_hook(void *arg, char *buf, size_t cap)
+{
+    return arg ? ingest_feeds_json(arg, buf, cap) : (size_t)snprintf(buf, cap, "[]");
+}
+
 int main(int argc, char **argv)
 {
     core_config cfg;
@@ -113,7 +118,7 @@ int main(int argc, char **argv)
         core_error(MOD, "ingest: %s", err);
         goto fail;
     }
-    web_hooks hooks = {metrics_hook, db_ok_hook, in};
+    web_hooks hooks = {metrics_hook, db_ok_hook, feeds_hook, in};
     if ((cfg.roles & CORE_ROLE_WEB) && !(wb = web_start(&cfg, &hooks, err, sizeof err))) {
         core_error(MOD, "web gateway: %s", err);
         goto fail;
@@ -151,20 +156,21 @@ int main(int argc, char **argv)
             next_maintenance = core_mono_us() + 3600LL * 1000000;
         }
     }
+    /* the gateway first: its hooks read the workers' counters */
+    if (wb)
+        web_stop(wb);
     alert_dispatch_stop(dp);
     geo_sweeper_stop(sw);
     ingest_stop(in);
-    if (wb)
-        web_stop(wb);
     PQfinish(db);
     core_info(MOD, "stopped");
     return 0;
 fail:
+    if (wb)
+        web_stop(wb);
     alert_dispatch_stop(dp);
     geo_sweeper_stop(sw);
     ingest_stop(in);
-    if (wb)
-        web_stop(wb);
     PQfinish(db);
     return 1;
 }

@@ -23,6 +23,9 @@ typedef struct web_hooks {
     size_t (*metrics)(void *arg, char *buf, size_t cap);
     /* 1 while the ingest path's database connections work. */
     int (*ingest_db_ok)(void *arg);
+    /* The AIS feeds with their counters as a JSON array into buf (GET /api/feeds);
+     * returns bytes written. */
+    size_t (*feeds_json)(void *arg, char *buf, size_t cap);
     void *arg;
 } web_hooks;
 
