@@ -165,6 +165,10 @@ void harness_server_start(harness_server *s, const char *conninfo, ...)
     argv[argc++] = jt808;
     argv[argc++] = "--ais";
     argv[argc++] = ais;
+    static char dispatch[64];
+    snprintf(dispatch, sizeof dispatch, "tcp://127.0.0.1:%d", harness_free_port());
+    argv[argc++] = "--dispatch";
+    argv[argc++] = dispatch;
     argv[argc++] = "--events-url";
     static char events[64];
     snprintf(events, sizeof events, "inproc://test-%d", s->http_port);
