@@ -69,6 +69,17 @@ static const struct {
     {"web_trip_get", "SELECT corridor.trip_get($1::uuid)::text", 1},
     {"web_trip_list", "SELECT corridor.trip_list()::text", 0},
     {"web_trip_report", "SELECT corridor.trip_report($1::uuid)::text", 1},
+    /* vessels (rest_vessels.c, ws.c): functions of schema/010_vessels.sql returning JSON */
+    {"web_vessel_list", "SELECT corridor.vessel_list($1::float8[], $2::timestamptz)::text", 2},
+    {"web_vessel_get",
+     "SELECT corridor.vessel_get($1::bigint,"
+     " coalesce($2::timestamptz, now() - interval '24 hours'))::text",
+     2},
+    {"web_vessels_recent", "SELECT corridor.vessel_list(NULL, now() - interval '1 hour')::text",
+     0},
+    {"web_watch_add", "SELECT corridor.watchlist_add($1::jsonb)::text", 1},
+    {"web_watch_remove", "SELECT corridor.watchlist_remove($1::bigint, $2::text)::text", 2},
+    {"web_watch_list", "SELECT corridor.watchlist_list($1::boolean)::text", 1},
     {"web_latest",
      "SELECT coalesce(json_agg(corridor.position_json(seal_id, ts, lat, lon, speed_kmh,"
      "  bearing, battery, lock, alarm)::json ORDER BY seal_id), '[]')::text"

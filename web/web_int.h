@@ -210,6 +210,14 @@ void web_h_trip_get(struct web *w, const web_req *req, web_resp *resp);
 void web_h_trip_disarm(struct web *w, const web_req *req, web_resp *resp);
 void web_h_trip_report(struct web *w, const web_req *req, web_resp *resp);
 
+/* Vessel, watchlist and AIS feed handlers (rest_vessels.c). */
+void web_h_vessels_list(struct web *w, const web_req *req, web_resp *resp);
+void web_h_vessel_get(struct web *w, const web_req *req, web_resp *resp);
+void web_h_watchlist_list(struct web *w, const web_req *req, web_resp *resp);
+void web_h_watchlist_add(struct web *w, const web_req *req, web_resp *resp);
+void web_h_watchlist_remove(struct web *w, const web_req *req, web_resp *resp);
+void web_h_feeds(struct web *w, const web_req *req, web_resp *resp);
+
 /* The route table (rest.c). */
 extern const web_route web_routes[];
 extern const size_t web_n_routes;

@@ -1,0 +1,267 @@
+/*
+ * rest_vessels.c: the REST handlers of vessels, the watchlist and the AIS feeds
+ * (docs/vessels.md): GET /api/vessels[?bbox=W,S,E,N][&since=T], GET /api/vessels/{mmsi}
+ * [?since=T], GET /api/watchlist[?all=1], POST /api/watchlist, DELETE /api/watchlist/{id},
+ * GET /api/feeds.
+ *
+ * The rules live in the database (schema/010_vessels.sql): each handler checks the shape
+ * of what it was given (numbers in the path, the bbox list, a JSON object body), runs one
+ * prepared statement (db.c: web_vessel_*, web_watch_*) on the web thread's connection and
+ * relays its JSON. A refusal is an exception with SQLSTATE CTnnn (HTTP status nnn) whose
+ * message is "code: sentence" and whose COLUMN names the request field; it becomes
+ * {"error": code, "detail": sentence, "field": column}. The feeds come from the ingest
+ * module through web_hooks.feeds_json, without linking it.
+ *
+ * Owns nothing beyond a call. Runs on the web thread.
+ */
+#include "web_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FEEDS_MAX (64 * 1024) /* GET /api/feeds body: 8 feeds and 2 listeners need ~4 KiB */
+
+/* Until API tokens exist every caller is the officer on duty (SPEC.md: actor from token). */
+#define VESSEL_ACTOR "officer"
+
+static void vessels_db_down(web_resp *resp)
+{
+    web_resp_error(resp, 503, "db_unavailable", "the database cannot be reached; retry shortly");
+}
+
+/* Answers a failed statement. CTnnn -> nnn with {"error","detail","field"}; a time the
+ * database cannot read (class 22: since=) -> 422 invalid_since; anything else 503. */
+static void answer_error(web_resp *resp, PGresult *r)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
+    if (state && msg && strncmp(state, "22", 2) == 0) {
+        web_resp_error(resp, 422, "invalid_since",
+                       "since must be a time such as 2026-11-26T21:00:00Z (%s)", msg);
+        return;
+    }
+    if (!state || strncmp(state, "CT", 2) != 0 || !isdigit((unsigned char)state[2]) || !msg) {
+        core_error("web", "vessel query failed: %s", PQresultErrorMessage(r));
+        web_resp_error(resp, 503, "db_error", "the database could not do this now; retry shortly");
+        return;
+    }
+    int status = atoi(state + 2);
+    if (status < 400 || status > 499)
+        status = 422;
+    const char *sep = strstr(msg, ": ");
+    char code[64];
+    size_t cl = sep ? (size_t)(sep - msg) : 0;
+    if (!sep || cl == 0 || cl >= sizeof code) {
+        snprintf(code, sizeof code, "refused");
+        sep = NULL;
+    } else {
+        memcpy(code, msg, cl);
+        code[cl] = 0;
+    }
+    json_object *o = json_object_new_object();
+    if (!o) {
+        web_resp_error(resp, 500, "no_memory", "out of memory");
+        return;
+    }
+    json_object_object_add(o, "error", json_object_new_string(code));
+    json_object_object_add(o, "detail", json_object_new_string(sep ? sep + 2 : msg));
+    if (col && col[0])
+        json_object_object_add(o, "field", json_object_new_string(col));
+    size_t len;
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+    web_resp_json(resp, status, s, len);
+    json_object_put(o);
+}
+
+/* Runs stmt; on success returns the result (one non-NULL JSON text) for the caller to
+ * PQclear, else NULL with the response set. */
+static PGresult *run(struct web *w, web_resp *resp, const char *stmt, int n,
+                     const char *const *vals)
+{
+    PGresult *r = web_db_exec(w->db, stmt, n, vals);
+    if (!r) {
+        vessels_db_down(resp);
+        return NULL;
+    }
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 1 &&
+        !PQgetisnull(r, 0, 0))
+        return r;
+    if (PQresultStatus(r) == PGRES_FATAL_ERROR)
+        answer_error(resp, r);
+    else
+        web_resp_error(resp, 500, "db_error", "the database answered something unexpected");
+    PQclear(r);
+    return NULL;
+}
+
+static void relay(struct web *w, web_resp *resp, int status, const char *stmt, int n,
+                  const char *const *vals)
+{
+    PGresult *r = run(w, resp, stmt, n, vals);
+    if (!r)
+        return;
+    web_resp_json(resp, status, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    PQclear(r);
+}
+
+/* 1 if s is 1..max decimal digits with a value of at least 1. */
+static int positive_digits(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    return strtoull(s, NULL, 10) >= 1;
+}
+
+/* The since= argument: NULL when absent; "" (with a 422 set) when present but empty. The
+ * database reads the time itself (answer_error maps its refusal). */
+static const char *since_arg(const web_req *req, web_resp *resp)
+{
+    const char *s = web_query(req, "since");
+    if (s && (!*s || strlen(s) > 64)) {
+        web_resp_error(resp, 422, "invalid_since",
+                       "since must be a time such as 2026-11-26T21:00:00Z");
+        return "";
+    }
+    return s;
+}
+
+/* ---- GET /api/vessels[?bbox=W,S,E,N][&since=T] ---- */
+void web_h_vessels_list(struct web *w, const web_req *req, web_resp *resp)
+{
+    const char *bbox = web_query(req, "bbox");
+    char arr[160];
+    const char *vals[2] = {NULL, NULL};
+    if (bbox) {
+        double v[4];
+        const char *p = bbox;
+        int ok = 1;
+        for (int i = 0; ok && i < 4; i++) {
+            char *end;
+            errno = 0;
+            v[i] = strtod(p, &end);
+            ok = end != p && errno == 0 && isfinite(v[i]) && *end == (i < 3 ? ',' : '\0');
+            p = end + 1;
+        }
+        if (!ok)
+            return web_resp_error(resp, 422, "invalid_bbox",
+                                  "bbox must be four numbers min_lon,min_lat,max_lon,max_lat");
+        snprintf(arr, sizeof arr, "{%.17g,%.17g,%.17g,%.17g}", v[0], v[1], v[2], v[3]);
+        vals[0] = arr; /* ranges and order are checked by corridor.vessel_list */
+    }
+    vals[1] = since_arg(req, resp);
+    if (vals[1] && !*vals[1])
+        return;
+    relay(w, resp, 200, "web_vessel_list", 2, vals);
+}
+
+/* ---- GET /api/vessels/{mmsi}[?since=T] ---- */
+void web_h_vessel_get(struct web *w, const web_req *req, web_resp *resp)
+{
+    const char *mmsi = web_param(&req->params, "mmsi");
+    if (!positive_digits(mmsi, 9))
+        return web_resp_error(resp, 404, "vessel_not_found",
+                              "no vessel with MMSI %s (an MMSI is 1 to 9 digits)",
+                              mmsi ? mmsi : "");
+    const char *vals[2] = {mmsi, since_arg(req, resp)};
+    if (vals[1] && !*vals[1])
+        return;
+    relay(w, resp, 200, "web_vessel_get", 2, vals);
+}
+
+/* ---- GET /api/watchlist[?all=1] ---- */
+void web_h_watchlist_list(struct web *w, const web_req *req, web_resp *resp)
+{
+    const char *all = web_query(req, "all");
+    const char *v = "false";
+    if (all) {
+        if (!strcmp(all, "1") || !strcmp(all, "true"))
+            v = "true";
+        else if (strcmp(all, "0") && strcmp(all, "false"))
+            return web_resp_error(resp, 400, "bad_query", "all must be 1 or 0 (true or false)");
+    }
+    const char *vals[1] = {v};
+    relay(w, resp, 200, "web_watch_list", 1, vals);
+}
+
+/* ---- POST /api/watchlist ---- */
+void web_h_watchlist_add(struct web *w, const web_req *req, web_resp *resp)
+{
+    json_object *o = NULL;
+    json_tokener *tok = NULL;
+    PGresult *r = NULL;
+    if (req->body.len == 0)
+        return web_resp_error(resp, 400, "empty_body", "the request needs a JSON body");
+    tok = json_tokener_new_ex(32);
+    if (!tok)
+        return web_resp_error(resp, 500, "no_memory", "out of memory");
+    o = json_tokener_parse_ex(tok, req->body.data, (int)req->body.len);
+    enum json_tokener_error e = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
+    if (!o || e != json_tokener_success) {
+        web_resp_error(resp, 400, "malformed_json", "the body is not valid JSON: %s",
+                       e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e));
+        goto done;
+    }
+    for (size_t i = used; i < req->body.len; i++)
+        if (!isspace((unsigned char)req->body.data[i])) {
+            web_resp_error(resp, 400, "malformed_json",
+                           "the body has data after its JSON value (at byte %zu)", i);
+            goto done;
+        }
+    if (!json_object_is_type(o, json_type_object)) {
+        web_resp_error(resp, 422, "invalid_body", "the body must be a JSON object");
+        goto done;
+    }
+    /* who started the watch is the caller, never what the body claims */
+    json_object_object_add(o, "actor", json_object_new_string(VESSEL_ACTOR));
+    const char *vals[1] = {json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)};
+    r = run(w, resp, "web_watch_add", 1, vals);
+    if (!r)
+        goto done;
+    web_resp_json(resp, 201, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    json_object *a = json_tokener_parse(PQgetvalue(r, 0, 0)), *id;
+    if (a && json_object_object_get_ex(a, "id", &id))
+        snprintf(resp->location, sizeof resp->location, "/api/watchlist/%lld",
+                 (long long)json_object_get_int64(id));
+    json_object_put(a);
+done:
+    PQclear(r);
+    json_object_put(o);
+    json_tokener_free(tok);
+}
+
+/* ---- DELETE /api/watchlist/{id} ---- */
+void web_h_watchlist_remove(struct web *w, const web_req *req, web_resp *resp)
+{
+    const char *id = web_param(&req->params, "id");
+    if (!positive_digits(id, 18))
+        return web_resp_error(resp, 404, "watch_not_found", "no watch entry %s",
+                              id ? id : "");
+    const char *vals[2] = {id, VESSEL_ACTOR};
+    relay(w, resp, 200, "web_watch_remove", 2, vals);
+}
+
+/* ---- GET /api/feeds ---- */
+void web_h_feeds(struct web *w, const web_req *req, web_resp *resp)
+{
+    if (!w->hooks.feeds_json)
+        return web_resp_json(resp, 200, "[]", 2);
+    char *buf = malloc(FEEDS_MAX);
+    if (!buf)
+        return web_resp_error(resp, 500, "no_memory", "out of memory");
+    size_t n = w->hooks.feeds_json(w->hooks.arg, buf, FEEDS_MAX);
+    if (n == 0 || n >= FEEDS_MAX)
+        web_resp_json(resp, 200, "[]", 2);
+    else
+        web_resp_json(resp, 200, buf, n);
+    free(buf);
+}
