@@ -42,6 +42,19 @@ size_t web_ws_pss_size(void)
     return sizeof(struct web_client);
 }
 
+/* Vessels share the seal table (and so the clients' slot queues): latest message per
+ * MMSI, coalesced for slow clients like positions. Their keys start with a character no
+ * seal id may hold (rest.c: valid_id). */
+#define VESSEL_KEY "#"
+#define VESSEL_PREFIX "{\"type\":\"vessel\""
+
+/* 1 if m is a vessel message (on_object writes "type" first, as the database does). */
+static int is_vessel_msg(const web_msg *m)
+{
+    return m->len >= sizeof VESSEL_PREFIX - 1 &&
+           memcmp(WEB_MSG_DATA(m), VESSEL_PREFIX, sizeof VESSEL_PREFIX - 1) == 0;
+}
+
 /* ---- snapshot ---- */
 
 /* Builds the snapshot from the database, or from the positions held in memory (and no
@@ -52,32 +65,42 @@ static web_msg *build_snapshot(struct web *w)
     web_msg *m = NULL;
     char *inc = NULL;
     size_t inc_len = 0;
-    PGresult *r = NULL;
+    PGresult *r = NULL, *rv = NULL;
     web_buf_init(&b, (size_t)1 << 30);
     int rc = web_buf_addstr(&b, "{\"type\":\"snapshot\",\"seals\":");
     r = web_db_exec(w->db, "web_latest", 0, NULL);
     PGconn *c = web_db_conn(w->db);
-    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && c &&
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        rv = web_db_exec(w->db, "web_vessels_recent", 0, NULL); /* heard in the last hour */
+    if (rv && PQresultStatus(rv) == PGRES_TUPLES_OK && PQntuples(rv) == 1 && c &&
         alert_incidents_json(c, ALERT_OPEN, ALERT_LIST_MAX, &inc, &inc_len) == 0) {
         rc = rc ? rc : web_buf_add(&b, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-        rc = rc ? rc : web_buf_addstr(&b, ",\"vessels\":[],\"incidents\":");
+        rc = rc ? rc : web_buf_addstr(&b, ",\"vessels\":");
+        rc = rc ? rc : web_buf_add(&b, PQgetvalue(rv, 0, 0), (size_t)PQgetlength(rv, 0, 0));
+        rc = rc ? rc : web_buf_addstr(&b, ",\"incidents\":");
         rc = rc ? rc : web_buf_add(&b, inc, inc_len);
         rc = rc ? rc : web_buf_addstr(&b, "}");
     } else {
         core_warn("web", "snapshot from memory: the database is unavailable");
-        rc = rc ? rc : web_buf_addstr(&b, "[");
+        /* the table holds seals and (keys VESSEL_KEY...) vessels: two passes */
         uint32_t n = web_sealtab_count(w->seals);
-        for (uint32_t i = 0; i < n && !rc; i++) {
-            web_msg *p = web_sealtab_msg(w->seals, i);
-            if (i)
-                rc = web_buf_addstr(&b, ",");
-            rc = rc ? rc : web_buf_add(&b, WEB_MSG_DATA(p), p->len);
+        for (int vessels = 0; vessels < 2 && !rc; vessels++) {
+            rc = web_buf_addstr(&b, vessels ? "],\"vessels\":[" : "[");
+            for (uint32_t i = 0, k = 0; i < n && !rc; i++) {
+                web_msg *p = web_sealtab_msg(w->seals, i);
+                if (is_vessel_msg(p) != vessels)
+                    continue;
+                if (k++)
+                    rc = web_buf_addstr(&b, ",");
+                rc = rc ? rc : web_buf_add(&b, WEB_MSG_DATA(p), p->len);
+            }
         }
-        rc = rc ? rc : web_buf_addstr(&b, "],\"vessels\":[],\"incidents\":[],\"partial\":true}");
+        rc = rc ? rc : web_buf_addstr(&b, "],\"incidents\":[],\"partial\":true}");
     }
     if (rc == 0)
         m = web_msg_new(b.data, b.len);
     PQclear(r);
+    PQclear(rv);
     free(inc);
     web_buf_free(&b);
     return m;
@@ -266,6 +289,49 @@ static void on_position(struct web *w, json_object *o, const char *text, size_t 
     }
 }
 
+/* A vessel's new state (corridor.vessel_json): kept as the MMSI's latest, ordered by
+ * last_seen (any message, so a static report also replaces it), and marked in the slot
+ * queue of every client whose bbox holds it (a vessel without a position: every client). */
+static void on_vessel(struct web *w, json_object *o, const char *text, size_t len)
+{
+    json_object *mmsi, *t, *lat, *lon;
+    if (!json_object_object_get_ex(o, "mmsi", &mmsi) || !json_object_is_type(mmsi, json_type_int) ||
+        json_object_get_int64(mmsi) < 1 || json_object_get_int64(mmsi) > 999999999) {
+        atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
+        return;
+    }
+    char key[16];
+    snprintf(key, sizeof key, VESSEL_KEY "%lld", (long long)json_object_get_int64(mmsi));
+    const char *time =
+        json_object_object_get_ex(o, "last_seen", &t) ? json_object_get_string(t) : "";
+    int has_pos = json_object_object_get_ex(o, "lat", &lat) &&
+                  json_object_object_get_ex(o, "lon", &lon) && lat && lon;
+    double la = has_pos ? json_object_get_double(lat) : 0, lo = has_pos ? json_object_get_double(lon) : 0;
+    web_msg *m = web_msg_new(text, len);
+    if (!m)
+        return;
+    uint32_t slot;
+    int rc = web_sealtab_put(w->seals, key, time, m, &slot);
+    web_msg_unref(m);
+    if (rc == 0) {
+        atomic_fetch_add_explicit(&w->ctr.positions_stale, 1, memory_order_relaxed);
+        return;
+    }
+    if (rc < 0) {
+        atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
+        return;
+    }
+    for (web_client *c = w->clients; c; c = c->next) {
+        if (c->closing || (has_pos && !in_bbox(c, la, lo)))
+            continue;
+        int r = web_outq_mark(&c->q, slot);
+        if (r == 0)
+            atomic_fetch_add_explicit(&w->ctr.ws_coalesced, 1, memory_order_relaxed);
+        else if (r == 1)
+            lws_callback_on_writable(c->wsi);
+    }
+}
+
 static void on_incident(struct web *w, const char *text, size_t len)
 {
     web_msg *m = web_msg_new(text, len);
@@ -288,6 +354,8 @@ static void on_object(struct web *w, json_object *o)
         on_position(w, o, text, len);
     else if (strcmp(type, "incident") == 0)
         on_incident(w, text, len);
+    else if (strcmp(type, "vessel") == 0)
+        on_vessel(w, o, text, len);
     else
         atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
 }
