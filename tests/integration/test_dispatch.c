@@ -138,6 +138,32 @@ static void rru_say(rru_proc *p, const char *cmd)
     ck_assert(write(p->in, cmd, n) == (ssize_t)n);
 }
 
+/* corridor-rru's one-shot mode: one action as unit, then its exit status. */
+static int rru_once(const char *unit, const char *action, long incident, const char *outcome)
+{
+    const char *build = getenv("CORRIDOR_BUILD");
+    char exe[512], id[32];
+    snprintf(exe, sizeof exe, "%s/corridor-rru", build);
+    snprintf(id, sizeof id, "%ld", incident);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        if (outcome)
+            execl(exe, exe, "--server", dispatch_url, "--token", "t", "--unit", unit, "--action",
+                  action, "--incident", id, "--outcome", outcome, (char *)NULL);
+        else
+            execl(exe, exe, "--server", dispatch_url, "--token", "t", "--unit", unit, "--action",
+                  action, "--incident", id, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
 /* ---- the server ---- */
 
 static void server_start(const char *ack_timeout)
@@ -417,6 +443,14 @@ START_TEST(unacknowledged_dispatch_escalates)
                                   resp, sizeof resp),
                      200);
     ck_assert_ptr_nonnull(strstr(resp, "\"rule\" : \"dispatch_unacknowledged\""));
+    /* one-shot actions: U1 no longer holds it (refused, exit 1); U2 acknowledges (exit 0) */
+    ck_assert_int_eq(rru_once("U1", "ack", id, NULL), 1);
+    ck_assert_int_eq(rru_once("U2", "ack", id, NULL), 0);
+    ck_assert(rru_expect(u2, "\"type\":\"gone\"", 5000, line, sizeof line));
+    ck_assert_int_eq(rru_once("U2", "resolved", id, "confirmed"), 0);
+    qtext("SELECT status || '|' || outcome FROM corridor.incidents WHERE id = %ld", id, text,
+          sizeof text);
+    ck_assert_str_eq(text, "resolved|confirmed");
     rru_stop(u1, SIGTERM);
     rru_stop(u2, SIGTERM);
 }
