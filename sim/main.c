@@ -35,6 +35,8 @@ static void usage(FILE *out)
         "             JSON line of results at the end\n"
         "  trips      trips under customs control: routes, arming, a clean trip Mombasa ->\n"
         "             Malaba disarmed at Malaba and one trip per trip rule (docs/trips.md)\n"
+        "  ais        a real AIS NMEA feed of ships approaching Mombasa over TCP or UDP\n"
+        "             (see corridor-sim ais --help)\n"
         "\n"
         "flags (mode):\n"
         "  --http ADDR:PORT       REST of corridord (demo-data, scenario) [127.0.0.1:8080]\n"
@@ -101,6 +103,8 @@ int main(int argc, char **argv)
         .duration_s = 0,
         .rate = 0,
     };
+    if (argc >= 2 && !strcmp(argv[1], "ais"))
+        return sim_ais_main(argc, argv);
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);

@@ -204,6 +204,8 @@ int sim_demo_data(const sim_opts *o);
 int sim_scenario(const sim_opts *o);
 int sim_load(const sim_opts *o);
 int sim_trips(const sim_opts *o); /* trips.c */
+/* `corridor-sim ais ...` (ais_feed.c) parses its own flags: argv[1] is "ais". */
+int sim_ais_main(int argc, char **argv);
 
 /* The extra request headers for REST (Authorization when a token is set) in buf. */
 const char *sim_rest_headers(const sim_opts *o, char *buf, size_t n);
