@@ -200,7 +200,9 @@
         (m.seals || []).forEach(onPosition);
         (m.incidents || []).forEach(n => onIncident(n, false));
         renderIncidents(null);
+        if (state.onVessels) state.onVessels(m.vessels || []); // vessels.js
       } else if (m.type === 'position') onPosition(m);
+      else if (m.type === 'vessel') { if (state.onVessel) state.onVessel(m); }
       else if (m.type === 'incident') onIncident(m, true);
       else if (m.type === 'error') console.warn('server:', m.error, m.detail);
       updateStatus();

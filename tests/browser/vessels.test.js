@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+/*
+ * vessels.test.js: the map's vessels layer (web/static/vessels.js) against the real
+ * corridord in headless Chromium, fed by corridor-sim's AIS mode over the real AIS port.
+ *
+ * Creates its own database (libpq environment: PGHOST, PGPORT, PGUSER), starts
+ * $CORRIDOR_BUILD/corridord on free ports and `corridor-sim ais --speedup 120` against it,
+ * registers a seal and pings it near Mombasa (both layers on one map), opens the map and
+ * checks: ten vessel markers rotated by course, the layer toggle hides and shows them,
+ * clicking SEA NYMPH opens its detail panel (name, MMSI, IMO, call sign, type,
+ * destination), a refused start (no reason) shows the server's sentence, a start with
+ * declaration and reason answers 201 and the entry is in GET /api/watchlist, the marker
+ * turns watched and its track is drawn; stop tracking from the panel ends the entry.
+ * Saves $CORRIDOR_BUILD/screenshots/vessels.png. Stops everything and drops the database
+ * whatever happens; exits non-zero on failure.
+ */
+'use strict';
+const path = require('path');
+const fs = require('fs');
+const os = require('os');
+const net = require('net');
+const { spawn, execFileSync } = require('child_process');
+
+const root = path.resolve(__dirname, '../..');
+const { chromium } = require(path.join(root, 'node_modules/playwright-core'));
+
+const build = process.env.CORRIDOR_BUILD || path.join(root, 'build');
+const db = `web_vessels_${process.pid}_${Date.now() % 100000}`;
+let server = null, sim = null, browser = null, userDir = null, serverLog = '', simLog = '';
+
+function fail(msg) { throw new Error(msg); }
+function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
+function psql(sql) {
+  execFileSync('psql', ['-v', 'ON_ERROR_STOP=1', '-q', '-d', 'postgres', '-c', sql],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    s.on('error', reject);
+  });
+}
+async function waitFor(what, fn, ms = 15000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { if (await fn()) return; } catch (e) { /* not yet */ }
+    if (Date.now() > end) fail(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function main() {
+  for (const v of ['PGHOST', 'PGPORT', 'PGUSER'])
+    if (!process.env[v]) fail(`${v} is not set: run through scripts/test or set the libpq env`);
+  const corridord = path.join(build, 'corridord'), simExe = path.join(build, 'corridor-sim');
+  for (const f of [corridord, simExe])
+    if (!fs.existsSync(f)) fail(`${f} not found: build first (CORRIDOR_BUILD)`);
+
+  psql(`CREATE DATABASE ${db}`);
+  const httpPort = await freePort(), osmandPort = await freePort(), aisPort = await freePort();
+  const base = `http://127.0.0.1:${httpPort}`;
+  server = spawn(corridord, ['--db', `dbname=${db}`, '--http', `127.0.0.1:${httpPort}`,
+    '--osmand', `127.0.0.1:${osmandPort}`, '--jt808', '', '--ais', `127.0.0.1:${aisPort}`,
+    '--dispatch', `tcp://127.0.0.1:${await freePort()}`,
+    '--events-url', `inproc://corridor-events-${process.pid}`],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', d => { serverLog += d; });
+  server.stderr.on('data', d => { serverLog += d; });
+  server.on('exit', (code, sig) => { if (server) serverLog += `\n[corridord exited ${code} ${sig}]`; });
+  await waitFor('/api/health', async () => {
+    const r = await fetch(`${base}/api/health`);
+    return r.ok && (await r.json()).status === 'ok';
+  }, 30000);
+
+  // a seal on the road out of Mombasa: both layers on one map
+  let r = await fetch(`${base}/api/seals`, { method: 'POST',
+    body: JSON.stringify({ id: 'KE-SEAL-PORT', protocol: 'osmand' }) });
+  if (r.status !== 201) fail(`POST /api/seals: ${r.status} ${await r.text()}`);
+  const now = Math.floor(Date.now() / 1000);
+  r = await fetch(`http://127.0.0.1:${osmandPort}/?id=KE-SEAL-PORT&lat=-3.95&lon=39.55` +
+    `&timestamp=${now}&speed=40&bearing=300`);
+  if (r.status !== 200) fail(`OsmAnd ping: ${r.status}`);
+
+  // the AIS feed: ten ships, 2 simulated minutes per second
+  sim = spawn(simExe, ['ais', '--ais', `127.0.0.1:${aisPort}`, '--speedup', '120',
+    '--duration', '120'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  sim.stdout.on('data', d => { simLog += d; });
+  sim.stderr.on('data', d => { simLog += d; });
+  await waitFor('ten vessels stored', async () =>
+    (await (await fetch(`${base}/api/vessels`)).json()).filter(v => v.name).length === 10);
+
+  // ---- the page ----
+  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'corridor-chromium-'));
+  browser = await chromium.launchPersistentContext(userDir, {
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 860 },
+  });
+  const page = browser.pages()[0] || await browser.newPage();
+  const pageErrors = [];
+  page.on('pageerror', e => pageErrors.push(String(e)));
+  // the refused start below is a 422 on purpose: Chromium logs it as a failed resource
+  page.on('console', m => {
+    if (m.type() === 'error' && !/status of 422/.test(m.text())) pageErrors.push(m.text());
+  });
+  await page.goto(`${base}/`, { waitUntil: 'load' });
+  await page.waitForFunction(() => window.corridor && window.corridor.connected &&
+    window.corridor.snapshots >= 1 && window.corridor.vessels, null, { timeout: 15000 });
+  await page.waitForFunction(() => window.corridor.vessels.size === 10, null, { timeout: 10000 })
+    .catch(() => fail('the snapshot did not bring ten vessels'));
+  // zoom to Mombasa's approaches, where the ships are
+  await page.evaluate(() => { window.corridor.map.setView([-4.05, 40.1], 9, { animate: false }); });
+  await page.waitForFunction(() => document.querySelectorAll('.vessel-icon[data-mmsi]').length === 10,
+    null, { timeout: 10000 }).catch(() => fail('ten vessel markers are not on the map'));
+  if (await page.locator('.seal-icon').count() !== 1) fail('the seal is not on the map with the ships');
+
+  // live: a vessel's marker moves without reloading
+  const at = () => page.evaluate(() => {
+    const ll = window.corridor.vessels.get(477123400).marker.getLatLng();
+    return ll.lat + ',' + ll.lng;
+  });
+  const before = await at();
+  await waitFor('KOTA MAKMUR to move live', async () => (await at()) !== before, 15000);
+  // rotated by course
+  const rot = await page.getAttribute('.vessel-icon[data-mmsi="477123400"] g', 'transform');
+  if (!/rotate\((2[0-9]{2}|1[0-9]{2}|[0-9]{1,2})(\.\d+)?\)/.test(rot || '')) fail(`marker not rotated: ${rot}`);
+
+  // the layer toggle hides and shows the vessels
+  const toggle = page.locator('.leaflet-control-layers label', { hasText: 'Vessels (AIS)' }).locator('input');
+  await toggle.uncheck();
+  if (await page.locator('.vessel-icon').count() !== 0) fail('the toggle did not hide the vessels');
+  await toggle.check();
+  await page.waitForFunction(() => document.querySelectorAll('.vessel-icon[data-mmsi]').length === 10,
+    null, { timeout: 5000 }).catch(() => fail('the toggle did not show the vessels again'));
+
+  // ---- the detail panel ----
+  const nymph = '.vessel-icon[data-mmsi="357812000"]';
+  await page.click(nymph);
+  await page.waitForSelector('#vessel-panel.open', { timeout: 5000 });
+  const text = await page.textContent('#vessel-panel');
+  for (const want of ['SEA NYMPH', '357812000', '9412050', '3EBX9', 'tanker', 'MOMBASA', 'ETA',
+    'speed', 'course', 'last seen', 'not tracked'])
+    if (!text.includes(want)) fail(`the panel lacks "${want}": ${text}`);
+
+  // a refused start shows the server's sentence
+  await page.fill('#vessel-panel input[name="declaration"]', 'KE-2026-0777');
+  await page.evaluate(() => { document.querySelector('#vessel-panel input[name="reason"]').required = false; });
+  await page.click('#vessel-panel button[type="submit"]');
+  await page.waitForSelector('#vessel-panel .msg.error', { timeout: 5000 });
+  if (!/reason must say why/.test(await page.textContent('#vessel-panel .msg')))
+    fail(`no refusal shown: ${await page.textContent('#vessel-panel .msg')}`);
+
+  // start tracking
+  await page.fill('#vessel-panel input[name="reason"]', 'fuel declared at half the market price');
+  await page.fill('#vessel-panel input[name="port"]', 'Mombasa');
+  await page.click('#vessel-panel button[type="submit"]');
+  await page.waitForFunction(() => {
+    const a = window.corridor.vesselsUI.lastAction;
+    return a && a.status === 201;
+  }, null, { timeout: 5000 }).catch(() => fail('POST /api/watchlist from the panel did not answer 201'));
+  const list = await (await fetch(`${base}/api/watchlist`)).json();
+  const entry = list.find(w => w.mmsi === 357812000);
+  if (!entry || entry.declaration !== 'KE-2026-0777' || entry.port !== 'Mombasa' || !entry.active)
+    fail(`GET /api/watchlist lacks the entry: ${JSON.stringify(list)}`);
+  await page.waitForSelector(`${nymph}.watched`, { timeout: 5000 })
+    .catch(() => fail('the marker did not turn watched'));
+  await page.waitForSelector(`#vessel-panel .entry[data-watch="${entry.id}"]`, { timeout: 5000 });
+  // the track grows from the stored history and live reports
+  await page.waitForFunction(() => {
+    const e = window.corridor.vessels.get(357812000);
+    return e.track && e.track.getLatLngs().length >= 3;
+  }, null, { timeout: 15000 }).catch(() => fail('the watched vessel has no track'));
+
+  // the screenshot: the approaches with the watched ship's panel open
+  await sleep(500);
+  const shots = path.join(build, 'screenshots');
+  fs.mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, 'vessels.png') });
+
+  // stop tracking from the panel
+  await page.click(`#vessel-panel .entry[data-watch="${entry.id}"] button.stop`);
+  await page.waitForFunction(() => {
+    const a = window.corridor.vesselsUI.lastAction;
+    return a && a.status === 200 && a.body && a.body.active === false;
+  }, null, { timeout: 5000 }).catch(() => fail('DELETE /api/watchlist from the panel did not answer 200'));
+  if ((await (await fetch(`${base}/api/watchlist`)).json()).some(w => w.id === entry.id))
+    fail('the stopped entry is still active');
+  await page.waitForFunction(sel => !document.querySelector(sel + '.watched'), nymph, { timeout: 5000 })
+    .catch(() => fail('the marker is still shown as watched'));
+
+  if (pageErrors.length) fail(`errors in the page: ${pageErrors.join(' | ')}`);
+  console.log(`ok: 10 vessel markers, panel, start and stop tracking (watch #${entry.id}), ` +
+    `screenshot ${path.join(shots, 'vessels.png')}`);
+}
+
+async function stop(p) {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  p.kill('SIGTERM');
+  const t = Date.now();
+  while (p.exitCode === null && p.signalCode === null && Date.now() - t < 10000) await sleep(50);
+  if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+}
+
+async function cleanup() {
+  if (browser) await browser.close().catch(() => {});
+  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  const s = sim; sim = null;
+  await stop(s);
+  const srv = server; server = null;
+  await stop(srv);
+  try { psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch (e) {
+    console.error(`could not drop database ${db}: ${e.message}`);
+  }
+}
+
+main().then(async () => { await cleanup(); process.exit(0); }, async e => {
+  console.error(`FAIL vessels.test.js: ${e.message}`);
+  if (serverLog) console.error('--- corridord log (last 30 lines) ---\n' +
+    serverLog.trim().split('\n').slice(-30).join('\n'));
+  if (simLog) console.error('--- corridor-sim ais (last 10 lines) ---\n' +
+    simLog.trim().split('\n').slice(-10).join('\n'));
+  await cleanup();
+  process.exit(1);
+});
