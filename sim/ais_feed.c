@@ -41,23 +41,26 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#define POS_EVERY_S    10.0   /* simulated seconds between position reports */
-#define STATIC_EVERY_S 360.0  /* simulated seconds between static and voyage reports */
-#define DARK_AFTER_S   300.0  /* ARABIAN STAR's last report */
-#define MEET_AT_S      1800.0 /* the two meeting ships reach the meeting point */
-#define STS_S          86400.0 /* how long they drift together */
-#define OUT_MAX        (1024 * 1024) /* TCP bytes waiting for the server: drop beyond */
+#define POS_EVERY_S    10.0              /* simulated seconds between position reports */
+#define STATIC_EVERY_S 360.0             /* simulated seconds between static and voyage reports */
+#define DARK_AFTER_S   300.0             /* ARABIAN STAR's last report */
+#define MEET_AT_S      1800.0            /* the two meeting ships reach the meeting point */
+#define STS_S          86400.0           /* how long they drift together */
+#define OUT_MAX        (1024 * 1024)     /* TCP bytes waiting for the server: drop beyond */
 #define KN             (1852.0 / 3600.0) /* metres per second in a knot */
 #define LEGS_MAX       5
 #define SHIPS_MAX      16
-#define ANCHOR         {LEG_ANCHOR, 0, 0, 0, 0, 0}
+#define ANCHOR                                                                                     \
+    {                                                                                              \
+        LEG_ANCHOR, 0, 0, 0, 0, 0                                                                  \
+    }
 
 enum leg_kind { LEG_MOVE, LEG_DRIFT, LEG_ANCHOR };
 
 typedef struct leg {
     enum leg_kind kind;
-    double lat, lon;  /* MOVE: where to */
-    double speed_kn;  /* MOVE (0: computed to arrive at MEET_AT_S), DRIFT */
+    double lat, lon;   /* MOVE: where to */
+    double speed_kn;   /* MOVE (0: computed to arrive at MEET_AT_S), DRIFT */
     double brg, dur_s; /* DRIFT */
 } leg;
 
@@ -93,7 +96,7 @@ typedef struct ais_sim {
     double next_pos_s[SHIPS_MAX], next_static_s[SHIPS_MAX]; /* simulated time of the next */
     double speedup;
     int64_t start_us, epoch_s; /* monotonic start; Unix time the simulated clock starts at */
-    int seq; /* multipart sequential id 0..9 */
+    int seq;                   /* multipart sequential id 0..9 */
     unsigned long long sent, dropped, lines;
 } ais_sim;
 
@@ -110,45 +113,152 @@ static int32_t imo_number(int32_t six)
 #define MEET_LAT -4.2500
 #define MEET_LON 40.0500
 
+/* clang-format off: one ship per block reads better than one field per line */
 static const ship ship_table[] = {
-    {636019825, "MSC AMBITION", "D5QK7", 935174, 70, "MOMBASA", 12.5, -3.62, 40.62,
+    {636019825,
+     "MSC AMBITION",
+     "D5QK7",
+     935174,
+     70,
+     "MOMBASA",
+     12.5,
+     -3.62,
+     40.62,
      {{LEG_MOVE, -4.02, 39.86, 13, 0, 0}, {LEG_MOVE, -4.080, 39.770, 8, 0, 0}, ANCHOR},
-     3, 0, "an ordinary arrival from the north-east to the outer anchorage"},
-    {477123400, "KOTA MAKMUR", "VRFT3", 921045, 71, "MOMBASA", 11.0, -4.05, 40.95,
+     3,
+     0,
+     "an ordinary arrival from the north-east to the outer anchorage"},
+    {477123400,
+     "KOTA MAKMUR",
+     "VRFT3",
+     921045,
+     71,
+     "MOMBASA",
+     11.0,
+     -4.05,
+     40.95,
      {{LEG_MOVE, -4.095, 39.785, 12, 0, 0}, ANCHOR},
-     2, 0, "an ordinary arrival from the east"},
-    {563045210, "MAERSK KAMPALA", "9V2213", 974582, 70, "KEMBA", 13.2, -4.65, 40.70,
+     2,
+     0,
+     "an ordinary arrival from the east"},
+    {563045210,
+     "MAERSK KAMPALA",
+     "9V2213",
+     974582,
+     70,
+     "KEMBA",
+     13.2,
+     -4.65,
+     40.70,
      {{LEG_MOVE, -4.20, 39.88, 14, 0, 0}, {LEG_MOVE, -4.075, 39.750, 8, 0, 0}, ANCHOR},
-     3, 0, "an ordinary arrival from the south-east (destination as UN/LOCODE KEMBA)"},
-    {538007711, "ARABIAN STAR", "V7ZK4", 929311, 80, "MOMBASA", 10.8, -3.80, 40.80,
+     3,
+     0,
+     "an ordinary arrival from the south-east (destination as UN/LOCODE KEMBA)"},
+    {538007711,
+     "ARABIAN STAR",
+     "V7ZK4",
+     929311,
+     80,
+     "MOMBASA",
+     10.8,
+     -3.80,
+     40.80,
      {{LEG_MOVE, -4.105, 39.760, 12, 0, 0}, ANCHOR},
-     2, DARK_AFTER_S, "goes dark after 5 minutes and never transmits again: ais_gap"},
-    {357812000, "SEA NYMPH", "3EBX9", 941205, 80, "MOMBASA", 11.4, MEET_LAT - 0.03, MEET_LON + 0.095,
-     {{LEG_MOVE, MEET_LAT, MEET_LON, 0, 0, 0}, {LEG_DRIFT, 0, 0, 0.3, 200, STS_S},
-      {LEG_MOVE, -4.090, 39.745, 11, 0, 0}, ANCHOR},
-     4, 0, "meets OCEAN PRIDE 40 km offshore after 30 minutes, drifts alongside for 24 h: "
-           "rendezvous"},
-    {249330000, "OCEAN PRIDE", "9HA4512", 918803, 80, "MOMBASA", 9.6, MEET_LAT + 0.07,
+     2,
+     DARK_AFTER_S,
+     "goes dark after 5 minutes and never transmits again: ais_gap"},
+    {357812000,
+     "SEA NYMPH",
+     "3EBX9",
+     941205,
+     80,
+     "MOMBASA",
+     11.4,
+     MEET_LAT - 0.03,
+     MEET_LON + 0.095,
+     {{LEG_MOVE, MEET_LAT, MEET_LON, 0, 0, 0},
+      {LEG_DRIFT, 0, 0, 0.3, 200, STS_S},
+      {LEG_MOVE, -4.090, 39.745, 11, 0, 0},
+      ANCHOR},
+     4,
+     0,
+     "meets OCEAN PRIDE 40 km offshore after 30 minutes, drifts alongside for 24 h: "
+     "rendezvous"},
+    {249330000,
+     "OCEAN PRIDE",
+     "9HA4512",
+     918803,
+     80,
+     "MOMBASA",
+     9.6,
+     MEET_LAT + 0.07,
      MEET_LON + 0.07,
      {{LEG_MOVE, MEET_LAT + 0.00095, MEET_LON + 0.00095, 0, 0, 0},
-      {LEG_DRIFT, 0, 0, 0.3, 200, STS_S}, {LEG_MOVE, -3.60, 41.20, 12, 0, 0}, ANCHOR},
-     4, 0, "meets SEA NYMPH 150 m away, drifts with it for 24 h, then heads back out to sea: "
-           "rendezvous"},
-    {636020114, "SWAHILI TRADER", "A8WQ2", 950212, 70, "DAR ES SALAAM", 9.8, -3.70, 40.40,
-     {{LEG_MOVE, -4.25, 39.90, 12, 0, 0}, {LEG_MOVE, -5.30, 39.60, 12, 0, 0},
-      {LEG_MOVE, -6.80, 39.33, 12, 0, 0}, ANCHOR},
-     4, 0, "declares DAR ES SALAAM and sails past Mombasa: destination_mismatch when watched "
-           "under a Mombasa declaration"},
-    {229876000, "PEMBA PEARL", "9HZX3", 962117, 60, "MOMBASA", 5.2, -4.45, 39.95,
+      {LEG_DRIFT, 0, 0, 0.3, 200, STS_S},
+      {LEG_MOVE, -3.60, 41.20, 12, 0, 0},
+      ANCHOR},
+     4,
+     0,
+     "meets SEA NYMPH 150 m away, drifts with it for 24 h, then heads back out to sea: "
+     "rendezvous"},
+    {636020114,
+     "SWAHILI TRADER",
+     "A8WQ2",
+     950212,
+     70,
+     "DAR ES SALAAM",
+     9.8,
+     -3.70,
+     40.40,
+     {{LEG_MOVE, -4.25, 39.90, 12, 0, 0},
+      {LEG_MOVE, -5.30, 39.60, 12, 0, 0},
+      {LEG_MOVE, -6.80, 39.33, 12, 0, 0},
+      ANCHOR},
+     4,
+     0,
+     "declares DAR ES SALAAM and sails past Mombasa: destination_mismatch when watched "
+     "under a Mombasa declaration"},
+    {229876000,
+     "PEMBA PEARL",
+     "9HZX3",
+     962117,
+     60,
+     "MOMBASA",
+     5.2,
+     -4.45,
+     39.95,
      {{LEG_MOVE, -4.110, 39.780, 15, 0, 0}, ANCHOR},
-     2, 0, "a passenger ship from the south"},
-    {677013500, "KILWA", "5IM340", 0, 30, "MOMBASA", 3.1, -4.30, 40.20,
+     2,
+     0,
+     "a passenger ship from the south"},
+    {677013500,
+     "KILWA",
+     "5IM340",
+     0,
+     30,
+     "MOMBASA",
+     3.1,
+     -4.30,
+     40.20,
      {{LEG_MOVE, -4.070, 39.785, 7, 0, 0}, ANCHOR},
-     2, 0, "a fishing vessel without an IMO number"},
-    {370145000, "GULF BREEZE", "3FQW8", 937748, 89, "MOMBASA", 11.9, -3.30, 40.90,
+     2,
+     0,
+     "a fishing vessel without an IMO number"},
+    {370145000,
+     "GULF BREEZE",
+     "3FQW8",
+     937748,
+     89,
+     "MOMBASA",
+     11.9,
+     -3.30,
+     40.90,
      {{LEG_MOVE, -3.95, 39.90, 12, 0, 0}, {LEG_MOVE, -4.060, 39.800, 8, 0, 0}, ANCHOR},
-     3, 0, "a tanker from the north (Lamu side)"},
+     3,
+     0,
+     "a tanker from the north (Lamu side)"},
 };
+/* clang-format on */
 
 /* Meeting ships sail at the speed that brings them to their first point at MEET_AT_S. */
 static void fill_speeds(ship *s)
@@ -178,8 +288,8 @@ static void ship_at(const ship *s, double t, fix *f)
             break;
         double brg = l->kind == LEG_MOVE ? sim_geo_bearing(lat, lon, l->lat, l->lon) : l->brg;
         double v = l->speed_kn * KN;
-        double dur = l->kind == LEG_MOVE ? sim_geo_distance(lat, lon, l->lat, l->lon) / v
-                                         : l->dur_s;
+        double dur =
+            l->kind == LEG_MOVE ? sim_geo_distance(lat, lon, l->lat, l->lon) / v : l->dur_s;
         if (moving) { /* time to the end of the moves after the current one (ETA) */
             left += dur;
         } else if (t < dur) {
@@ -221,8 +331,7 @@ static void send_text(ais_sim *a, const char *text, int len)
             a->dropped++;
         return;
     }
-    if (!a->connected || !a->bev ||
-        evbuffer_get_length(bufferevent_get_output(a->bev)) > OUT_MAX) {
+    if (!a->connected || !a->bev || evbuffer_get_length(bufferevent_get_output(a->bev)) > OUT_MAX) {
         a->dropped++;
         return;
     }
@@ -381,19 +490,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static int usage_ais(FILE *out)
 {
-    fprintf(out,
-            "usage: corridor-sim ais [--ais ADDR:PORT] [--udp] [--speedup N] [--duration S]\n"
-            "\n"
-            "A real AIS NMEA feed (AIVDM, types 1 and 5) of ten ships approaching Mombasa:\n"
-            "one goes dark after 5 minutes, two meet 40 km offshore and drift together for\n"
-            "24 hours, one declares DAR ES SALAAM. Position reports every 10 s and static\n"
-            "reports every 6 min of simulated time.\n"
-            "\n"
-            "  --ais ADDR:PORT    corridord's AIS listener [127.0.0.1:10110]\n"
-            "  --udp              send datagrams instead of a TCP stream\n"
-            "  --speedup N        simulated seconds per real second, 0.01..100000 [10]\n"
-            "  --duration S       stop after S real seconds [until SIGINT or SIGTERM]\n"
-            "  --log-level LEVEL  debug, info, warn, error [info]\n");
+    fprintf(out, "usage: corridor-sim ais [--ais ADDR:PORT] [--udp] [--speedup N] [--duration S]\n"
+                 "\n"
+                 "A real AIS NMEA feed (AIVDM, types 1 and 5) of ten ships approaching Mombasa:\n"
+                 "one goes dark after 5 minutes, two meet 40 km offshore and drift together for\n"
+                 "24 hours, one declares DAR ES SALAAM. Position reports every 10 s and static\n"
+                 "reports every 6 min of simulated time.\n"
+                 "\n"
+                 "  --ais ADDR:PORT    corridord's AIS listener [127.0.0.1:10110]\n"
+                 "  --udp              send datagrams instead of a TCP stream\n"
+                 "  --speedup N        simulated seconds per real second, 0.01..100000 [10]\n"
+                 "  --duration S       stop after S real seconds [until SIGINT or SIGTERM]\n"
+                 "  --log-level LEVEL  debug, info, warn, error [info]\n");
     return 0;
 }
 
@@ -454,8 +562,8 @@ int sim_ais_main(int argc, char **argv)
     memset(&a, 0, sizeof a);
     a.udp = -1;
     a.addr.sin_family = AF_INET;
-    if (core_split_hostport(target, host, sizeof host, &port) != 0 || port <= 0 ||
-        port > 65535 || inet_pton(AF_INET, host, &a.addr.sin_addr) != 1)
+    if (core_split_hostport(target, host, sizeof host, &port) != 0 || port <= 0 || port > 65535 ||
+        inet_pton(AF_INET, host, &a.addr.sin_addr) != 1)
         return bad_ais("--ais is not a numeric IPv4 ADDR:PORT:", target);
     a.addr.sin_port = htons((uint16_t)port);
 
@@ -486,8 +594,8 @@ int sim_ais_main(int argc, char **argv)
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
 
-    printf("ais: %d ships approaching Mombasa (%.2f E, %.2f S) -> %s %s, speedup %g\n", a.n,
-           39.7, 4.07, udp ? "udp" : "tcp", target, speedup);
+    printf("ais: %d ships approaching Mombasa (%.2f E, %.2f S) -> %s %s, speedup %g\n", a.n, 39.7,
+           4.07, udp ? "udp" : "tcp", target, speedup);
     for (int i = 0; i < a.n; i++) {
         ship *s = &a.ships[i];
         fill_speeds(s);
@@ -510,8 +618,7 @@ int sim_ais_main(int argc, char **argv)
     struct timeval tv = {(time_t)period, (suseconds_t)((period - floor(period)) * 1e6)};
     event_add(a.tick, &tv);
     if (duration > 0) {
-        struct timeval d = {(time_t)duration,
-                            (suseconds_t)((duration - floor(duration)) * 1e6)};
+        struct timeval d = {(time_t)duration, (suseconds_t)((duration - floor(duration)) * 1e6)};
         event_base_loopexit(a.base, &d);
     }
     event_base_dispatch(a.base);

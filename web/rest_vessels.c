@@ -244,8 +244,7 @@ void web_h_watchlist_remove(struct web *w, const web_req *req, web_resp *resp)
 {
     const char *id = web_param(&req->params, "id");
     if (!positive_digits(id, 18))
-        return web_resp_error(resp, 404, "watch_not_found", "no watch entry %s",
-                              id ? id : "");
+        return web_resp_error(resp, 404, "watch_not_found", "no watch entry %s", id ? id : "");
     const char *vals[2] = {id, VESSEL_ACTOR};
     relay(w, resp, 200, "web_watch_remove", 2, vals);
 }

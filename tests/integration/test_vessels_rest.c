@@ -38,8 +38,8 @@ static void teardown(void)
 /* One request; the body is parsed into *out (the caller puts it) when out is not NULL. */
 static int call(const char *method, const char *path, const char *body, json_object **out)
 {
-    int st = harness_http(srv.http_port, method, path, body ? "application/json" : NULL, body,
-                          resp, sizeof resp);
+    int st = harness_http(srv.http_port, method, path, body ? "application/json" : NULL, body, resp,
+                          sizeof resp);
     if (out) {
         *out = json_tokener_parse(resp);
         ck_assert_msg(*out != NULL, "%s %s: not JSON: %s", method, path, resp);
@@ -68,8 +68,8 @@ static void expect_error(const char *method, const char *path, const char *body,
     json_object *o;
     int st = call(method, path, body, &o);
     ck_assert_msg(st == status, "%s %s: %d, want %d: %s", method, path, st, status, resp);
-    ck_assert_msg(str(o, "error") && strcmp(str(o, "error"), code) == 0,
-                  "%s %s: error %s, want %s", method, path, resp, code);
+    ck_assert_msg(str(o, "error") && strcmp(str(o, "error"), code) == 0, "%s %s: error %s, want %s",
+                  method, path, resp, code);
     ck_assert_msg(str(o, "detail") && strlen(str(o, "detail")) > 5, "no detail: %s", resp);
     ck_assert_msg(!strstr(str(o, "detail"), code), "detail repeats the code: %s", resp);
     if (field)
@@ -286,8 +286,7 @@ static pid_t start_sim(int seconds)
     if (pid == 0) {
         if (!freopen(log, "w", stdout) || dup2(fileno(stdout), 2) < 0)
             _exit(126);
-        execl(exe, exe, "ais", "--ais", ais, "--speedup", "600", "--duration", dur,
-              (char *)NULL);
+        execl(exe, exe, "ais", "--ais", ais, "--speedup", "600", "--duration", dur, (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -327,8 +326,7 @@ START_TEST(simulated_feed_stores_vessels_and_opens_incidents)
                                             "WHERE destination = 'DAR ES SALAAM'"),
                      1);
     /* history of watched vessels only (SEA NYMPH is watched by its IMO) */
-    ck_assert_int_eq(wait_for("SELECT count(DISTINCT mmsi) FROM corridor.vessel_positions", 2,
-                              10),
+    ck_assert_int_eq(wait_for("SELECT count(DISTINCT mmsi) FROM corridor.vessel_positions", 2, 10),
                      2);
     ck_assert_int_eq(harness_query_long(db, "SELECT count(*) FROM corridor.vessel_positions "
                                             "WHERE mmsi NOT IN (538007711, 357812000)"),
