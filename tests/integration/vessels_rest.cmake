@@ -1,9 +1,6 @@
 # Vessels, the watchlist and /api/feeds through REST (web/rest_vessels.c) against the real
 # corridord, fed by corridor-sim's AIS mode (sim/ais_feed.c); checked with REST and SQL.
-#
-# Until web/CMakeLists.txt lists rest_vessels.c among corridor_web's sources it is added
-# here (a source listed twice in one target is built once).
-target_sources(corridor_web PRIVATE ${CMAKE_SOURCE_DIR}/web/rest_vessels.c)
+
 corridor_test(test_vessels_rest INTEGRATION
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_vessels_rest.c
   LIBS corridor_harness PkgConfig::JSONC)
