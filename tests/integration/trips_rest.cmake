@@ -6,5 +6,5 @@
 # listed twice in one target is built once).
 target_sources(corridor_web PRIVATE ${CMAKE_SOURCE_DIR}/web/rest_trips.c)
 target_sources(corridor-sim PRIVATE ${CMAKE_SOURCE_DIR}/sim/trips.c)
-#T corridor_test(test_trips_rest INTEGRATION SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_trips_rest.c
-#T              LIBS corridor_harness PkgConfig::JSONC)
+corridor_test(test_trips_rest INTEGRATION SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_trips_rest.c
+             LIBS corridor_harness PkgConfig::JSONC)
