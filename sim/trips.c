@@ -33,13 +33,21 @@
 #include <unistd.h>
 
 #define FAST_KMH 1e6 /* max_speed_kmh of the compressed-distance routes */
-#define OPS_MAX 16
-#define PTS_MAX 96
+#define OPS_MAX  16
+#define PTS_MAX  96
 
 /* road indices (sim/corridor.c) */
 enum {
-    R_PORT = 0, R_MARIAKANI = 5, R_SAMBURU = 6, R_KIBOKO = 19, R_SULTAN_HAMUD = 21,
-    R_NAIROBI_ICD = 26, R_BUNGOMA = 45, R_MALABA = 47, R_BUSITEMA = 49, R_BUGIRI = 50,
+    R_PORT = 0,
+    R_MARIAKANI = 5,
+    R_SAMBURU = 6,
+    R_KIBOKO = 19,
+    R_SULTAN_HAMUD = 21,
+    R_NAIROBI_ICD = 26,
+    R_BUNGOMA = 45,
+    R_MALABA = 47,
+    R_BUSITEMA = 49,
+    R_BUGIRI = 50,
     R_KAMPALA = 56,
 };
 
@@ -48,27 +56,61 @@ enum { RT_MAIN, RT_WEST, RT_TIGHT, RT_STOP, RT_SILENT, RT_JUMP, RT_N };
 
 static const struct route_def {
     const char *name;
-    int from, to;             /* road indices */
+    int from, to;               /* road indices */
     const char *checkpoints[3]; /* geofence names, in order */
     int leg_minutes[3];
     int max_transit_minutes;
     const char *exit_post; /* declared exit border post, or NULL */
     const char *extra;     /* more JSON members (thresholds) */
 } routes[RT_N] = {
-    [RT_MAIN] = {"Northern Corridor: Mombasa port - Malaba (A109/A104)", R_PORT, R_MALABA,
-                 {"Emali", "Nairobi ICD (Embakasi)", "Webuye"}, {720, 720, 1440}, 4320,
-                 "Malaba border post", "\"max_speed_kmh\": 1000000"},
-    [RT_WEST] = {"Northern Corridor: Nairobi ICD - Kampala via Malaba", R_NAIROBI_ICD, R_KAMPALA,
-                 {"Webuye"}, {1440}, 4320, "Malaba border post", "\"max_speed_kmh\": 1000000"},
-    [RT_TIGHT] = {"Mombasa port - Nairobi ICD (demo: 1-minute leg and transit limits)", R_PORT,
-                  R_NAIROBI_ICD, {"Emali"}, {1}, 1, NULL, "\"max_speed_kmh\": 1000000"},
-    [RT_STOP] = {"Mombasa port - Nairobi ICD (demo: stops over 1 minute)", R_PORT, R_NAIROBI_ICD,
-                 {"Emali"}, {720}, 2880, NULL, "\"max_speed_kmh\": 1000000, \"stop_minutes\": 1"},
-    [RT_SILENT] = {"Mombasa port - Nairobi ICD (demo: report every minute)", R_PORT,
-                   R_NAIROBI_ICD, {"Emali"}, {720}, 2880, NULL,
+    [RT_MAIN] = {"Northern Corridor: Mombasa port - Malaba (A109/A104)",
+                 R_PORT,
+                 R_MALABA,
+                 {"Emali", "Nairobi ICD (Embakasi)", "Webuye"},
+                 {720, 720, 1440},
+                 4320,
+                 "Malaba border post",
+                 "\"max_speed_kmh\": 1000000"},
+    [RT_WEST] = {"Northern Corridor: Nairobi ICD - Kampala via Malaba",
+                 R_NAIROBI_ICD,
+                 R_KAMPALA,
+                 {"Webuye"},
+                 {1440},
+                 4320,
+                 "Malaba border post",
+                 "\"max_speed_kmh\": 1000000"},
+    [RT_TIGHT] = {"Mombasa port - Nairobi ICD (demo: 1-minute leg and transit limits)",
+                  R_PORT,
+                  R_NAIROBI_ICD,
+                  {"Emali"},
+                  {1},
+                  1,
+                  NULL,
+                  "\"max_speed_kmh\": 1000000"},
+    [RT_STOP] = {"Mombasa port - Nairobi ICD (demo: stops over 1 minute)",
+                 R_PORT,
+                 R_NAIROBI_ICD,
+                 {"Emali"},
+                 {720},
+                 2880,
+                 NULL,
+                 "\"max_speed_kmh\": 1000000, \"stop_minutes\": 1"},
+    [RT_SILENT] = {"Mombasa port - Nairobi ICD (demo: report every minute)",
+                   R_PORT,
+                   R_NAIROBI_ICD,
+                   {"Emali"},
+                   {720},
+                   2880,
+                   NULL,
                    "\"max_speed_kmh\": 1000000, \"reporting_limit_minutes\": 1"},
-    [RT_JUMP] = {"Mombasa port - Nairobi ICD (200 km/h plausibility limit)", R_PORT,
-                 R_NAIROBI_ICD, {"Emali"}, {720}, 2880, NULL, NULL},
+    [RT_JUMP] = {"Mombasa port - Nairobi ICD (200 km/h plausibility limit)",
+                 R_PORT,
+                 R_NAIROBI_ICD,
+                 {"Emali"},
+                 {720},
+                 2880,
+                 NULL,
+                 NULL},
 };
 
 /* ---- trip scripts ---- */
@@ -83,14 +125,14 @@ typedef struct op {
     int interval_ms;  /* between pings */
     const char *lock; /* SET: lock state, or NULL to keep */
     const char *alarm;
-    double batt;   /* SET: > 0 to change */
-    int expect;    /* DISARM: expected HTTP status */
+    double batt; /* SET: > 0 to change */
+    int expect;  /* DISARM: expected HTTP status */
 } op;
 
 typedef struct trip {
-    const char *tag;         /* TS-<tag>-<run> */
+    const char *tag;          /* TS-<tag>-<run> */
     const char *demonstrates; /* printed */
-    const char *expect[3];   /* incident rules that must open; empty: none (clean trip) */
+    const char *expect[3];    /* incident rules that must open; empty: none (clean trip) */
     int route;
     const char *origin, *destination;
     char seal[64];
@@ -99,11 +141,11 @@ typedef struct trip {
     sim_http *conn;
     op ops[OPS_MAX];
     int n_ops, cur;
-    double d;           /* metres along the path */
-    int64_t due_us;     /* next action */
-    int64_t op_end_us;  /* HOLD: when it ends */
+    double d;          /* metres along the path */
+    int64_t due_us;    /* next action */
+    int64_t op_end_us; /* HOLD: when it ends */
     int op_started;
-    int64_t last_ms;    /* last device time sent */
+    int64_t last_ms; /* last device time sent */
     const char *lock, *alarm;
     double batt;
     unsigned n_ping, jitter;
@@ -162,8 +204,7 @@ static long long fence_id(run *r, const char *name)
 }
 
 /* A blocking REST call; returns the status, *out the parsed body (caller puts). */
-static int rest(run *r, const char *method, const char *target, const char *body,
-                json_object **out)
+static int rest(run *r, const char *method, const char *target, const char *body, json_object **out)
 {
     char *text = NULL;
     int st = sim_http_call(r->rest, method, target, r->hdr, body, &text);
@@ -208,10 +249,11 @@ static int make_routes(run *r)
         }
         char body[16384];
         size_t o = 0;
-        o += (size_t)snprintf(body + o, sizeof body - o,
-                              "{\"name\": \"%s\", \"corridor_m\": 1000, \"max_transit_minutes\": %d,"
-                              " \"geometry\": {\"type\": \"LineString\", \"coordinates\": [",
-                              d->name, d->max_transit_minutes);
+        o +=
+            (size_t)snprintf(body + o, sizeof body - o,
+                             "{\"name\": \"%s\", \"corridor_m\": 1000, \"max_transit_minutes\": %d,"
+                             " \"geometry\": {\"type\": \"LineString\", \"coordinates\": [",
+                             d->name, d->max_transit_minutes);
         for (int i = d->from; i <= d->to; i++)
             o += (size_t)snprintf(body + o, sizeof body - o, "%s[%.4f, %.4f]",
                                   i > d->from ? ", " : "", road[i].lon, road[i].lat);
@@ -263,8 +305,8 @@ static void add(trip *t, op o)
 
 static op drive(double to_m, double step_m, int interval_ms)
 {
-    return (op){.kind = OP_DRIVE, .to_m = to_m, .step_m = step_m, .kmh = 70,
-                .interval_ms = interval_ms};
+    return (op){
+        .kind = OP_DRIVE, .to_m = to_m, .step_m = step_m, .kmh = 70, .interval_ms = interval_ms};
 }
 
 static op hold(double secs, double kmh)
@@ -301,9 +343,9 @@ static sim_path *road_path(int from, int to, int after, const sim_point *extra, 
 
 static int build_trips(run *r, unsigned tag)
 {
-    static const sim_point off_road[] = {{-3.7700, 39.3900, 250}};   /* 5 km north of the A109 */
+    static const sim_point off_road[] = {{-3.7700, 39.3900, 250}};      /* 5 km north of the A109 */
     static const sim_point emali_bypass[] = {{-2.1100, 37.4550, 1050}}; /* 3 km south of Emali */
-    static const sim_point busia[] = {{0.4608, 34.0922, 1200}};        /* Busia border post */
+    static const sim_point busia[] = {{0.4608, 34.0922, 1200}};         /* Busia border post */
     const double FAST = 1000; /* metres per ping on compressed drives */
     r->n = 12;
     r->trips = calloc((size_t)r->n, sizeof *r->trips);
@@ -398,8 +440,10 @@ static int build_trips(run *r, unsigned tag)
         if (!t[i].path)
             continue;
         add(&t[i], drive(20000, FAST / 2, 0));
-        add(&t[i], (op){.kind = OP_SET, .lock = i == 6 ? "open" : NULL,
-                        .alarm = i == 7 ? "tampering" : NULL, .batt = i == 8 ? 10 : 0});
+        add(&t[i], (op){.kind = OP_SET,
+                        .lock = i == 6 ? "open" : NULL,
+                        .alarm = i == 7 ? "tampering" : NULL,
+                        .batt = i == 8 ? 10 : 0});
         add(&t[i], drive(22000, FAST / 2, 500));
     }
     /* 9: impossible movement */
@@ -471,9 +515,16 @@ static int ping(run *r, trip *t, double kmh)
     if (ms <= t->last_ms)
         ms = t->last_ms + 1;
     t->last_ms = ms;
-    sim_ping pg = {.id = t->seal, .lat = p.lat, .lon = p.lon, .timestamp = ms,
-                   .speed_kn = kmh / 1.852, .bearing = brg, .altitude = p.alt, .accuracy = 5,
-                   .batt = t->batt, .lock = t->lock};
+    sim_ping pg = {.id = t->seal,
+                   .lat = p.lat,
+                   .lon = p.lon,
+                   .timestamp = ms,
+                   .speed_kn = kmh / 1.852,
+                   .bearing = brg,
+                   .altitude = p.alt,
+                   .accuracy = 5,
+                   .batt = t->batt,
+                   .lock = t->lock};
     char target[1024];
     int len = sim_osmand_target(&pg, target, sizeof target);
     if (len < 0)

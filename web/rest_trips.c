@@ -120,8 +120,7 @@ static int body_is_object(const web_req *req, web_resp *resp)
     int rc = -1;
     if (!o || e != json_tokener_success) {
         web_resp_error(resp, 400, "malformed_json", "the body is not valid JSON: %s",
-                       e == json_tokener_continue ? "unexpected end"
-                                                  : json_tokener_error_desc(e));
+                       e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e));
         goto done;
     }
     for (size_t i = used; i < req->body.len; i++)
@@ -148,7 +147,7 @@ static const char *trip_id(const web_req *req, web_resp *resp)
     int ok = id && strlen(id) == 36;
     for (int i = 0; ok && i < 36; i++)
         ok = (i == 8 || i == 13 || i == 18 || i == 23) ? id[i] == '-'
-                                                         : isxdigit((unsigned char)id[i]) != 0;
+                                                       : isxdigit((unsigned char)id[i]) != 0;
     if (!ok) {
         web_resp_error(resp, 404, "trip_not_found", "trip %s does not exist (not a UUID)",
                        id ? id : "");
@@ -281,8 +280,8 @@ static const char *cell(json_object *o, const char *key)
 
 #define CSV_COLS 14
 static const char *const csv_header[CSV_COLS] = {
-    "section", "trip_id", "seal_id", "declaration", "time",      "until", "minutes",
-    "kind",    "name",    "country", "seq",         "lat",       "lon",   "detail"};
+    "section", "trip_id", "seal_id", "declaration", "time", "until", "minutes",
+    "kind",    "name",    "country", "seq",         "lat",  "lon",   "detail"};
 
 static void csv_row(web_buf *b, const char *const *c)
 {
@@ -302,18 +301,28 @@ static void report_csv(json_object *t, web_buf *b)
     char detail[1024];
     snprintf(detail, sizeof detail,
              "origin %s; destination %s; plate %s; container %s; deadline %s",
-             cell(t, "origin") ? cell(t, "origin") : "", cell(t, "destination") ? cell(t, "destination") : "",
+             cell(t, "origin") ? cell(t, "origin") : "",
+             cell(t, "destination") ? cell(t, "destination") : "",
              cell(conv, "plate") ? cell(conv, "plate") : "",
              cell(conv, "container") ? cell(conv, "container") : "",
              cell(t, "deadline") ? cell(t, "deadline") : "");
-    const char *trip[CSV_COLS] = {"trip", tid, seal, decl, cell(t, "armed_at"),
-                                  cell(t, "disarmed_at"), NULL, cell(t, "status"),
-                                  cell(t, "route"), cell(t, "origin_country"), NULL, NULL, NULL,
+    const char *trip[CSV_COLS] = {"trip",
+                                  tid,
+                                  seal,
+                                  decl,
+                                  cell(t, "armed_at"),
+                                  cell(t, "disarmed_at"),
+                                  NULL,
+                                  cell(t, "status"),
+                                  cell(t, "route"),
+                                  cell(t, "origin_country"),
+                                  NULL,
+                                  NULL,
+                                  NULL,
                                   detail};
     csv_row(b, trip);
 
-    static const char *const sections[] = {"legs", "stops", "checkpoints", "events",
-                                           "incidents"};
+    static const char *const sections[] = {"legs", "stops", "checkpoints", "events", "incidents"};
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
         json_object *arr;
         if (!json_object_object_get_ex(t, sections[s], &arr) ||

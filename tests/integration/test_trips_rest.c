@@ -83,8 +83,7 @@ static const char *str(json_object *o, const char *path)
 /* The status and error code (and field, NULL for none) of a refusal. */
 static void refused(int status, int want_status, const char *code, const char *field)
 {
-    ck_assert_msg(status == want_status, "want %d %s, got %d %s", want_status, code, status,
-                  resp);
+    ck_assert_msg(status == want_status, "want %d %s, got %d %s", want_status, code, status, resp);
     json_object *o = js();
     ck_assert_str_eq(str(o, "error"), code);
     ck_assert_msg(str(o, "detail") && strlen(str(o, "detail")) > 10, "no detail: %s", resp);
@@ -102,12 +101,12 @@ static void setup(void)
     const char *conninfo = harness_db_create(dbname);
     harness_server_start(&srv, conninfo, "--sweep-interval", "2", NULL);
     db = harness_connect(conninfo);
-    harness_exec(db,
-                 "INSERT INTO corridor.geofences(name, kind, geom) VALUES "
-                 "('Port', 'port', ST_Multi(ST_MakeEnvelope(39.63,-4.08,39.68,-4.04,4326))),"
-                 "('ICD', 'customs_office', ST_Multi(ST_MakeEnvelope(36.87,-1.35,36.91,-1.31,4326))),"
-                 "('Emali', 'checkpoint', ST_Multi(ST_MakeEnvelope(37.45,-2.10,37.48,-2.07,4326))),"
-                 "('Malaba', 'border_post', ST_Multi(ST_MakeEnvelope(34.26,0.62,34.29,0.65,4326)))");
+    harness_exec(
+        db, "INSERT INTO corridor.geofences(name, kind, geom) VALUES "
+            "('Port', 'port', ST_Multi(ST_MakeEnvelope(39.63,-4.08,39.68,-4.04,4326))),"
+            "('ICD', 'customs_office', ST_Multi(ST_MakeEnvelope(36.87,-1.35,36.91,-1.31,4326))),"
+            "('Emali', 'checkpoint', ST_Multi(ST_MakeEnvelope(37.45,-2.10,37.48,-2.07,4326))),"
+            "('Malaba', 'border_post', ST_Multi(ST_MakeEnvelope(34.26,0.62,34.29,0.65,4326)))");
     port_id = q("SELECT id FROM corridor.geofences WHERE name = 'Port'");
     icd_id = q("SELECT id FROM corridor.geofences WHERE name = 'ICD'");
     cp_id = q("SELECT id FROM corridor.geofences WHERE name = 'Emali'");
@@ -180,8 +179,7 @@ START_TEST(routes)
     ck_assert_int_eq(api("POST", "/api/routes", "[1, 2]"), 400);
     ck_assert_int_eq(api("POST", "/api/routes", NULL), 400);
     /* the database's refusals, with the field at fault */
-    refused(api("POST", "/api/routes", "{\"name\": \"x\"}"), 422, "geometry_invalid",
-            "geometry");
+    refused(api("POST", "/api/routes", "{\"name\": \"x\"}"), 422, "geometry_invalid", "geometry");
     refused(api("POST", "/api/routes",
                 "{\"name\": \" \", \"geometry\": {\"type\": \"LineString\", \"coordinates\": "
                 "[[39, -4], [38, -3]]}, \"corridor_m\": 500, \"max_transit_minutes\": 60}"),
@@ -211,41 +209,50 @@ START_TEST(arming_refusals_then_arm)
     ck_assert_int_eq(api("POST", "/api/trips", "not json"), 400);
     refused(api("POST", "/api/trips", "{\"seal_id\": \"S1\"}"), 422, "route_id_required",
             "route_id");
-    refused(api("POST", "/api/trips", trip_body("S1", route, port_id, dest_id, "", box, "D1")),
-            422, "plate_required", "plate");
-    refused(api("POST", "/api/trips", trip_body("S1", route, port_id, dest_id, "KCA 123B", "", "D1")),
-            422, "container_required", "container");
+    refused(api("POST", "/api/trips", trip_body("S1", route, port_id, dest_id, "", box, "D1")), 422,
+            "plate_required", "plate");
+    refused(
+        api("POST", "/api/trips", trip_body("S1", route, port_id, dest_id, "KCA 123B", "", "D1")),
+        422, "container_required", "container");
     refused(api("POST", "/api/trips",
                 trip_body("S1", route, port_id, dest_id, "KCA 123B", "CSQU305438", "D1")),
             422, "container_invalid", "container");
     refused(api("POST", "/api/trips",
                 trip_body("S1", route, port_id, dest_id, "KCA 123B", "CSQU3054384", "D1")),
             422, "container_check_digit", "container");
-    refused(api("POST", "/api/trips", trip_body("S1", route, port_id, dest_id, "KCA 123B", box, "")),
-            422, "declaration_required", "declaration");
+    refused(
+        api("POST", "/api/trips", trip_body("S1", route, port_id, dest_id, "KCA 123B", box, "")),
+        422, "declaration_required", "declaration");
     refused(api("POST", "/api/trips",
                 trip_body("NOPE", route, port_id, dest_id, "KCA 123B", box, "D1")),
             422, "seal_not_registered", "seal_id");
-    refused(api("POST", "/api/trips", trip_body("S1", 999999, port_id, dest_id, "KCA 123B", box, "D1")),
-            422, "route_not_found", "route_id");
-    refused(api("POST", "/api/trips", trip_body("S1", route, cp_id, dest_id, "KCA 123B", box, "D1")),
-            422, "origin_not_release_point", "origin_id");
-    refused(api("POST", "/api/trips", trip_body("S1", route, port_id, 999999, "KCA 123B", box, "D1")),
-            422, "destination_not_found", "destination_id");
-    refused(api("POST", "/api/trips", trip_body("S1", route, port_id, port_id, "KCA 123B", box, "D1")),
-            422, "destination_is_origin", "destination_id");
-    refused(api("POST", "/api/trips", trip_body("S2", route, port_id, dest_id, "KCA 123B", box, "D1")),
-            409, "seal_not_reporting", "seal_id");
-    refused(api("POST", "/api/trips", trip_body("S4", route, port_id, dest_id, "KCA 123B", box, "D1")),
-            409, "seal_not_reporting", "seal_id");
-    refused(api("POST", "/api/trips", trip_body("S3", route, port_id, dest_id, "KCA 123B", box, "D1")),
-            409, "seal_not_locked", "seal_id");
+    refused(
+        api("POST", "/api/trips", trip_body("S1", 999999, port_id, dest_id, "KCA 123B", box, "D1")),
+        422, "route_not_found", "route_id");
+    refused(
+        api("POST", "/api/trips", trip_body("S1", route, cp_id, dest_id, "KCA 123B", box, "D1")),
+        422, "origin_not_release_point", "origin_id");
+    refused(
+        api("POST", "/api/trips", trip_body("S1", route, port_id, 999999, "KCA 123B", box, "D1")),
+        422, "destination_not_found", "destination_id");
+    refused(
+        api("POST", "/api/trips", trip_body("S1", route, port_id, port_id, "KCA 123B", box, "D1")),
+        422, "destination_is_origin", "destination_id");
+    refused(
+        api("POST", "/api/trips", trip_body("S2", route, port_id, dest_id, "KCA 123B", box, "D1")),
+        409, "seal_not_reporting", "seal_id");
+    refused(
+        api("POST", "/api/trips", trip_body("S4", route, port_id, dest_id, "KCA 123B", box, "D1")),
+        409, "seal_not_reporting", "seal_id");
+    refused(
+        api("POST", "/api/trips", trip_body("S3", route, port_id, dest_id, "KCA 123B", box, "D1")),
+        409, "seal_not_locked", "seal_id");
     ck_assert_int_eq(q("SELECT count(*) FROM corridor.trips"), 0);
 
-    ck_assert_int_eq(api("POST", "/api/trips",
-                         trip_body("S1", route, port_id, dest_id, "kca 123b", "csqu 305438-3",
-                                   "2026KEMSA0001")),
-                     201);
+    ck_assert_int_eq(
+        api("POST", "/api/trips",
+            trip_body("S1", route, port_id, dest_id, "kca 123b", "csqu 305438-3", "2026KEMSA0001")),
+        201);
     json_object *o = js();
     const char *id = str(o, "id");
     ck_assert_int_eq(strlen(id), 36);
@@ -263,8 +270,9 @@ START_TEST(arming_refusals_then_arm)
              id);
     ck_assert_int_eq(q(sql), 600 * 60);
     json_object_put(o);
-    refused(api("POST", "/api/trips", trip_body("S1", route, port_id, dest_id, "KCA 123B", box, "D2")),
-            409, "seal_on_active_trip", "seal_id");
+    refused(
+        api("POST", "/api/trips", trip_body("S1", route, port_id, dest_id, "KCA 123B", box, "D2")),
+        409, "seal_on_active_trip", "seal_id");
 }
 END_TEST
 
@@ -272,7 +280,8 @@ END_TEST
 static int ws_open(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.http_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.http_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     const char *req = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -318,10 +327,10 @@ static const char *arm_s1(long route, long now)
 {
     static char id[40];
     ck_assert_int_eq(ping("S1", now - 20, -4.06, 39.655, "locked"), 200);
-    ck_assert_int_eq(api("POST", "/api/trips",
-                         trip_body("S1", route, port_id, dest_id, "KCA 123B", "CSQU3054383",
-                                   "2026KEMSA0002")),
-                     201);
+    ck_assert_int_eq(
+        api("POST", "/api/trips",
+            trip_body("S1", route, port_id, dest_id, "KCA 123B", "CSQU3054383", "2026KEMSA0002")),
+        201);
     json_object *o = js();
     snprintf(id, sizeof id, "%s", str(o, "id"));
     json_object_put(o);
@@ -346,9 +355,11 @@ START_TEST(views_and_disarm)
     ck_assert_str_eq(str(t, "id"), id);
     ck_assert_str_eq(str(t, "latest.seal_id"), "S1");
     ck_assert(num(t, "latest.lat") == -2.085);
-    ck_assert_msg(strcmp(str(t, "open_incidents"), "0") == 0, "an incident opened: %ld %s",
-                  q("SELECT count(*) FROM corridor.incidents"),
-                  PQgetvalue(PQexec(db, "SELECT rule || ' ' || details::text FROM corridor.incidents"), 0, 0));
+    ck_assert_msg(
+        strcmp(str(t, "open_incidents"), "0") == 0, "an incident opened: %ld %s",
+        q("SELECT count(*) FROM corridor.incidents"),
+        PQgetvalue(PQexec(db, "SELECT rule || ' ' || details::text FROM corridor.incidents"), 0,
+                   0));
     json_object_put(o);
 
     snprintf(path, sizeof path, "/api/trips/%s", id);
@@ -407,12 +418,13 @@ END_TEST
 static int raw_get(const char *path)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.http_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.http_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     char req[512];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                     path);
+    int n =
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
     ck_assert_int_eq(write(fd, req, (size_t)n), n);
     size_t got = 0;
     ssize_t r;
@@ -515,10 +527,10 @@ START_TEST(simulator_fires_every_rule)
     ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "corridor-sim trips failed: see %s.sim",
                   srv.log);
     static const char *const rules[] = {
-        "route_deviation",   "checkpoint_skipped", "leg_overdue",         "transit_overdue",
-        "unauthorised_stop", "signal_loss",        "seal_opened",         "seal_tampered",
-        "low_battery",       "impossible_movement", "undeclared_border_exit",
-        "disarm_outside_destination"};
+        "route_deviation",     "checkpoint_skipped",     "leg_overdue",
+        "transit_overdue",     "unauthorised_stop",      "signal_loss",
+        "seal_opened",         "seal_tampered",          "low_battery",
+        "impossible_movement", "undeclared_border_exit", "disarm_outside_destination"};
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         char sql[256];
         snprintf(sql, sizeof sql,
