@@ -71,7 +71,7 @@ struct ingest_worker {
     int64_t sent_at_us;
     nng_socket push;
     int push_ok;
-    struct space_waiter *waiters;
+    struct space_waiter *waiters, *wake_buf; /* wake_buf: batch_max entries */
     int n_waiters, cap_waiters;
     ingest_counters c;
     void *osmand, *jt808, *ais;
@@ -167,19 +167,25 @@ static void finish_sent(ingest_worker *w, int status)
                           memory_order_relaxed);
 }
 
+/* Wakes as many waiting connections as the open batch has room for (each brings at least
+ * one observation), oldest first. Called after the open batch was swapped out, so a full
+ * batch's worth of devices resumes at once: waking only a few would leave the next batch
+ * small and the database paying its fixed cost for a handful of fixes. A woken connection
+ * that meets a full batch again registers again, at the end. */
 static void wake_waiters(ingest_worker *w)
 {
-    int n = w->n_waiters;
-    struct space_waiter copy[64];
-    if (n == 0)
+    int n = w->n_waiters, room = w->cfg->batch_max - geo_batch_len(w->open.batch);
+    if (n == 0 || room <= 0)
         return;
-    if (n > 64)
-        n = 64;
-    memcpy(copy, w->waiters, (size_t)n * sizeof *copy);
-    memmove(w->waiters, w->waiters + n, (size_t)(w->n_waiters - n) * sizeof *copy);
+    if (n > room)
+        n = room;
+    if (n > w->cfg->batch_max)
+        n = w->cfg->batch_max;
+    memcpy(w->wake_buf, w->waiters, (size_t)n * sizeof *w->wake_buf);
+    memmove(w->waiters, w->waiters + n, (size_t)(w->n_waiters - n) * sizeof *w->waiters);
     w->n_waiters -= n;
     for (int i = 0; i < n; i++)
-        copy[i].fn(copy[i].arg);
+        w->wake_buf[i].fn(w->wake_buf[i].arg);
 }
 
 static void on_reject(void *arg, int idx, const char *reason)
@@ -264,8 +270,8 @@ static void on_db_readable(evutil_socket_t fd, short what, void *arg)
     if (failed)
         atomic_fetch_add_explicit(&w->c.batch_errors, 1, memory_order_relaxed);
     finish_sent(w, failed ? CORE_EDB : 0);
-    wake_waiters(w);
-    flush(w);
+    flush(w);        /* the open batch goes now, so it is empty ... */
+    wake_waiters(w); /* ... and a whole batch of waiting devices may fill it */
 }
 
 static int db_connect(ingest_worker *w)
@@ -470,6 +476,7 @@ static void worker_release(ingest_worker *w)
     side_free(&w->open);
     side_free(&w->sent);
     free(w->waiters);
+    free(w->wake_buf);
 }
 
 static int worker_init(ingest_worker *w, int id, const core_config *cfg, char *err, size_t n)
@@ -478,7 +485,9 @@ static int worker_init(ingest_worker *w, int id, const core_config *cfg, char *e
     w->id = id;
     w->cfg = cfg;
     w->osmand_fd = w->jt808_fd = w->ais_tcp_fd = w->ais_udp_fd = -1;
-    if (side_init(&w->open, cfg->batch_max) || side_init(&w->sent, cfg->batch_max)) {
+    w->wake_buf = calloc((size_t)cfg->batch_max, sizeof *w->wake_buf);
+    if (!w->wake_buf || side_init(&w->open, cfg->batch_max) ||
+        side_init(&w->sent, cfg->batch_max)) {
         snprintf(err, n, "out of memory");
         return -ENOMEM;
     }

@@ -8,6 +8,7 @@
 --     fix, as arrays carried on the fix (inside a fence = fence_id = ANY (fences); a fix in
 --     an authorised place = kinds overlap), instead of a GiST probe and joins against hits;
 --   - the country comes from the 0.1 degree country grid;
+--   - the position messages are built in the statement (position_json is not inlinable);
 --   - fence_state's new entries come from the transitions alone (each carries whether its
 --     pair ends inside), not from a join of two CTEs the planner nests.
 -- Everything else (locks, positions, latest, fence transitions, the trip walk, evidence,
@@ -489,8 +490,15 @@ BEGIN
 
     SELECT 'reject', r.i::int, 'unknown seal id "' || r.seal_id || '"' FROM raw r WHERE NOT r.known
     UNION ALL
-    SELECT 'position', NULL, corridor.position_json(l.seal_id, l.ts, l.lat, l.lon, l.speed_kmh,
-                                                    l.bearing, l.battery, l.lock, l.alarm)
+    -- corridor.position_json written out: that function is declared IMMUTABLE over a
+    -- STABLE body, so it is never inlined and cost ~250 us a call here (a third of a batch)
+    SELECT 'position', NULL,
+           json_build_object('type', 'position', 'seal_id', l.seal_id,
+                             'time', to_char(l.ts AT TIME ZONE 'UTC',
+                                             'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                             'lat', l.lat, 'lon', l.lon, 'speed_kmh', l.speed_kmh,
+                             'bearing', l.bearing, 'battery', l.battery, 'lock', l.lock,
+                             'alarm', l.alarm)::text
     FROM lat_up l
     UNION ALL
     SELECT 'incident', NULL, corridor.incident_json(n) FROM inc n
