@@ -18,7 +18,10 @@
 
   const css = document.createElement('style');
   css.textContent = `
-  #trip-panel { position: absolute; top: 10px; left: 54px; z-index: 900; width: 380px;
+  header#bar a.nav { color: #8fc3ff; text-decoration: none; border: 1px solid #2b3b55;
+    border-radius: 4px; padding: 2px 10px; }
+  header#bar a.nav:hover { background: #16233a; }
+  #trip-panel { position: absolute; top: 10px; left: 54px; z-index: 1001; width: 380px;
     max-height: calc(100% - 20px); overflow-y: auto; background: #0d1522f2;
     border: 1px solid #2b3b55; border-radius: 6px; box-shadow: 0 6px 24px #000a;
     padding: 10px 14px 12px; display: none; }
