@@ -422,9 +422,9 @@ const web_route web_routes[] = {
     {WEB_POST, "/api/rrus", web_h_rrus_add, R_OFFICER, WEB_ROUTE_BODY},
     {WEB_GET, "/api/rrus/suggest", web_h_rrus_suggest, R_OFFICER, 0},
     {WEB_GET, "/api/reports/response", web_h_report_response, R_OFFICER, 0},
-    {WEB_GET, "/api/routes", web_h_routes_list, R_OFFICER, 0},
+    {WEB_GET, "/api/routes", web_h_routes_list, R_ARMING, 0}, /* the arming page */
     {WEB_POST, "/api/routes", web_h_routes_add, R_OFFICER, WEB_ROUTE_BODY},
-    {WEB_GET, "/api/trips", web_h_trips_list, R_OFFICER, 0},
+    {WEB_GET, "/api/trips", web_h_trips_list, R_ARMING, 0},   /* the arming page */
     {WEB_POST, "/api/trips", web_h_trips_arm, R_ARMING, WEB_ROUTE_BODY},
     {WEB_GET, "/api/trips/{id}", web_h_trip_get, R_OFFICER, 0},
     {WEB_POST, "/api/trips/{id}/disarm", web_h_trip_disarm, R_ARMING, 0},
