@@ -28,13 +28,19 @@ static void trips_db_down(web_resp *resp)
     web_resp_error(resp, 503, "db_unavailable", "the database cannot be reached; retry shortly");
 }
 
-/* Answers a failed statement: CTnnn -> nnn with {"error","detail","field"}; anything else
- * is a 503 (the database could not do the work; docs/rules.md). */
+/* Answers a failed statement: CTnnn -> nnn with {"error","detail","field"}; a data
+ * exception (class 22) -> 422; anything else is a 503 (the database could not do the work;
+ * docs/rules.md). */
 static void answer_error(web_resp *resp, PGresult *r)
 {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
     const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
+    if (state && strncmp(state, "22", 2) == 0 && msg) {
+        /* a value the database cannot read (e.g. a \u0000 escape in a JSON string) */
+        web_resp_error(resp, 422, "invalid_request", "the database cannot read a value: %s", msg);
+        return;
+    }
     if (!state || strncmp(state, "CT", 2) != 0 || !isdigit((unsigned char)state[2]) || !msg) {
         core_error("web", "trip query failed: %s", PQresultErrorMessage(r));
         web_resp_error(resp, 503, "db_error", "the database could not do this now; retry shortly");
