@@ -63,6 +63,15 @@ async function main() {
   if (!fs.existsSync(corridord)) fail(`${corridord} not found: build first (CORRIDOR_BUILD)`);
 
   psql(`CREATE DATABASE ${db}`);
+  // an admin token when this corridord checks tokens (`corridord token create`), else none
+  let token = '';
+  try {
+    const out = execFileSync(corridord, ['token', 'create', '--role', 'admin', '--name',
+      'trips.test.js', '--db', `dbname=${db}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    token = (String(out).match(/cor_[0-9a-f]+/) || [''])[0];
+  } catch (e) { /* no token command: nothing to present */ }
+  const auth = token ? { authorization: `Bearer ${token}` } : {};
+  const q = token ? `?token=${token}` : '';
   const httpPort = await freePort(), osmandPort = await freePort(), dispatchPort = await freePort();
   const base = `http://127.0.0.1:${httpPort}`;
   server = spawn(corridord, ['--db', `dbname=${db}`, '--http', `127.0.0.1:${httpPort}`,
@@ -80,7 +89,7 @@ async function main() {
 
   async function post(p, body, want) {
     const r = await fetch(`${base}${p}`, { method: 'POST', body: JSON.stringify(body),
-      headers: { 'content-type': 'application/json' } });
+      headers: { 'content-type': 'application/json', ...auth } });
     const text = await r.text();
     if (r.status !== want) fail(`POST ${p}: ${r.status} ${text}`);
     return JSON.parse(text);
@@ -125,7 +134,7 @@ async function main() {
   page.on('console', m => {
     if (m.type() === 'error' && !/status of (409|422) /.test(m.text())) pageErrors.push(m.text());
   });
-  await page.goto(`${base}/arming.html`, { waitUntil: 'load' });
+  await page.goto(`${base}/arming.html${q}`, { waitUntil: 'load' });
   await page.waitForFunction(() => document.querySelectorAll('#route_id option').length === 2 &&
     document.querySelectorAll('#seal_id option').length === 2, null, { timeout: 10000 });
   if (await page.locator('#origin_id option').count() !== 3)
@@ -177,7 +186,7 @@ async function main() {
 
   // ---- the map: click the seal, see its trip ----
   await page.setViewportSize({ width: 1400, height: 860 }); // a control-room screen
-  await page.goto(`${base}/`, { waitUntil: 'load' });
+  await page.goto(`${base}/${q}`, { waitUntil: 'load' });
   await page.waitForFunction(() => window.corridor && window.corridor.connected &&
     window.corridor.seals.has('KE-SEAL-0042'), null, { timeout: 15000 });
   await page.waitForFunction(() => window.corridor.geofences >= 3, null, { timeout: 10000 });
@@ -197,14 +206,14 @@ async function main() {
     if (!kinds.includes(k)) fail(`event ${k} missing from the panel: ${kinds}`);
   const drawn = await page.evaluate(() => window.corridor.trip.layers.getLayers().length);
   if (drawn < 3) fail(`corridor, route and track should be drawn (${drawn} layers)`);
-  const trip = await (await fetch(`${base}/api/trips/${armed.id}`)).json();
+  const trip = await (await fetch(`${base}/api/trips/${armed.id}`, { headers: auth })).json();
   if (trip.route.corridor.type !== 'Polygon' || !trip.track) fail('corridor or track missing');
   await page.evaluate(() => { window.corridor.map.closePopup(); });
   await sleep(800);
   await page.screenshot({ path: path.join(shots, 'trips.png') });
 
   // ---- back on the arming page: a disarm on the road is refused ----
-  await page.goto(`${base}/arming.html`, { waitUntil: 'load' });
+  await page.goto(`${base}/arming.html${q}`, { waitUntil: 'load' });
   const row = `#trips tr[data-id="${armed.id}"]`;
   await page.waitForSelector(row, { timeout: 10000 });
   await page.click(`${row} button`);

@@ -42,10 +42,66 @@ static int ping(const char *id, long t, double lat, double lon, const char *lock
     return harness_http(srv.osmand_port, "GET", path, NULL, NULL, r, sizeof r);
 }
 
+/* An admin API token when the server checks tokens (`corridord token create`), else "". */
+static char token[128];
+
+static void make_token(const char *conninfo)
+{
+    char cmd[1024], out[512] = "";
+    token[0] = 0;
+    snprintf(cmd, sizeof cmd,
+             "%s/corridord token create --role admin --name test_trips_rest --db '%s' 2>/dev/null",
+             getenv("CORRIDOR_BUILD"), conninfo);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return;
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int rc = pclose(p);
+    const char *t = strstr(out, "cor_");
+    if (rc != 0 || !t)
+        return; /* a server without tokens: nothing to present */
+    size_t len = strspn(t, "cor_0123456789abcdef");
+    snprintf(token, sizeof token, "%.*s", (int)len, t);
+}
+
+/* One request on a new connection, with the token; the answer's body (or, with headers,
+ * the whole answer) in resp. Returns the status, -1 when no answer came. */
+static int http(const char *method, const char *path, const char *body, int headers)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.http_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    size_t blen = body ? strlen(body) : 0;
+    char head[1024];
+    int n = snprintf(head, sizeof head,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     "Content-Length: %zu\r\n%s%s%s%s\r\n",
+                     method, path, blen, body ? "Content-Type: application/json\r\n" : "",
+                     token[0] ? "Authorization: Bearer " : "", token, token[0] ? "\r\n" : "");
+    ck_assert_int_eq(write(fd, head, (size_t)n), n);
+    if (blen)
+        ck_assert_int_eq(write(fd, body, blen), (ssize_t)blen);
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
+        got += (size_t)r;
+    resp[got] = 0;
+    close(fd);
+    int status = -1;
+    if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+        return -1;
+    const char *b = strstr(resp, "\r\n\r\n");
+    if (!headers && b)
+        memmove(resp, b + 4, strlen(b + 4) + 1);
+    return status;
+}
+
 static int api(const char *method, const char *path, const char *body)
 {
-    return harness_http(srv.http_port, method, path, body ? "application/json" : NULL, body, resp,
-                        sizeof resp);
+    return http(method, path, body, 0);
 }
 
 /* The response body parsed; the caller puts it. */
@@ -99,6 +155,7 @@ static void setup(void)
     /* per process: other checkouts' runs of this suite may share the PostgreSQL */
     snprintf(dbname, sizeof dbname, "corridor_test_trips_rest_%d", (int)getpid());
     const char *conninfo = harness_db_create(dbname);
+    make_token(conninfo);
     harness_server_start(&srv, conninfo, "--sweep-interval", "2", NULL);
     db = harness_connect(conninfo);
     harness_exec(
@@ -284,9 +341,12 @@ static int ws_open(void)
                             .sin_port = htons((uint16_t)srv.http_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    const char *req = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: corridor.v1\r\n\r\n";
+    char req[1024];
+    snprintf(req, sizeof req,
+             "GET /ws%s%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: corridor.v1\r\n\r\n",
+             token[0] ? "?token=" : "", token);
     ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
     /* the 101 answer, byte by byte up to the blank line so no frame is eaten */
     char head[2048];
@@ -414,27 +474,10 @@ START_TEST(views_and_disarm)
 }
 END_TEST
 
-/* A request whose whole answer (headers too) lands in resp. */
+/* A GET whose whole answer (headers too) lands in resp. */
 static int raw_get(const char *path)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)srv.http_port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    char req[512];
-    int n =
-        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
-    ck_assert_int_eq(write(fd, req, (size_t)n), n);
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
-        got += (size_t)r;
-    resp[got] = 0;
-    close(fd);
-    int status = -1;
-    sscanf(resp, "HTTP/1.%*d %d", &status);
-    return status;
+    return http("GET", path, NULL, 1);
 }
 
 START_TEST(report_json_and_csv)
@@ -520,9 +563,9 @@ START_TEST(simulator_fires_every_rule)
     ck_assert_msg(build != NULL, "CORRIDOR_BUILD is not set");
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "%s/corridor-sim trips --http 127.0.0.1:%d --osmand 127.0.0.1:%d "
+             "%s/corridor-sim trips --http 127.0.0.1:%d --osmand 127.0.0.1:%d %s%s "
              "> %s.sim 2>&1",
-             build, srv.http_port, srv.osmand_port, srv.log);
+             build, srv.http_port, srv.osmand_port, token[0] ? "--token " : "", token, srv.log);
     int rc = system(cmd);
     ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "corridor-sim trips failed: see %s.sim",
                   srv.log);

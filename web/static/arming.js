@@ -6,6 +6,9 @@
  * destination is shown on the row). The container number is checked here too (ISO 6346
  * check digit) as a hint while typing; the server's answer is what counts.
  * State is exposed as window.arming for the browser tests.
+ *
+ * Token: opened as arming.html?token=TOKEN, the token is kept in sessionStorage
+ * ("corridor.token", for the tab's lifetime) and sent as Authorization: Bearer.
  */
 (function () {
   'use strict';
@@ -24,8 +27,21 @@
   }
   function when(t) { return t ? t.slice(0, 16).replace('T', ' ') + 'Z' : '—'; }
 
+  const params = new URLSearchParams(location.search);
+  if (params.get('token')) {
+    sessionStorage.setItem('corridor.token', params.get('token'));
+    history.replaceState(null, '', location.pathname); // keep it out of the address bar
+  }
+  function api(url, opts = {}) {
+    const headers = new Headers(opts.headers || {});
+    headers.set('Accept', 'application/json');
+    const token = sessionStorage.getItem('corridor.token');
+    if (token) headers.set('Authorization', `Bearer ${token}`);
+    return fetch(url, { ...opts, headers });
+  }
+
   async function getJSON(url) {
-    const r = await fetch(url, { headers: { Accept: 'application/json' } });
+    const r = await api(url);
     if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
     return r.json();
   }
@@ -121,7 +137,7 @@
 
   async function disarm(t, tr, btn) {
     btn.disabled = true;
-    const r = await fetch(`/api/trips/${encodeURIComponent(t.id)}/disarm`, { method: 'POST' });
+    const r = await api(`/api/trips/${encodeURIComponent(t.id)}/disarm`, { method: 'POST' });
     const body = await r.json().catch(() => ({}));
     btn.disabled = false;
     let msg = tr.nextElementSibling && tr.nextElementSibling.classList.contains('msgrow')
@@ -190,8 +206,7 @@
     $('arm').disabled = true;
     let r, ans;
     try {
-      r = await fetch('/api/trips', { method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      r = await api('/api/trips', { method: 'POST', headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify(body) });
       ans = await r.json().catch(() => ({}));
     } catch (e) {

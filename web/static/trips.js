@@ -5,7 +5,9 @@
  * polygon the server computes, checkpoints with the times they were passed, border legs,
  * the track since arming and the events with their evidence. The trip's layers stay on
  * the map until the panel is closed; the panel refreshes while it is open.
- * Loaded after map.js; uses window.corridor (the map and the seals).
+ * Loaded after map.js; uses window.corridor (the map and the seals). Requests carry the
+ * token the arming page keeps (sessionStorage "corridor.token"), or go through
+ * window.corridor.fetch when the map provides one.
  */
 (function () {
   'use strict';
@@ -65,6 +67,12 @@
   L.DomEvent.disableScrollPropagation(panel);
 
   const state = { seal: null, trip: null, layers: null, timer: null };
+  function api(url) {
+    if (typeof C.fetch === 'function') return C.fetch(url);
+    const token = new URLSearchParams(location.search).get('token') ||
+      sessionStorage.getItem('corridor.token');
+    return fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  }
   C.trip = state;
 
   const VIOLATIONS = new Set(['route_deviation', 'checkpoint_skipped', 'checkpoint_out_of_order',
@@ -189,7 +197,7 @@
   }
 
   async function load(seal, fit) {
-    const list = await fetch('/api/trips').then(r => (r.ok ? r.json() : []));
+    const list = await api('/api/trips').then(r => (r.ok ? r.json() : []));
     const armed = list.find(t => t.seal_id === seal);
     const id = armed ? armed.id : state.trip && state.trip.seal_id === seal ? state.trip.id : null;
     if (!id) {
@@ -202,7 +210,7 @@
       panel.classList.add('open');
       return;
     }
-    const r = await fetch(`/api/trips/${encodeURIComponent(id)}`);
+    const r = await api(`/api/trips/${encodeURIComponent(id)}`);
     if (!r.ok) return;
     const t = await r.json();
     if (state.seal !== seal) return; // another seal was clicked meanwhile
