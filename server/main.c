@@ -3,13 +3,15 @@
  *
  * Builds the one server context (the configuration) and wires the stages: the web
  * gateway thread, the ingest worker threads, and the main thread, which waits for
- * signals and keeps the position partitions ahead of time. Subcommands: `migrate`.
+ * signals and keeps the position partitions ahead of time. Subcommands: `migrate`,
+ * `token` (token.c).
  */
 #include "alerts.h"
 #include "core.h"
 #include "geofence.h"
 #include "ingest.h"
 #include "schema.h"
+#include "token.h"
 #include "web.h"
 
 #include <libpq-fe.h>
@@ -24,6 +26,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: corridord [migrate] [options]\n"
                  "  corridord            run the monitoring-centre server\n"
                  "  corridord migrate    apply pending schema migrations and exit\n"
+                 "  corridord token ...  create, list or revoke API tokens (token --help)\n"
                  "options:\n");
     core_config_usage(out);
 }
@@ -73,6 +76,8 @@ int main(int argc, char **argv)
     int first = 1, migrate_only = 0;
 
     core_config_defaults(&cfg);
+    if (argc > 1 && strcmp(argv[1], "token") == 0)
+        return srv_token_main(argc - 2, argv + 2);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);

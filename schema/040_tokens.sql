@@ -1,0 +1,29 @@
+-- 040_tokens: API tokens (docs/security.md). A token is shown once by
+-- `corridord token create`; only its SHA-256 is stored, so a copy of the database does
+-- not let anyone call the API. role partner carries its country, role rru its unit.
+CREATE TABLE corridor.tokens (
+    id           bigserial PRIMARY KEY,
+    name         text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+    role         text NOT NULL CHECK (role IN ('admin', 'officer', 'arming', 'rru', 'partner')),
+    country      text REFERENCES corridor.countries (iso2),
+    unit_id      text REFERENCES corridor.rrus (id),
+    hash         bytea NOT NULL UNIQUE CHECK (length(hash) = 32),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    revoked_at   timestamptz,
+    last_used_at timestamptz,
+    CHECK ((role = 'partner') = (country IS NOT NULL)),
+    CHECK ((role = 'rru') = (unit_id IS NOT NULL))
+);
+
+-- The identity behind a token hash, or no row when it is unknown or revoked; marks it used.
+-- last_used_at is written at most once a minute so a busy token is not a write per call.
+CREATE FUNCTION corridor.token_check(p_hash bytea)
+RETURNS TABLE (id bigint, name text, role text, country text, unit_id text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE corridor.tokens t SET last_used_at = now()
+     WHERE t.hash = p_hash AND t.revoked_at IS NULL
+       AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute');
+    RETURN QUERY SELECT t.id, t.name, t.role, t.country, t.unit_id
+                   FROM corridor.tokens t WHERE t.hash = p_hash AND t.revoked_at IS NULL;
+END $$;
