@@ -32,6 +32,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,18 @@ static void on_aio(void *arg)
 
 /* ---- the stage thread ---- */
 
+/* The token check of authenticate(), prepared on each new connection. 1 or 0. */
+static int prepare_token(PGconn *db)
+{
+    PGresult *r = PQprepare(db, "dispatch_token",
+                            "SELECT id, name, role, coalesce(country, ''), coalesce(unit_id, '')"
+                            " FROM corridor.token_check($1::bytea)",
+                            1, NULL);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
 static PGconn *db_conn(alert_dispatch *d)
 {
     if (d->db && PQstatus(d->db) == CONNECTION_OK)
@@ -106,6 +119,8 @@ static PGconn *db_conn(alert_dispatch *d)
         core_warn(MOD, "cannot connect to the database: %s", PQerrorMessage(d->db));
     } else if (alert_prepare(d->db, err, sizeof err) != 0) {
         core_error(MOD, "%s", err);
+    } else if (!prepare_token(d->db)) {
+        core_error(MOD, "cannot prepare the token check: %s", PQerrorMessage(d->db));
     } else {
         return d->db;
     }
@@ -156,17 +171,17 @@ static void reply_error(struct dctx *c, int status, const char *code, const char
 }
 
 /*
- * THE token check: the one place a client's identity is verified. Until API tokens exist
- * (`corridord token create --role rru --unit ID`, the auth issue), a client is accepted
- * when its token is non-empty and its unit exists; the tokens issue replaces the body of
- * this function with "the token's hash is stored, its role is rru and it is tied to this
- * unit". Returns 0 with the unit's JSON in *unit_json (malloc'd) when want_json; 401/503
- * otherwise, with a reason.
+ * THE token check: the one place a client's identity is verified. The token's SHA-256 is
+ * looked up in corridor.tokens (schema/040_tokens.sql: only hashes are stored); it must
+ * be an rru token tied to this very unit (`corridord token create --role rru --unit ID`)
+ * or an admin token, not revoked, and the unit must exist. Logs name the token by id,
+ * never by its text. Returns 0 with the unit's JSON in *unit_json (malloc'd) when
+ * want_json; 401/503 otherwise, with a reason.
  */
 static int authenticate(alert_dispatch *d, const char *unit, const char *token, char **unit_json,
                         const char **why)
 {
-    if (!token || !*token) {
+    if (!token || !*token || strlen(token) > 128) {
         *why = "a token is required";
         return 401;
     }
@@ -179,10 +194,36 @@ static int authenticate(alert_dispatch *d, const char *unit, const char *token, 
         *why = "the database cannot be reached; retry shortly";
         return 503;
     }
-    const char *vals[1] = {unit};
-    PGresult *r = PQexecPrepared(db, "alert_unit", 1, vals, NULL, NULL, 0);
-    int rc = 401;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char hex[2 + 64 + 1] = "\\x";
+    if (!EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+        *why = "cannot hash the token";
+        return 503;
+    }
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 + 2 * i, 3, "%02x", md[i]);
+    const char *tv[1] = {hex};
+    PGresult *r = PQexecPrepared(db, "dispatch_token", 1, tv, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        core_warn(MOD, "token check failed: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        *why = "the database refused the query";
+        return 503;
+    }
+    int ok = PQntuples(r) == 1 && (strcmp(PQgetvalue(r, 0, 2), "admin") == 0 ||
+                                   (strcmp(PQgetvalue(r, 0, 2), "rru") == 0 &&
+                                    strcmp(PQgetvalue(r, 0, 4), unit) == 0));
+    if (!ok && PQntuples(r) == 1)
+        core_info(MOD, "token %s (%s) refused for unit %s", PQgetvalue(r, 0, 0),
+                  PQgetvalue(r, 0, 1), unit);
+    PQclear(r);
     *why = "unknown unit or invalid token";
+    if (!ok)
+        return 401;
+    const char *vals[1] = {unit};
+    r = PQexecPrepared(db, "alert_unit", 1, vals, NULL, NULL, 0);
+    int rc = 401;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         *why = "the database refused the query";
         rc = 503;

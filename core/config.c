@@ -47,6 +47,16 @@ static const struct setting settings[] = {
     {"sweep-interval", K_INT, S(sweep_interval_s), 1, 3600,
      "seconds between runs of the periodic rules (overdue, signal loss, ...)"},
     {"no-migrate", K_INT, S(no_migrate), 0, 1, "1: do not apply migrations at start-up"},
+    {"tls-cert", K_STR, S(tls_cert), 0, 0, "PEM certificate: serve HTTPS and WSS (with --tls-key)"},
+    {"tls-key", K_STR, S(tls_key), 0, 0, "PEM private key of --tls-cert"},
+    {"body-max", K_INT, S(body_max), 1024, 64 * 1024 * 1024, "bytes of a request body (413)"},
+    {"header-max", K_INT, S(header_max), 1024, 65536, "bytes of a request's headers (431)"},
+    {"conn-per-ip", K_INT, S(conn_per_ip), 1, 100000, "open web connections per client address"},
+    {"rate-per-token", K_INT, S(rate_per_token), 0, 1000000,
+     "API requests per second per token, 0: unlimited (429 with Retry-After)"},
+    {"rate-burst", K_INT, S(rate_burst), 1, 1000000, "API requests a token may make at once"},
+    {"ws-message-max", K_INT, S(ws_message_max), 256, 1024 * 1024,
+     "bytes of one websocket message from a client"},
 };
 #undef S
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -71,6 +81,12 @@ void core_config_defaults(core_config *cfg)
     cfg->dispatch_ack_timeout_s = 300;
     cfg->ws_queue_max = 10000;
     cfg->sweep_interval_s = 5;
+    cfg->body_max = 1024 * 1024;
+    cfg->header_max = 8192;
+    cfg->conn_per_ip = 256;
+    cfg->rate_per_token = 100;
+    cfg->rate_burst = 500;
+    cfg->ws_message_max = 4096;
 }
 
 int core_config_set(core_config *cfg, const char *name, const char *value, char *err, size_t n)

@@ -22,7 +22,11 @@
 const char *harness_db_create(const char *name)
 {
     static char conninfo[128];
-    char sql[256];
+    char sql[256], full[96];
+    /* helpers sharing one PostgreSQL keep their databases apart with a prefix */
+    const char *prefix = getenv("CORRIDOR_TEST_DB_PREFIX");
+    snprintf(full, sizeof full, "%s%s", prefix ? prefix : "", name);
+    name = full;
     PGconn *admin = harness_connect("dbname=postgres");
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
     harness_exec(admin, sql);
@@ -72,8 +76,61 @@ int harness_free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* The admin token of each server started, by HTTP port. */
+static struct {
+    int port;
+    char token[96];
+} tokens[16];
+
+const char *harness_token(int port)
+{
+    for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++)
+        if (tokens[i].port == port && tokens[i].token[0])
+            return tokens[i].token;
+    return NULL;
+}
+
+static void token_remember(int port, const char *token)
+{
+    size_t slot = 0;
+    for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++)
+        if (tokens[i].port == port || !tokens[i].port) {
+            slot = i;
+            break;
+        }
+    tokens[slot].port = port;
+    snprintf(tokens[slot].token, sizeof tokens[slot].token, "%s", token);
+}
+
+const char *harness_token_create(const char *conninfo, const char *role, const char *scope)
+{
+    static char token[96];
+    const char *build = getenv("CORRIDOR_BUILD");
+    char cmd[1024];
+    ck_assert_msg(build != NULL, "CORRIDOR_BUILD is not set (run the tests with ctest)");
+    snprintf(cmd, sizeof cmd, "%s/corridord token create --role %s %s %s --db '%s' 2>/dev/null",
+             build, role,
+             scope ? (strcmp(role, "partner") == 0 ? "--country" : "--unit") : "",
+             scope ? scope : "", conninfo);
+    FILE *p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "cannot run %s", cmd);
+    token[0] = '\0';
+    if (!fgets(token, sizeof token, p))
+        token[0] = '\0';
+    int st = pclose(p);
+    token[strcspn(token, "\r\n")] = '\0';
+    ck_assert_msg(st == 0 && strncmp(token, "cor_", 4) == 0, "%s failed (status %d)", cmd, st);
+    return token;
+}
+
 int harness_http(int port, const char *method, const char *path, const char *content_type,
                  const char *body, char *resp, size_t n)
+{
+    return harness_http_as(port, harness_token(port), method, path, content_type, body, resp, n);
+}
+
+int harness_http_as(int port, const char *token, const char *method, const char *path,
+                    const char *content_type, const char *body, char *resp, size_t n)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -87,9 +144,11 @@ int harness_http(int port, const char *method, const char *path, const char *con
     char head[2048];
     int hl = snprintf(head, sizeof head,
                       "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                      "Content-Length: %zu\r\n%s%s%s\r\n",
+                      "Content-Length: %zu\r\n%s%s%s%s%s%s\r\n",
                       method, path, blen, content_type ? "Content-Type: " : "",
-                      content_type ? content_type : "", content_type ? "\r\n" : "");
+                      content_type ? content_type : "", content_type ? "\r\n" : "",
+                      token ? "Authorization: Bearer " : "", token ? token : "",
+                      token ? "\r\n" : "");
     if (write(fd, head, (size_t)hl) != hl || (blen && write(fd, body, blen) != (ssize_t)blen)) {
         close(fd);
         return -1;
@@ -199,8 +258,13 @@ void harness_server_start(harness_server *s, const char *conninfo, ...)
         int st;
         if (waitpid(s->pid, &st, WNOHANG) == s->pid)
             ck_abort_msg("corridord exited at start-up (status %d); see %s", st, s->log);
-        if (web ? health_ok(s->http_port) : port_open(s->osmand_port))
+        if (web ? health_ok(s->http_port) : port_open(s->osmand_port)) {
+            /* every /api route needs a token: an admin one, sent by harness_http */
+            snprintf(s->token, sizeof s->token, "%s",
+                     harness_token_create(conninfo, "admin", NULL));
+            token_remember(s->http_port, s->token);
             return;
+        }
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

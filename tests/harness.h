@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Drops and creates database `name`; returns its conninfo ("dbname=name"), static. */
+/* Drops and creates database `name` (prefixed with $CORRIDOR_TEST_DB_PREFIX when set);
+ * returns its conninfo ("dbname=name"), static. */
 const char *harness_db_create(const char *name);
 PGconn *harness_connect(const char *conninfo);
 /* Runs sql (no parameters) and returns the first column of the first row as a long;
@@ -25,6 +26,7 @@ typedef struct harness_server {
     int http_port, osmand_port, jt808_port, ais_port;
     char db[128];
     char log[256]; /* the server's stderr goes here */
+    char token[96]; /* an admin API token made right after the start (harness_http sends it) */
 } harness_server;
 
 /* Starts $CORRIDOR_BUILD/corridord on free ports with --db conninfo, then extra
@@ -34,9 +36,19 @@ void harness_server_start(harness_server *s, const char *conninfo, ...);
 int harness_server_stop(harness_server *s, int hard);
 
 /* One HTTP/1.1 request on a new connection (Connection: close). Returns the status code
- * (-1 on connection failure); the body goes into resp (n bytes, NUL-terminated). */
+ * (-1 on connection failure); the body goes into resp (n bytes, NUL-terminated). Sends
+ * the admin token of the server started on port (Authorization: Bearer), if any. */
 int harness_http(int port, const char *method, const char *path, const char *content_type,
                  const char *body, char *resp, size_t n);
+/* The same with token as the bearer token (NULL: none). */
+int harness_http_as(int port, const char *token, const char *method, const char *path,
+                    const char *content_type, const char *body, char *resp, size_t n);
+/* The admin token of the server started on port (for ?token= on /ws), or NULL. */
+const char *harness_token(int port);
+/* Runs `corridord token create --role role [--country|--unit scope]` on conninfo and
+ * returns the new token (static storage, overwritten by the next call). scope is the
+ * partner's country or the rru's unit, NULL for other roles. */
+const char *harness_token_create(const char *conninfo, const char *role, const char *scope);
 /* A free TCP port on 127.0.0.1. */
 int harness_free_port(void);
 

@@ -80,6 +80,15 @@ static const struct {
     {"web_watch_add", "SELECT corridor.watchlist_add($1::jsonb)::text", 1},
     {"web_watch_remove", "SELECT corridor.watchlist_remove($1::bigint, $2::text)::text", 2},
     {"web_watch_list", "SELECT corridor.watchlist_list($1::boolean)::text", 1},
+    /* access control (auth.c) and the partner API (rest_partner.c) */
+    {"web_token_check",
+     "SELECT id, name, role, coalesce(country, ''), coalesce(unit_id, '')"
+     " FROM corridor.token_check($1::bytea)",
+     1},
+    {"web_partner_trips",
+     "SELECT corridor.partner_trips($1, $2::timestamptz, $3::timestamptz, $4::int,"
+     " $5::bigint, $6)::text",
+     6},
     {"web_latest",
      "SELECT coalesce(json_agg(corridor.position_json(seal_id, ts, lat, lon, speed_kmh,"
      "  bearing, battery, lock, alarm)::json ORDER BY seal_id), '[]')::text"

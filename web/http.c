@@ -147,6 +147,8 @@ static int on_request(struct web *w, struct lws *wsi, struct http_pss *s)
     char *uri = NULL;
     int ulen = 0;
     pss_reset(s);
+    size_t body_max = w->cfg->body_max > 0 ? (size_t)w->cfg->body_max : WEB_BODY_MAX;
+    s->req.body.max = body_max;
     s->req.loopback = is_loopback(wsi);
     int m = lws_http_get_uri_and_method(wsi, &uri, &ulen);
     s->req.method = method_of(m);
@@ -191,10 +193,15 @@ static int on_request(struct web *w, struct lws *wsi, struct http_pss *s)
         s->close_after = clen > 0 || chunked;
         return respond(w, wsi, s);
     }
+    /* access control before anything is read or run (auth.c) */
+    if (web_auth_request(w, wsi, &s->req, web_routes[s->route].roles, &s->resp) != 0) {
+        s->close_after = clen > 0 || chunked;
+        return respond(w, wsi, s);
+    }
     if ((web_routes[s->route].flags & WEB_ROUTE_BODY) && (clen > 0 || chunked)) {
-        if (clen > WEB_BODY_MAX) {
+        if (clen > (long long)body_max) {
             web_resp_error(&s->resp, 413, "body_too_large",
-                           "the request body is larger than %d bytes", WEB_BODY_MAX);
+                           "the request body is larger than %zu bytes", body_max);
             s->close_after = 1;
             if (clen <= DISCARD_MAX && !chunked) {
                 s->state = ST_DISCARD;
@@ -234,6 +241,11 @@ static int write_headers(struct lws *wsi, struct http_pss *s)
         lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
                                     (const unsigned char *)r->location,
                                     (int)strlen(r->location), &p, end))
+        return -1;
+    if (r->retry_after[0] &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                    (const unsigned char *)r->retry_after,
+                                    (int)strlen(r->retry_after), &p, end))
         return -1;
     if (s->close_after &&
         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
@@ -295,7 +307,7 @@ int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
             return 0;
         if (web_buf_add(&s->req.body, in, len) != 0) {
             web_resp_error(&s->resp, 413, "body_too_large",
-                           "the request body is larger than %d bytes", WEB_BODY_MAX);
+                           "the request body is larger than %zu bytes", s->req.body.max);
             s->close_after = 1;
             return respond(w, wsi, s);
         }

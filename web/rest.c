@@ -3,8 +3,8 @@
  *
  * Handlers are synchronous: they validate input, run one prepared statement on the web
  * thread's connection (db.c) and fill a web_resp; http.c writes it out on WRITEABLE.
- * Each route states the roles that may call it; the auth issue enforces them in http.c
- * without touching the handlers.
+ * Each route states the roles that may call it; auth.c enforces them in http.c before
+ * the handler runs (docs/security.md).
  *
  * Owns nothing beyond a call. Runs on the web thread.
  */
@@ -416,9 +416,12 @@ const web_route web_routes[] = {
     {WEB_POST, "/api/geofences", h_geofences_add, R_OFFICER, WEB_ROUTE_BODY},
     {WEB_DELETE, "/api/geofences/{id}", h_geofences_del, R_OFFICER, 0},
     {WEB_GET, "/api/incidents", h_incidents, R_OFFICER, 0},
-    {WEB_GET, "/api/incidents/{id}", web_h_incident_get, R_OFFICER, 0},
-    {WEB_POST, "/api/incidents/{id}/actions", web_h_incident_action, R_OFFICER, WEB_ROUTE_BODY},
-    {WEB_GET, "/api/rrus", web_h_rrus_list, R_OFFICER, 0},
+    /* a unit's own page: its incidents and their actions (an rru token acts only on the
+     * incidents dispatched to its unit: rest_incidents.c) */
+    {WEB_GET, "/api/incidents/{id}", web_h_incident_get, R_OFFICER | WEB_ROLE_RRU, 0},
+    {WEB_POST, "/api/incidents/{id}/actions", web_h_incident_action, R_OFFICER | WEB_ROLE_RRU,
+     WEB_ROUTE_BODY},
+    {WEB_GET, "/api/rrus", web_h_rrus_list, R_OFFICER | WEB_ROLE_RRU, 0},
     {WEB_POST, "/api/rrus", web_h_rrus_add, R_OFFICER, WEB_ROUTE_BODY},
     {WEB_GET, "/api/rrus/suggest", web_h_rrus_suggest, R_OFFICER, 0},
     {WEB_GET, "/api/reports/response", web_h_report_response, R_OFFICER, 0},
@@ -435,8 +438,9 @@ const web_route web_routes[] = {
     {WEB_POST, "/api/watchlist", web_h_watchlist_add, R_OFFICER, WEB_ROUTE_BODY},
     {WEB_DELETE, "/api/watchlist/{id}", web_h_watchlist_remove, R_OFFICER, 0},
     {WEB_GET, "/api/feeds", web_h_feeds, R_OFFICER, 0},
-    {WEB_GET, "/api/countries", h_countries, WEB_ROLE_ANYONE, 0},
-    {WEB_ANY, "/api/*", h_api_not_found, WEB_ROLE_ANYONE, WEB_ROUTE_FALLBACK},
+    {WEB_GET, "/api/partner/trips", web_h_partner_trips, WEB_ROLE_PARTNER, 0},
+    {WEB_GET, "/api/countries", h_countries, WEB_ROLE_TOKEN, 0},
+    {WEB_ANY, "/api/*", h_api_not_found, WEB_ROLE_TOKEN, WEB_ROUTE_FALLBACK},
     {WEB_GET, "/*", h_static, WEB_ROLE_ANYONE, 0},
 };
 const size_t web_n_routes = sizeof web_routes / sizeof web_routes[0];

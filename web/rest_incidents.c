@@ -20,13 +20,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Who acts, for the audit trail. THE single place the caller's identity is read: until
- * tokens arrive (web/auth.c) every caller is "officer"; then this returns the token's
- * name (e.g. "officer:jane"). */
-static const char *request_actor(const web_req *req)
+/* Who acts, for the audit trail: THE single place the caller's identity is read. The
+ * token's identity (auth.c verified it before the handler ran): "officer:jane", or
+ * "rru:UNIT" for a unit's token. */
+static const char *request_actor(const web_req *req, char *buf, size_t n)
 {
-    (void)req;
-    return "officer";
+    return web_ident_actor(&req->who, buf, n);
+}
+
+/* The unit an rru caller is tied to (it may act only on its own incidents), else NULL. */
+static const char *request_unit(const web_req *req)
+{
+    return req->who.role == WEB_ROLE_RRU ? req->who.unit : NULL;
 }
 
 /* Answers with what an alerts function returned (rc, a), or 503/500 when the query
@@ -135,9 +140,11 @@ void web_h_incident_action(struct web *w, const web_req *req, web_resp *resp)
     if (!c)
         goto done;
     alert_answer a;
+    char actor[192];
     int rc = alert_incident_action(c, web_param(&req->params, "id"),
                                    json_object_to_json_string_ext(act, JSON_C_TO_STRING_PLAIN),
-                                   request_actor(req), ver, NULL, &a);
+                                   request_actor(req, actor, sizeof actor), ver,
+                                   request_unit(req), &a);
     /* every officer's screen: the new state through the gateway's own fan-out */
     if (rc == 0 && a.status == 200)
         web_ws_event(w, a.body, a.len);

@@ -25,8 +25,6 @@
 
 #define FEEDS_MAX (64 * 1024) /* GET /api/feeds body: 8 feeds and 2 listeners need ~4 KiB */
 
-/* Until API tokens exist every caller is the officer on duty (SPEC.md: actor from token). */
-#define VESSEL_ACTOR "officer"
 
 static void vessels_db_down(web_resp *resp)
 {
@@ -222,7 +220,9 @@ void web_h_watchlist_add(struct web *w, const web_req *req, web_resp *resp)
         goto done;
     }
     /* who started the watch is the caller, never what the body claims */
-    json_object_object_add(o, "actor", json_object_new_string(VESSEL_ACTOR));
+    char actor[192];
+    json_object_object_add(
+        o, "actor", json_object_new_string(web_ident_actor(&req->who, actor, sizeof actor)));
     const char *vals[1] = {json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)};
     r = run(w, resp, "web_watch_add", 1, vals);
     if (!r)
@@ -245,7 +245,8 @@ void web_h_watchlist_remove(struct web *w, const web_req *req, web_resp *resp)
     const char *id = web_param(&req->params, "id");
     if (!positive_digits(id, 18))
         return web_resp_error(resp, 404, "watch_not_found", "no watch entry %s", id ? id : "");
-    const char *vals[2] = {id, VESSEL_ACTOR};
+    char actor[192];
+    const char *vals[2] = {id, web_ident_actor(&req->who, actor, sizeof actor)};
     relay(w, resp, 200, "web_watch_remove", 2, vals);
 }
 

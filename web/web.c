@@ -134,12 +134,24 @@ web *web_start(const core_config *cfg, const web_hooks *hooks, char *err, size_t
                      : NULL;
     info.protocols = protos;
     info.user = w;
-    info.max_http_header_data = 8192;
+    info.max_http_header_data = (unsigned short)(cfg->header_max > 0 ? cfg->header_max : 8192);
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (info.iface && !strchr(p->host, ':'));
     info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
+    /* HTTPS and WSS on the same port (docs/security.md); lws loads both files now, so a
+     * bad file fails the start-up below */
+    if ((cfg->tls_cert && *cfg->tls_cert) != (cfg->tls_key && *cfg->tls_key)) {
+        snprintf(err, n, "--tls-cert and --tls-key go together");
+        goto fail;
+    }
+    if (cfg->tls_cert && *cfg->tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+    }
     w->ctx = lws_create_context(&info);
     if (!w->ctx) {
-        snprintf(err, n, "--http %s: cannot listen (address in use or not local?)", cfg->http);
+        snprintf(err, n, "--http %s: cannot listen (address in use or not local?%s)", cfg->http,
+                 cfg->tls_cert ? ", or --tls-cert/--tls-key unreadable" : "");
         goto fail;
     }
 
@@ -201,6 +213,7 @@ void web_stop(web *w)
         core_queue_free(w->events);
     }
     web_sealtab_free(w->seals);
+    web_auth_free(w->auth);
     web_db_free(w->db);
     free(w->protos_owned);
     free(p);

@@ -110,8 +110,8 @@ int web_method_parse(const char *s);
 /* Writes "GET, POST" for a method mask into buf. */
 void web_method_list(int mask, char *buf, size_t n);
 
-/* Who may call a route: a mask of roles; admin may call everything. Enforced by the
- * auth issue; recorded now so every route states it. */
+/* Who may call a route: a mask of roles; admin may call everything. Enforced by auth.c
+ * in http.c before the handler runs (docs/security.md has the table). */
 enum web_role {
     WEB_ROLE_ANYONE = 1 << 0, /* no token needed */
     WEB_ROLE_OFFICER = 1 << 1,
@@ -121,6 +121,20 @@ enum web_role {
     WEB_ROLE_ADMIN = 1 << 5,
     WEB_ROLE_LOOPBACK = 1 << 6, /* anyone connecting from loopback (/metrics) */
 };
+/* Any valid token, whatever its role. */
+#define WEB_ROLE_TOKEN \
+    (WEB_ROLE_OFFICER | WEB_ROLE_ARMING | WEB_ROLE_RRU | WEB_ROLE_PARTNER | WEB_ROLE_ADMIN)
+/* Who may open /ws: the map's officers and the RRU page. */
+#define WEB_WS_ROLES (WEB_ROLE_OFFICER | WEB_ROLE_RRU | WEB_ROLE_ADMIN)
+
+/* The caller behind a verified token (auth.c). id 0 and role 0: no token. */
+typedef struct web_ident {
+    long long id;   /* corridor.tokens.id: what logs name, never the token */
+    int role;       /* one WEB_ROLE_* */
+    char name[101];
+    char country[3]; /* partner */
+    char unit[65];   /* rru */
+} web_ident;
 
 typedef struct web_req web_req;
 typedef struct web_resp web_resp;
@@ -174,6 +188,7 @@ struct web_req {
     web_params params;
     web_buf body;
     int loopback; /* peer is 127.0.0.0/8 or ::1 */
+    web_ident who; /* the verified caller (auth.c); zero for public routes */
 };
 /* The value of query argument name, or NULL. */
 const char *web_query(const web_req *req, const char *name);
@@ -186,6 +201,7 @@ struct web_resp {
     char location[128];  /* Location header for 201 */
     char file[4096];     /* set by the static handler: serve this file instead of body */
     const char *cache;   /* Cache-Control value */
+    char retry_after[16]; /* Retry-After header for 429 */
 };
 /* Sets an error response: status and {"error":code,"detail":detail}. */
 void web_resp_error(web_resp *resp, int status, const char *code, const char *fmt, ...)
@@ -217,6 +233,23 @@ void web_h_watchlist_list(struct web *w, const web_req *req, web_resp *resp);
 void web_h_watchlist_add(struct web *w, const web_req *req, web_resp *resp);
 void web_h_watchlist_remove(struct web *w, const web_req *req, web_resp *resp);
 void web_h_feeds(struct web *w, const web_req *req, web_resp *resp);
+
+/* Partner handlers (rest_partner.c). */
+void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp);
+
+/* ---- access control (auth.c): tokens, roles, rate per token ---- */
+typedef struct web_auth web_auth;
+/* May the request call a route open to roles? Reads "Authorization: Bearer" (and, for a
+ * websocket upgrade, ?token=). 0 with req->who filled (zero for a public route), or the
+ * HTTP status (401, 403, 429, 503) with resp set. Web thread. */
+int web_auth_request(struct web *w, struct lws *wsi, web_req *req, int roles, web_resp *resp);
+/* The same for a websocket upgrade on wsi (token from ?token= or the header): 0 with
+ * *who filled, or 401/403/429/503. Web thread. */
+int web_auth_ws(struct web *w, struct lws *wsi, web_ident *who);
+/* "role:name" ("rru:UNIT" for a unit) into buf, for audit trails. Returns buf. */
+const char *web_ident_actor(const web_ident *who, char *buf, size_t n);
+/* Frees the token cache (web_stop). */
+void web_auth_free(web_auth *a);
 
 /* The route table (rest.c). */
 extern const web_route web_routes[];
@@ -261,6 +294,7 @@ struct web {
     size_t ws_queue_max;
     atomic_int stopping;
     struct lws_protocols *protos_owned; /* lws keeps a pointer to it */
+    web_auth *auth; /* token cache and rates (auth.c), made on first use */
     /* nng and the thread live in web.c */
     void *priv;
 };

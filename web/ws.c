@@ -426,13 +426,30 @@ int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     struct web *w = lws_context_user(lws_get_context(wsi));
 
     switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return uri_is_ws(wsi) ? 0 : 1;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        if (!uri_is_ws(wsi))
+            return 1;
+        /* a token of a role that may watch the map (auth.c); refused upgrades get the
+         * status as a plain HTTP answer */
+        web_ident who;
+        int st = web_auth_ws(w, wsi, &who);
+        if (st) {
+            web_count_status(w, st);
+            lws_return_http_status(wsi, (unsigned)st,
+                                   st == 401   ? "unauthorized"
+                                   : st == 403 ? "forbidden"
+                                   : st == 429 ? "rate_limited"
+                                               : "db_unavailable");
+            return 1;
+        }
+        return 0;
+    }
     case LWS_CALLBACK_ESTABLISHED:
         memset(c, 0, sizeof *c);
         c->wsi = wsi;
         web_outq_init(&c->q, w->ws_queue_max);
-        web_buf_init(&c->in, WEB_WS_IN_MAX);
+        web_buf_init(&c->in, w->cfg->ws_message_max > 0 ? (size_t)w->cfg->ws_message_max
+                                                        : WEB_WS_IN_MAX);
         c->next = w->clients;
         if (w->clients)
             w->clients->prev = c;

@@ -47,8 +47,22 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* An rru token tied to unit (it must exist); a made-up one for a unit that does not. */
+static const char *unit_token(const char *unit)
+{
+    static char tok[96];
+    PGresult *r = PQexecParams(db, "SELECT 1 FROM corridor.rrus WHERE id = $1", 1, NULL,
+                               &unit, NULL, NULL, 0);
+    int exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    PQclear(r);
+    snprintf(tok, sizeof tok, "%s",
+             exists ? harness_token_create(conninfo, "rru", unit) : "cor_no_such_token");
+    return tok;
+}
+
 static rru_proc *rru_start(const char *unit)
 {
+    const char *token = unit_token(unit);
     const char *build = getenv("CORRIDOR_BUILD");
     char exe[512];
     int in[2], out[2];
@@ -64,7 +78,7 @@ static rru_proc *rru_start(const char *unit)
         dup2(out[1], 1);
         close(in[1]);
         close(out[0]);
-        execl(exe, exe, "--server", dispatch_url, "--token", "test-token", "--unit", unit,
+        execl(exe, exe, "--server", dispatch_url, "--token", token, "--unit", unit,
               "--wait-ms", "2000", (char *)NULL);
         _exit(127);
     }
@@ -145,16 +159,17 @@ static int rru_once(const char *unit, const char *action, long incident, const c
     char exe[512], id[32];
     snprintf(exe, sizeof exe, "%s/corridor-rru", build);
     snprintf(id, sizeof id, "%ld", incident);
+    const char *token = unit_token(unit);
     pid_t pid = fork();
     ck_assert(pid >= 0);
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         if (outcome)
-            execl(exe, exe, "--server", dispatch_url, "--token", "t", "--unit", unit, "--action",
+            execl(exe, exe, "--server", dispatch_url, "--token", token, "--unit", unit, "--action",
                   action, "--incident", id, "--outcome", outcome, (char *)NULL);
         else
-            execl(exe, exe, "--server", dispatch_url, "--token", "t", "--unit", unit, "--action",
+            execl(exe, exe, "--server", dispatch_url, "--token", token, "--unit", unit, "--action",
                   action, "--incident", id, (char *)NULL);
         _exit(127);
     }
@@ -467,8 +482,9 @@ static int http_send(int port, const char *method, const char *path, const char 
     char req[2048];
     int n = snprintf(req, sizeof req,
                      "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
-                     "application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                     method, path, strlen(body), body);
+                     "application/json\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     method, path, harness_token(port), strlen(body), body);
     ck_assert(write(fd, req, (size_t)n) == n);
     return fd;
 }
@@ -592,6 +608,36 @@ START_TEST(unknown_unit_is_refused)
 {
     char line[4096];
     server_start("60");
+    /* a unit's token is tied to its unit: U2's token does not open U1's queue */
+    char resp[4096];
+    ck_assert_int_eq(harness_http(srv.http_port, "POST", "/api/rrus", "application/json",
+                                  "{\"id\":\"U1\",\"name\":\"Near\",\"base\":{\"type\":"
+                                  "\"Point\",\"coordinates\":[36.80,-1.30]}}",
+                                  resp, sizeof resp),
+                     201);
+    ck_assert_int_eq(harness_http(srv.http_port, "POST", "/api/rrus", "application/json",
+                                  "{\"id\":\"U2\",\"name\":\"Far\",\"base\":{\"type\":"
+                                  "\"Point\",\"coordinates\":[37.40,-1.30]}}",
+                                  resp, sizeof resp),
+                     201);
+    {
+        const char *build = getenv("CORRIDOR_BUILD");
+        char cmd[1024];
+        char u2[96];
+        snprintf(u2, sizeof u2, "%s", harness_token_create(conninfo, "rru", "U2"));
+        snprintf(cmd, sizeof cmd,
+                 "%s/corridor-rru --server %s --token %s --unit U1 --action ack --incident 1 "
+                 ">/dev/null 2>&1",
+                 build, dispatch_url, u2);
+        int st = system(cmd);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "U2's token on U1: status %d", st);
+        snprintf(cmd, sizeof cmd,
+                 "%s/corridor-rru --server %s --token %sx --unit U2 --action ack --incident 1 "
+                 ">/dev/null 2>&1",
+                 build, dispatch_url, u2);
+        st = system(cmd);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "a wrong token: status %d", st);
+    }
     rru_proc *p = rru_start("NOBODY");
     ck_assert(rru_expect(p, "\"error\":\"unauthorized\"", 10000, line, sizeof line));
     int st;

@@ -1,0 +1,97 @@
+/*
+ * rest_partner.c: GET /api/partner/trips, the regional partners' cross-border API
+ * (docs/security.md). A partner token sees only the trips that enter or leave its own
+ * country (corridor.partner_trips in schema/041_partner.sql decides, and audits every
+ * query); an admin token names the country with ?country=.
+ *
+ * Owns nothing beyond a call. Runs on the web thread.
+ */
+#include "web_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 1 if s is 1..6 digits. */
+static int small_number(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 6)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* 1 if s parses as ISO 8601 (or a date YYYY-MM-DD). */
+static int valid_time(const char *s)
+{
+    int64_t us;
+    if (core_parse_iso8601(s, &us) == 0)
+        return 1;
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+            return 0;
+    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
+void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp)
+{
+    const char *since = web_query(req, "since"), *until = web_query(req, "until"),
+               *page = web_query(req, "page"), *country = req->who.country;
+    if (req->who.role == WEB_ROLE_ADMIN) {
+        country = web_query(req, "country");
+        if (!country)
+            return web_resp_error(resp, 400, "bad_query",
+                                  "an admin token names the partner's country: ?country=UG");
+    } else if (web_query(req, "country") && strcmp(web_query(req, "country"), country) != 0) {
+        return web_resp_error(resp, 403, "forbidden",
+                              "a partner token sees only its own country (%s)", country);
+    }
+    if (strlen(country) != 2 || !isupper((unsigned char)country[0]) ||
+        !isupper((unsigned char)country[1]))
+        return web_resp_error(resp, 400, "bad_query", "country is an ISO 3166 code like UG");
+    if ((since && !valid_time(since)) || (until && !valid_time(until)))
+        return web_resp_error(resp, 400, "bad_query",
+                              "since and until are ISO 8601 times or dates (2026-11-26)");
+    if (page && (!small_number(page) || atoi(page) < 1))
+        return web_resp_error(resp, 400, "bad_query", "page is a number from 1");
+
+    /* the audit row records what was asked, as asked */
+    char query[WEB_PATH_MAX + WEB_QUERY_MAX + 64], token_id[24];
+    snprintf(query, sizeof query, "%s?since=%s&until=%s&page=%s%s%s", req->path, since ? since : "",
+             until ? until : "", page ? page : "1",
+             req->who.role == WEB_ROLE_ADMIN ? "&country=" : "",
+             req->who.role == WEB_ROLE_ADMIN ? country : "");
+    snprintf(token_id, sizeof token_id, "%lld", req->who.id);
+    const char *vals[6] = {country, since, until, page ? page : "1", token_id, query};
+    PGresult *r = web_db_exec(w->db, "web_partner_trips", 6, vals);
+    if (!r)
+        return web_resp_error(resp, 503, "db_unavailable",
+                              "the database cannot be reached; retry shortly");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        web_resp_json(resp, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    } else {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        if (state && strncmp(state, "CT4", 3) == 0 && msg) {
+            /* "code: detail" as corridor.fail raises it */
+            const char *colon = strstr(msg, ": ");
+            char code[64];
+            snprintf(code, sizeof code, "%.*s", colon ? (int)(colon - msg) : 0, msg);
+            web_resp_error(resp, atoi(state + 2), colon ? code : "bad_query", "%s",
+                           colon ? colon + 2 : msg);
+        } else if (state && strncmp(state, "22", 2) == 0) {
+            web_resp_error(resp, 400, "bad_query", "the database cannot read the query: %s",
+                           msg ? msg : "");
+        } else {
+            core_error("web", "partner trips failed: %s", PQresultErrorMessage(r));
+            web_resp_error(resp, 500, "db_error", "the database refused the query");
+        }
+    }
+    PQclear(r);
+}
