@@ -8,6 +8,7 @@
 --     fix, as arrays carried on the fix (inside a fence = fence_id = ANY (fences); a fix in
 --     an authorised place = kinds overlap), instead of a GiST probe and joins against hits;
 --   - the country comes from the 0.1 degree country grid;
+--   - batches lock their seals, not 1,024 shared buckets: two workers' batches run at once;
 --   - the position messages are built in the statement (position_json is not inlinable);
 --   - fence transitions come from each fix's entered and left fences (arrays: the fix's
 --     fences against the previous fix's or the stored state), with no join of one CTE with
@@ -38,8 +39,18 @@ LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(1129270852, b)
+    -- Two batches that share no seal must not wait for each other (PERF.md: about one
+    -- connection per core, split by seal). 005 locked 1,024 buckets exclusively: two
+    -- batches of 1,000 seals share most buckets, so the workers' batches ran one after
+    -- the other. Now: the buckets in SHARE mode (they still exclude trip_arm and
+    -- trip_disarm, which take their seal's bucket exclusively), then one exclusive lock per
+    -- seal (its full hash), both in a fixed order so batches cannot deadlock. At most
+    -- 1,024 + batch_max locks per batch: max_locks_per_transaction x max_connections must
+    -- cover workers x (1,024 + batch_max).
+    PERFORM pg_advisory_xact_lock_shared(1129270852, b)
     FROM (SELECT DISTINCT (hashtext(s) & 1023) AS b FROM unnest(p_seal) s ORDER BY 1) x;
+    PERFORM pg_advisory_xact_lock(1129270856, h)
+    FROM (SELECT DISTINCT hashtext(s) AS h FROM unnest(p_seal) s ORDER BY 1) x;
 
     RETURN QUERY
     WITH RECURSIVE raw AS (
