@@ -121,6 +121,7 @@ BEGIN
         CROSS JOIN LATERAL (SELECT x, true FROM unnest(s.entered) x
                             UNION ALL
                             SELECT x, false FROM unnest(s.exited) x) e(fence_id, inside)
+        WHERE cardinality(s.entered) + cardinality(s.exited) > 0
     ),
     -- what the seal holds and is not inside at its last fix any more
     fs_out AS (
