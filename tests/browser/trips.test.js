@@ -10,7 +10,8 @@
  * drives the seal through the checkpoint over OsmAnd, opens the map, clicks the seal and
  * checks the trip panel: conveyance, declaration, deadline, the checkpoint passed, the
  * events, and the corridor and track drawn. Back on the arming page a disarm on the road
- * is refused beside the trip. Saves $CORRIDOR_BUILD/screenshots/arming.png and trips.png.
+ * is refused beside the trip. Saves $CORRIDOR_BUILD/screenshots/arming-refused.png, arming.png
+ * and trips.png.
  * Stops the server and drops the database whatever happens; exits non-zero on failure.
  */
 'use strict';
@@ -156,6 +157,9 @@ async function main() {
   const errText = await page.textContent(err);
   if (!/fails the ISO 6346 check digit/.test(errText)) fail(`container error: "${errText}"`);
   if (await page.locator('.field.bad').count() !== 1) fail('only the container field is at fault');
+  const shots = path.join(build, 'screenshots');
+  fs.mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, 'arming-refused.png'), fullPage: true });
   const last = await page.evaluate(() => JSON.parse(JSON.stringify(window.arming.last)));
   if (last.status !== 422 || last.body.error !== 'container_check_digit' ||
       last.body.field !== 'container')
@@ -173,8 +177,6 @@ async function main() {
   if (await page.locator('.field.bad').count() !== 0) fail('field errors left after arming');
   await page.waitForSelector(`#trips tr[data-id="${armed.id}"]`, { timeout: 10000 })
     .catch(() => fail('the armed trip is not in the active trips list'));
-  const shots = path.join(build, 'screenshots');
-  fs.mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: path.join(shots, 'arming.png'), fullPage: true });
 
   // ---- the truck leaves: along the A109 through Emali, battery falling ----
