@@ -2,7 +2,8 @@
 -- A partner state sees the trips whose track enters or leaves its country, and nothing
 -- else: each trip with its conveyance, declaration, route, border crossings into or out
 -- of that country, status, and its track clipped to the country and about 50 km around
--- it. Every query is recorded in partner_audit, whatever it returned.
+-- it. Every query is recorded in partner_audit, answered or refused (web/rest_partner.c
+-- records the refusals).
 
 CREATE TABLE corridor.partner_audit (
     id       bigserial PRIMARY KEY,
@@ -10,6 +11,7 @@ CREATE TABLE corridor.partner_audit (
     country  text NOT NULL,       -- the country the query was scoped to
     query    text NOT NULL,       -- the request's path and query string
     rows     int NOT NULL,        -- trips returned
+    status   int NOT NULL DEFAULT 200, -- the HTTP answer (refused queries are audited too)
     at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX partner_audit_at ON corridor.partner_audit (at);
@@ -95,7 +97,8 @@ BEGIN
                'crossings', coalesce(c.list, '[]'),
                'track', (SELECT CASE WHEN count(*) >= 2 THEN
                                     ST_AsGeoJSON(ST_Intersection(
-                                        ST_MakeLine(ST_MakePoint(p.lon, p.lat) ORDER BY p.ts),
+                                        ST_SetSRID(ST_MakeLine(ST_MakePoint(p.lon, p.lat)
+                                                               ORDER BY p.ts), 4326),
                                         v_zone), 6)::json
                                 END
                          FROM corridor.positions p

@@ -89,6 +89,10 @@ static const struct {
      "SELECT corridor.partner_trips($1, $2::timestamptz, $3::timestamptz, $4::int,"
      " $5::bigint, $6)::text",
      6},
+    {"web_partner_refused",
+     "INSERT INTO corridor.partner_audit (token_id, country, query, rows, status)"
+     " VALUES ($1::bigint, $2, $3, 0, $4::int)",
+     4},
     {"web_latest",
      "SELECT coalesce(json_agg(corridor.position_json(seal_id, ts, lat, lon, speed_kmh,"
      "  bearing, battery, lock, alarm)::json ORDER BY seal_id), '[]')::text"

@@ -39,7 +39,29 @@ static int valid_time(const char *s)
     return m >= 1 && m <= 12 && d >= 1 && d <= 31;
 }
 
-void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp)
+/* Records a refused partner query (the answered ones are audited by partner_trips). */
+static void audit_refusal(struct web *w, const web_req *req, const char *country, const char *query,
+                          int status)
+{
+    char id[24], st[8];
+    snprintf(id, sizeof id, "%lld", req->who.id);
+    snprintf(st, sizeof st, "%d", status);
+    const char *vals[4] = {id, country ? country : "", query, st};
+    PQclear(web_db_exec(w->db, "web_partner_refused", 4, vals));
+}
+
+/* The request as asked, for the audit: path and every query argument. */
+static void asked(const web_req *req, char *out, size_t n)
+{
+    size_t o = (size_t)snprintf(out, n, "%s", req->path);
+    char sep = '?';
+    for (const char *q = req->query; *q && o + 2 < n; q += strlen(q) + 1) {
+        o += (size_t)snprintf(out + o, n - o, "%c%s", sep, q);
+        sep = '&';
+    }
+}
+
+static void run(struct web *w, const web_req *req, web_resp *resp, const char *query)
 {
     const char *since = web_query(req, "since"), *until = web_query(req, "until"),
                *page = web_query(req, "page"), *country = req->who.country;
@@ -61,12 +83,7 @@ void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp)
     if (page && (!small_number(page) || atoi(page) < 1))
         return web_resp_error(resp, 400, "bad_query", "page is a number from 1");
 
-    /* the audit row records what was asked, as asked */
-    char query[WEB_PATH_MAX + WEB_QUERY_MAX + 64], token_id[24];
-    snprintf(query, sizeof query, "%s?since=%s&until=%s&page=%s%s%s", req->path, since ? since : "",
-             until ? until : "", page ? page : "1",
-             req->who.role == WEB_ROLE_ADMIN ? "&country=" : "",
-             req->who.role == WEB_ROLE_ADMIN ? country : "");
+    char token_id[24];
     snprintf(token_id, sizeof token_id, "%lld", req->who.id);
     const char *vals[6] = {country, since, until, page ? page : "1", token_id, query};
     PGresult *r = web_db_exec(w->db, "web_partner_trips", 6, vals);
@@ -94,4 +111,18 @@ void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp)
         }
     }
     PQclear(r);
+}
+
+void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp)
+{
+    char query[WEB_PATH_MAX + WEB_QUERY_MAX + 64];
+    asked(req, query, sizeof query);
+    run(w, req, resp, query);
+    if (resp->status != 200) {
+        const char *c =
+            req->who.role == WEB_ROLE_ADMIN ? web_query(req, "country") : req->who.country;
+        char cc[3];
+        snprintf(cc, sizeof cc, "%s", c ? c : "");
+        audit_refusal(w, req, cc, query, resp->status);
+    }
 }
