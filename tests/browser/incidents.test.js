@@ -71,6 +71,14 @@ async function main() {
     return r.ok && (await r.json()).status === 'ok';
   }, 30000);
 
+  // every /api request needs a token (docs/security.md): an admin one for this test, sent
+  // by Node's fetch here and given to the pages as #token=
+  const token = String(execFileSync(corridord, ['token', 'create', '--role', 'admin', '--name',
+    'browser-test', '--db', `dbname=${db}`], { stdio: ['ignore', 'pipe', 'ignore'] })).trim();
+  const nodeFetch = globalThis.fetch;
+  globalThis.fetch = (u, o = {}) => nodeFetch(u, { ...o,
+    headers: { authorization: `Bearer ${token}`, ...(o.headers || {}) } });
+
   const post = async (p, body, want) => {
     const r = await fetch(`${base}${p}`, { method: 'POST', body: JSON.stringify(body),
       headers: { 'content-type': 'application/json' } });
@@ -106,8 +114,11 @@ async function main() {
     await p.evaluate(() => { window.__sameDocument = true; });
     return p;
   };
-  const a = await open(`${base}/`), b = await open(`${base}/`);
-  const unit = await open(`${base}/rru.html?unit=RRU-NKR`);
+  const a = await open(`${base}/#token=${token}`), b = await open(`${base}/#token=${token}`);
+  // the unit's page signs in with the unit's own token: it acts only on its incidents
+  const rruToken = String(execFileSync(corridord, ['token', 'create', '--role', 'rru', '--unit',
+    'RRU-NKR', '--db', `dbname=${db}`], { stdio: ['ignore', 'pipe', 'ignore'] })).trim();
+  const unit = await open(`${base}/rru.html?unit=RRU-NKR#token=${rruToken}`);
   for (const p of [a, b])
     await p.waitForFunction(() => window.corridor && window.corridor.connected &&
       window.corridor.snapshots >= 1 && window.corridor.incidentsUI, null, { timeout: 15000 });

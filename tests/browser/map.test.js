@@ -67,6 +67,14 @@ async function main() {
     return r.ok && (await r.json()).status === 'ok';
   }, 30000);
 
+  // every /api request needs a token (docs/security.md): an admin one for this test, sent
+  // by Node's fetch here and given to the pages as #token=
+  const token = String(execFileSync(corridord, ['token', 'create', '--role', 'admin', '--name',
+    'browser-test', '--db', `dbname=${db}`], { stdio: ['ignore', 'pipe', 'ignore'] })).trim();
+  const nodeFetch = globalThis.fetch;
+  globalThis.fetch = (u, o = {}) => nodeFetch(u, { ...o,
+    headers: { authorization: `Bearer ${token}`, ...(o.headers || {}) } });
+
   // ---- REST: a restricted zone across the road north of Nakuru, and two seals ----
   const zone = { type: 'Feature', properties: { name: 'Test restricted zone', kind: 'restricted' },
     geometry: { type: 'Polygon', coordinates: [[[35.9, -0.1], [36.25, -0.1], [36.25, 0.15],
@@ -107,7 +115,7 @@ async function main() {
   const pageErrors = [];
   page.on('pageerror', e => pageErrors.push(String(e)));
   page.on('console', m => { if (m.type() === 'error') pageErrors.push(m.text()); });
-  await page.goto(`${base}/`, { waitUntil: 'load' });
+  await page.goto(`${base}/#token=${token}`, { waitUntil: 'load' });
   await page.evaluate(() => { window.__sameDocument = true; });
   await page.waitForFunction(() => window.corridor && window.corridor.connected &&
     window.corridor.snapshots >= 1, null, { timeout: 15000 });

@@ -73,6 +73,14 @@ async function main() {
     return r.ok && (await r.json()).status === 'ok';
   }, 30000);
 
+  // every /api request needs a token (docs/security.md): an admin one for this test, sent
+  // by Node's fetch here and given to the pages as #token=
+  const token = String(execFileSync(corridord, ['token', 'create', '--role', 'admin', '--name',
+    'browser-test', '--db', `dbname=${db}`], { stdio: ['ignore', 'pipe', 'ignore'] })).trim();
+  const nodeFetch = globalThis.fetch;
+  globalThis.fetch = (u, o = {}) => nodeFetch(u, { ...o,
+    headers: { authorization: `Bearer ${token}`, ...(o.headers || {}) } });
+
   // a seal on the road out of Mombasa: both layers on one map
   let r = await fetch(`${base}/api/seals`, { method: 'POST',
     body: JSON.stringify({ id: 'KE-SEAL-PORT', protocol: 'osmand' }) });
@@ -105,7 +113,7 @@ async function main() {
   page.on('console', m => {
     if (m.type() === 'error' && !/status of 422/.test(m.text())) pageErrors.push(m.text());
   });
-  await page.goto(`${base}/`, { waitUntil: 'load' });
+  await page.goto(`${base}/#token=${token}`, { waitUntil: 'load' });
   await page.waitForFunction(() => window.corridor && window.corridor.connected &&
     window.corridor.snapshots >= 1 && window.corridor.vessels, null, { timeout: 15000 });
   await page.waitForFunction(() => window.corridor.vessels.size === 10, null, { timeout: 10000 })
