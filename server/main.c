@@ -141,7 +141,8 @@ int main(int argc, char **argv)
         }
     }
     if (wb)
-        core_info(MOD, "corridord ready (role %s): map at http://%s/", cfg.role, cfg.http);
+        core_info(MOD, "corridord ready (role %s): map at %s://%s/", cfg.role,
+                  cfg.tls_cert ? "https" : "http", cfg.http);
     else
         core_info(MOD, "corridord ready (role %s)", cfg.role);
 

@@ -182,9 +182,20 @@ static int port_open(int port)
     return ok;
 }
 
-static int health_ok(int port)
+static int health_ok(int port, int tls)
 {
     char resp[512];
+    if (tls) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd,
+                 "curl -sk -o /dev/null -w '%%{http_code}' https://127.0.0.1:%d/api/health", port);
+        FILE *p = popen(cmd, "r");
+        if (!p)
+            return 0;
+        int ok = fgets(resp, sizeof resp, p) && strcmp(resp, "200") == 0;
+        pclose(p);
+        return ok;
+    }
     return harness_http(port, "GET", "/api/health", NULL, NULL, resp, sizeof resp) == 200;
 }
 
@@ -238,6 +249,8 @@ void harness_server_start(harness_server *s, const char *conninfo, ...)
     while ((a = va_arg(ap, const char *)) && argc < 62) {
         if (argc > 0 && strcmp(argv[argc - 1], "--role") == 0)
             web = strstr(a, "web") || strstr(a, "all");
+        if (strcmp(a, "--tls-cert") == 0)
+            s->tls = 1;
         argv[argc++] = a;
     }
     va_end(ap);
@@ -258,7 +271,7 @@ void harness_server_start(harness_server *s, const char *conninfo, ...)
         int st;
         if (waitpid(s->pid, &st, WNOHANG) == s->pid)
             ck_abort_msg("corridord exited at start-up (status %d); see %s", st, s->log);
-        if (web ? health_ok(s->http_port) : port_open(s->osmand_port)) {
+        if (web ? health_ok(s->http_port, s->tls) : port_open(s->osmand_port)) {
             /* every /api route needs a token: an admin one, sent by harness_http */
             snprintf(s->token, sizeof s->token, "%s",
                      harness_token_create(conninfo, "admin", NULL));

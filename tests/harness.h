@@ -27,10 +27,12 @@ typedef struct harness_server {
     char db[128];
     char log[256]; /* the server's stderr goes here */
     char token[96]; /* an admin API token made right after the start (harness_http sends it) */
+    int tls;        /* started with --tls-cert: HTTPS only (harness_http cannot talk to it) */
 } harness_server;
 
 /* Starts $CORRIDOR_BUILD/corridord on free ports with --db conninfo, then extra
- * arguments (NULL-terminated), and waits until /api/health answers. */
+ * arguments (NULL-terminated), and waits until /api/health answers (over HTTPS, checked
+ * with curl, when the arguments hold --tls-cert). */
 void harness_server_start(harness_server *s, const char *conninfo, ...);
 /* SIGTERM (or SIGKILL when hard), then waits for the process. Returns its exit status. */
 int harness_server_stop(harness_server *s, int hard);
