@@ -7,8 +7,8 @@
  * check digit) as a hint while typing; the server's answer is what counts.
  * State is exposed as window.arming for the browser tests.
  *
- * Token: opened as arming.html?token=TOKEN, the token is kept in sessionStorage
- * ("corridor.token", for the tab's lifetime) and sent as Authorization: Bearer.
+ * The API token is auth.js's business (loaded first): it takes ?token= or #token= from the
+ * address, keeps it, and adds it to every /api request made with fetch.
  */
 (function () {
   'use strict';
@@ -27,16 +27,9 @@
   }
   function when(t) { return t ? t.slice(0, 16).replace('T', ' ') + 'Z' : '—'; }
 
-  const params = new URLSearchParams(location.search);
-  if (params.get('token')) {
-    sessionStorage.setItem('corridor.token', params.get('token'));
-    history.replaceState(null, '', location.pathname); // keep it out of the address bar
-  }
   function api(url, opts = {}) {
     const headers = new Headers(opts.headers || {});
     headers.set('Accept', 'application/json');
-    const token = sessionStorage.getItem('corridor.token');
-    if (token) headers.set('Authorization', `Bearer ${token}`);
     return fetch(url, { ...opts, headers });
   }
 

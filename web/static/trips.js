@@ -5,9 +5,8 @@
  * polygon the server computes, checkpoints with the times they were passed, border legs,
  * the track since arming and the events with their evidence. The trip's layers stay on
  * the map until the panel is closed; the panel refreshes while it is open.
- * Loaded after map.js; uses window.corridor (the map and the seals). Requests carry the
- * token the arming page keeps (sessionStorage "corridor.token"), or go through
- * window.corridor.fetch when the map provides one.
+ * Loaded after map.js; uses window.corridor (the map and the seals). The API token is added
+ * to every request by auth.js.
  */
 (function () {
   'use strict';
@@ -67,12 +66,7 @@
   L.DomEvent.disableScrollPropagation(panel);
 
   const state = { seal: null, trip: null, layers: null, timer: null };
-  function api(url) {
-    if (typeof C.fetch === 'function') return C.fetch(url);
-    const token = new URLSearchParams(location.search).get('token') ||
-      sessionStorage.getItem('corridor.token');
-    return fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-  }
+  const api = url => fetch(url, { headers: { Accept: 'application/json' } });
   C.trip = state;
 
   const VIOLATIONS = new Set(['route_deviation', 'checkpoint_skipped', 'checkpoint_out_of_order',
