@@ -275,3 +275,101 @@ int web_auth_ws(struct web *w, struct lws *wsi, web_ident *who)
     int retry = 0;
     return decide(w, token, WEB_WS_ROLES, "/ws", who, &retry);
 }
+
+/* ---- connections per client address (cfg->conn_per_ip) ----
+ * Each accepted connection gets a record {wsi, address entry} as its lws opaque user data
+ * (which survives the upgrade to a websocket); the address entry counts its connections
+ * and is freed with its last one. HTTP/2 streams may inherit the pointer: a record counts
+ * only for the wsi it was made for. */
+#define CONN_BUCKETS 4096
+
+struct conn_addr {
+    char ip[64];
+    int count;
+    struct conn_addr *next;
+};
+
+struct conn_rec {
+    struct lws *wsi;
+    struct conn_addr *addr;
+};
+
+struct web_conns {
+    struct conn_addr *b[CONN_BUCKETS];
+};
+
+static unsigned ip_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % CONN_BUCKETS;
+}
+
+int web_conn_open(struct web *w, struct lws *wsi)
+{
+    int limit = w->cfg->conn_per_ip;
+    if (limit <= 0)
+        return 0;
+    if (!w->conns && !(w->conns = calloc(1, sizeof *w->conns)))
+        return -1;
+    char ip[64] = "";
+    lws_get_peer_simple(wsi, ip, sizeof ip);
+    unsigned h = ip_hash(ip);
+    struct conn_addr *a = w->conns->b[h];
+    while (a && strcmp(a->ip, ip) != 0)
+        a = a->next;
+    if (a && a->count >= limit) {
+        atomic_fetch_add_explicit(&w->ctr.conn_refused, 1, memory_order_relaxed);
+        core_debug("web", "%s: over %d connections, refused", ip, limit);
+        return -1;
+    }
+    struct conn_rec *r = malloc(sizeof *r);
+    if (!r)
+        return -1;
+    if (!a) {
+        if (!(a = calloc(1, sizeof *a))) {
+            free(r);
+            return -1;
+        }
+        snprintf(a->ip, sizeof a->ip, "%s", ip);
+        a->next = w->conns->b[h];
+        w->conns->b[h] = a;
+    }
+    a->count++;
+    r->wsi = wsi;
+    r->addr = a;
+    lws_set_opaque_user_data(wsi, r);
+    return 0;
+}
+
+void web_conn_close(struct web *w, struct lws *wsi)
+{
+    struct conn_rec *r = lws_get_opaque_user_data(wsi);
+    if (!r || r->wsi != wsi || !w->conns)
+        return;
+    lws_set_opaque_user_data(wsi, NULL);
+    struct conn_addr *a = r->addr;
+    free(r);
+    if (--a->count > 0)
+        return;
+    struct conn_addr **p = &w->conns->b[ip_hash(a->ip)];
+    while (*p && *p != a)
+        p = &(*p)->next;
+    if (*p)
+        *p = a->next;
+    free(a);
+}
+
+void web_conns_free(web_conns *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < CONN_BUCKETS; i++)
+        while (c->b[i]) {
+            struct conn_addr *a = c->b[i];
+            c->b[i] = a->next;
+            free(a);
+        }
+    free(c);
+}

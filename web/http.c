@@ -327,6 +327,12 @@ int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* a websocket upgrade without our subprotocol lands here: refuse it */
         return 1;
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        /* connections per client address (auth.c) */
+        return web_conn_open(w, wsi) ? -1 : 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        web_conn_close(w, wsi);
+        break;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         web_ws_drain(w);
         return 0;

@@ -214,6 +214,7 @@ void web_stop(web *w)
     }
     web_sealtab_free(w->seals);
     web_auth_free(w->auth);
+    web_conns_free(w->conns);
     web_db_free(w->db);
     free(w->protos_owned);
     free(p);
@@ -264,6 +265,10 @@ void web_metrics(struct web *w, web_buf *b)
                    LD(c->events_in), LD(c->events_bad), LD(c->events_dropped),
                    LD(c->positions_stale), core_queue_len(w->events),
                    web_sealtab_count(w->seals));
+    web_buf_printf(b,
+                   "# TYPE corridor_web_connections_refused_total counter\n"
+                   "corridor_web_connections_refused_total %llu\n",
+                   LD(c->conn_refused));
 #undef LD
     if (w->hooks.metrics) {
         size_t room = b->max - b->len;

@@ -250,6 +250,13 @@ int web_auth_ws(struct web *w, struct lws *wsi, web_ident *who);
 const char *web_ident_actor(const web_ident *who, char *buf, size_t n);
 /* Frees the token cache (web_stop). */
 void web_auth_free(web_auth *a);
+/* Counts a new connection of wsi's peer address: 0, or -1 when the address already has
+ * cfg->conn_per_ip connections (the caller closes it). web_conn_close undoes it when the
+ * connection goes (any protocol's LWS_CALLBACK_WSI_DESTROY). */
+typedef struct web_conns web_conns;
+int web_conn_open(struct web *w, struct lws *wsi);
+void web_conn_close(struct web *w, struct lws *wsi);
+void web_conns_free(web_conns *c);
 
 /* The route table (rest.c). */
 extern const web_route web_routes[];
@@ -277,6 +284,7 @@ typedef struct web_counters {
     atomic_ullong http_4xx[100];  /* by code - 400 */
     atomic_ullong ws_clients, ws_sent, ws_coalesced, ws_incidents_queued, ws_dropped;
     atomic_ullong ws_bad_in, events_in, events_bad, events_dropped, positions_stale;
+    atomic_ullong conn_refused; /* over cfg->conn_per_ip */
 } web_counters;
 
 typedef struct web_client web_client;
@@ -295,6 +303,7 @@ struct web {
     atomic_int stopping;
     struct lws_protocols *protos_owned; /* lws keeps a pointer to it */
     web_auth *auth; /* token cache and rates (auth.c), made on first use */
+    web_conns *conns; /* connections per address (auth.c), made on first use */
     /* nng and the thread live in web.c */
     void *priv;
 };

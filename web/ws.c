@@ -475,6 +475,9 @@ int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             c->in.len = 0;
         }
         return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        web_conn_close(w, wsi); /* the connection's count (auth.c) */
+        return 0;
     case LWS_CALLBACK_CLOSED:
         if (!c->wsi)
             return 0;
