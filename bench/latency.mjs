@@ -9,7 +9,7 @@
 // entry produces one incident message). Same process, same clock.
 //
 // Run with: node --experimental-websocket bench/latency.mjs --http 127.0.0.1:8080
-//   --jt808 127.0.0.1:6808 --probes 20 --rate 10 --duration 60
+//   --jt808 127.0.0.1:6808 --probes 20 --rate 10 --duration 60 [--token TOKEN]
 // Prints one JSON line: samples, missed (no incident within 5 s), p50_ms, p99_ms, max_ms.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +26,7 @@ const DURATION = +(args.duration || 30); // seconds
 const ZONE = { lat: 2.5, lon: 35.0 };    // bench/setup.sql: 'BENCH probe zone', 5 km
 const OUTSIDE = { lat: 2.7, lon: 35.0 };
 const TIMEOUT_MS = 5000;
+const TOKEN = args.token || process.env.CORRIDOR_TOKEN || '';
 
 // ---- JT/T 808 (2013 header) ----
 function bcd(digits) {
@@ -132,8 +133,12 @@ const probes = [];
 for (let n = 1; n <= PROBES; n++) probes.push(new Probe(n));
 const bySeal = new Map(probes.map((p) => [p.seal, p]));
 
-const ws = new WebSocket(`ws://${HTTP}/ws`, 'corridor.v1');
-await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+const ws = new WebSocket(`ws://${HTTP}/ws` + (TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ''),
+    'corridor.v1');
+await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error(`websocket to ws://${HTTP}/ws refused (token?)`));
+});
 ws.send(JSON.stringify({ type: 'filter', bbox: [ZONE.lon - 0.5, ZONE.lat - 0.5, ZONE.lon + 0.5, ZONE.lat + 0.5] }));
 ws.onmessage = (ev) => {
     const text = typeof ev.data === 'string' ? ev.data : Buffer.from(ev.data).toString();

@@ -76,6 +76,9 @@ t0=$(date +%s)
 psql -q -v road="$("$build/bench-road")" -v fences=10000 -v trips=$SEALS -v probes=20 \
      -f "$root/bench/setup.sql" >"$out/setup.txt"
 log "data loaded in $(( $(date +%s) - t0 )) s"
+# an officer's token for the websocket (/ws?token=), when the server has tokens
+token=$("$build/corridord" token create --db "dbname=bench" --role officer --name bench \
+        2>/dev/null | head -n 1 || true)
 
 # ---- 3. corridord and the load ----
 HTTP=127.0.0.1:18480 JT=127.0.0.1:16808
@@ -135,7 +138,9 @@ latency() { # background rate: the simulator offers it while the probes measure
   local lp=$!
   sleep 4
   node --experimental-websocket --no-warnings "$root/bench/latency.mjs" --http $HTTP \
-    --jt808 $JT --probes 20 --rate 10 --duration "$LAT_DUR" >"$out/latency-$rate.json"
+    --jt808 $JT --probes 20 --rate 10 --duration "$LAT_DUR" --token "$token" \
+    >"$out/latency-$rate.json" 2>"$out/latency-$rate.err" ||
+    echo '{"error":"latency client failed, see latency-'"$rate"'.err"}' >"$out/latency-$rate.json"
   cat "$out/latency-$rate.json" >&2
   wait $lp || true
   drain
