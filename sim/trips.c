@@ -745,6 +745,8 @@ int sim_trips(const sim_opts *o)
         goto fail;
     if (make_routes(&r) != 0 || build_trips(&r, tag) != 0)
         goto fail;
+    if (r.n <= 0)
+        goto fail;
     char **ids = calloc((size_t)r.n, sizeof *ids);
     if (!ids)
         goto fail;
