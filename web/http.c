@@ -136,7 +136,9 @@ static int respond(struct web *w, struct lws *wsi, struct http_pss *s)
 
 static int run_route(struct web *w, struct lws *wsi, struct http_pss *s)
 {
-    web_routes[s->route].handler(w, &s->req, &s->resp);
+    /* invalid UTF-8 and unknown body fields never reach a handler (body.c) */
+    if (web_body_check(&web_routes[s->route], &s->req, &s->resp) == 0)
+        web_routes[s->route].handler(w, &s->req, &s->resp);
     if (!s->resp.status)
         web_resp_error(&s->resp, 500, "internal", "the handler gave no answer");
     return respond(w, wsi, s);

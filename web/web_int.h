@@ -258,6 +258,15 @@ int web_conn_open(struct web *w, struct lws *wsi);
 void web_conn_close(struct web *w, struct lws *wsi);
 void web_conns_free(web_conns *c);
 
+/* ---- hostile input (body.c) ---- */
+/* 1 if s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF), else 0. Pure. */
+int web_utf8_valid(const char *s, size_t n);
+/* Checks what no handler should see: a path, query or body that is not UTF-8 (400
+ * invalid_utf8), a JSON body field the route does not know (422 unknown_field). 0, or
+ * the status with resp set. */
+int web_body_check(const web_route *route, const web_req *req, web_resp *resp);
+
 /* The route table (rest.c). */
 extern const web_route web_routes[];
 extern const size_t web_n_routes;

@@ -162,7 +162,7 @@ START_TEST(every_endpoint_and_error)
     ck_assert_int_gt(id, 0);
     ck_assert_int_eq(num(o, "mmsi"), 636012345);
     ck_assert_str_eq(str(o, "declaration"), "KE-2026-0042");
-    ck_assert_str_eq(str(o, "actor"), "officer"); /* the caller, not the body */
+    ck_assert_str_eq(str(o, "actor"), "admin:admin"); /* the caller's token, not the body */
     ck_assert_str_eq(str(o, "active"), "true");
     json_object_put(o);
     expect_error("POST", "/api/watchlist", entry, 409, "already_watched", NULL);
@@ -226,7 +226,7 @@ START_TEST(every_endpoint_and_error)
     ck_assert_int_eq(call("DELETE", path, NULL, &o), 200);
     ck_assert_int_eq(num(o, "id"), id);
     ck_assert_str_eq(str(o, "active"), "false");
-    ck_assert_str_eq(str(o, "stopped_by"), "officer");
+    ck_assert_str_eq(str(o, "stopped_by"), "admin:admin");
     ck_assert_ptr_nonnull(str(o, "stopped_at"));
     json_object_put(o);
     expect_error("DELETE", path, NULL, 409, "watch_stopped", NULL);
@@ -239,7 +239,7 @@ START_TEST(every_endpoint_and_error)
     ck_assert_int_eq((int)json_object_array_length(a), 2);
     json_object_put(a);
     ck_assert_int_eq(harness_query_long(db, "SELECT count(*) FROM corridor.watchlist WHERE "
-                                            "stopped_by = 'officer' AND actor = 'officer'"),
+                                            "stopped_by = 'admin:admin' AND actor = 'admin:admin'"),
                      1);
 
     /* ---- wrong methods ---- */
