@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,86 @@ START_TEST(rate_per_token_and_no_token_in_logs)
 }
 END_TEST
 
+/* The first non-loopback IPv4 address of this machine into buf, or 0 when it has none. */
+static int outside_address(char *buf, size_t n)
+{
+    FILE *p = popen("hostname -I 2>/dev/null", "r");
+    char line[256] = "";
+    if (!p)
+        return 0;
+    if (!fgets(line, sizeof line, p))
+        line[0] = '\0';
+    pclose(p);
+    for (char *t = strtok(line, " \n"); t; t = strtok(NULL, " \n"))
+        if (strchr(t, '.') && strncmp(t, "127.", 4) != 0) {
+            snprintf(buf, n, "%s", t);
+            return 1;
+        }
+    return 0;
+}
+
+/* One GET to addr:port with token (or none); returns the status. */
+static int get_at(const char *addr, int port, const char *token, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, addr, &a.sin_addr);
+    ck_assert(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    char req[512], out[4096];
+    int n = snprintf(
+        req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%s\r\n", path,
+        token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
+    ck_assert(write(fd, req, (size_t)n) == n);
+    ssize_t got = read(fd, out, sizeof out - 1);
+    close(fd);
+    out[got > 0 ? got : 0] = '\0';
+    int status = -1;
+    sscanf(out, "HTTP/1.%*d %d", &status);
+    return status;
+}
+
+START_TEST(metrics_off_loopback_needs_admin)
+{
+    char addr[64], http[96];
+    if (!outside_address(addr, sizeof addr))
+        return; /* no interface but loopback: nothing to test here */
+    harness_server_stop(&srv, 0);
+    int port = harness_free_port();
+    snprintf(http, sizeof http, "%s:%d", addr, port);
+    /* the harness waits on 127.0.0.1, which this server does not serve: start it alone */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s/corridord --db '%s' --http %s --osmand '' --jt808 '' --ais '' --dispatch "
+             "tcp://127.0.0.1:%d --events-url inproc://metrics-%d > %s/test-logs/metrics-%d.log "
+             "2>&1 & echo $!",
+             getenv("CORRIDOR_BUILD"), conninfo, http, harness_free_port(), port,
+             getenv("CORRIDOR_BUILD"), port);
+    FILE *p = popen(cmd, "r");
+    int pid = 0;
+    ck_assert(p && fscanf(p, "%d", &pid) == 1);
+    pclose(p);
+    int up = 0;
+    for (int i = 0; i < 100 && !up; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, addr, &a.sin_addr);
+        up = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (!up)
+            usleep(100 * 1000);
+    }
+    ck_assert_msg(up, "corridord on %s did not start", http);
+    int none = get_at(addr, port, NULL, "/metrics"),
+        officer = get_at(addr, port, tokens[1], "/metrics"),
+        admin = get_at(addr, port, tokens[0], "/metrics");
+    kill(pid, SIGTERM);
+    usleep(500 * 1000);
+    ck_assert_int_eq(none, 401);
+    ck_assert_int_eq(officer, 403);
+    ck_assert_int_eq(admin, 200);
+}
+END_TEST
+
 /* ---- the partner API ---- */
 
 static void seed_trips(void)
@@ -396,6 +477,7 @@ int main(void)
     tcase_add_test(tc, websocket_roles);
     tcase_add_test(tc, rate_per_token_and_no_token_in_logs);
     tcase_add_test(tc, partner_sees_only_its_crossings);
+    tcase_add_test(tc, metrics_off_loopback_needs_admin);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
