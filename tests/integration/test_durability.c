@@ -261,10 +261,14 @@ START_TEST(database_outage)
     long refused_before = tally.refused_503;
     /* the outage: nobody may connect, and the server's connections are cut */
     PGconn *admin = harness_connect("dbname=postgres");
-    snprintf(sql, sizeof sql, "ALTER DATABASE corridor_test_durability ALLOW_CONNECTIONS false");
+    /* the database's name as created (harness_db_create may prefix it) */
+    const char *dbname = conninfo + strlen("dbname=");
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS false", dbname);
     harness_exec(admin, sql);
-    harness_exec(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = 'corridor_test_durability'");
+    snprintf(sql, sizeof sql,
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'",
+             dbname);
+    harness_exec(admin, sql);
     PQfinish(db);
     db = NULL;
     for (int s = 0; s < 10; s++) {
@@ -280,7 +284,7 @@ START_TEST(database_outage)
     ck_assert_msg(degraded_seen, "health never said degraded: %s", resp);
     ck_assert_msg(tally.refused_503 > refused_before, "devices were not told 503");
     /* the database comes back: the server reconnects by itself and resumes */
-    snprintf(sql, sizeof sql, "ALTER DATABASE corridor_test_durability ALLOW_CONNECTIONS true");
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS true", dbname);
     harness_exec(admin, sql);
     PQfinish(admin);
     size_t at = tally.n;
