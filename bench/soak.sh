@@ -58,7 +58,10 @@ python3 - "$out/soak-rss.tsv" <<'PY'
 import sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n")[1:] if l.strip()]
 rows = [(int(a), int(b)) for a, b, *_ in rows]
-base = next((r for t, r in rows if t >= 300), rows[-1][1] if rows else 0)
+if not rows or rows[-1][0] < 300:
+    print("shorter than 5 minutes: no verdict (samples in the file)")
+    sys.exit(0)
+base = next(r for t, r in rows if t >= 300)
 peak = max((r for t, r in rows if t >= 300), default=base)
 grow = peak - base
 flat = grow <= max(0.10 * base, 16 * 1024)
