@@ -165,6 +165,7 @@ int web_body_check(const web_route *route, const web_req *req, web_resp *resp)
     json_tokener *tok = json_tokener_new_ex(32);
     if (!tok)
         return 0;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT); /* as the handlers parse it */
     json_object *o = json_tokener_parse_ex(tok, req->body.data, (int)req->body.len);
     int ok = json_tokener_get_error(tok) == json_tokener_success;
     json_tokener_free(tok);

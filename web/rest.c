@@ -49,8 +49,7 @@ static void json_query(struct web *w, web_resp *resp, const char *stmt)
     PQclear(r);
 }
 
-/* Parses the request body as one JSON object. NULL with the response set on failure. */
-static json_object *body_object(const web_req *req, web_resp *resp)
+json_object *web_body_object(const web_req *req, web_resp *resp)
 {
     if (req->body.len == 0) {
         web_resp_error(resp, 400, "empty_body", "the request needs a JSON body");
@@ -61,6 +60,8 @@ static json_object *body_object(const web_req *req, web_resp *resp)
         web_resp_error(resp, 500, "no_memory", "out of memory");
         return NULL;
     }
+    /* RFC 8259 only: no single quotes, NaN or Infinity, which json-c accepts by default */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     json_object *o = json_tokener_parse_ex(tok, req->body.data, (int)req->body.len);
     enum json_tokener_error e = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
@@ -159,7 +160,7 @@ static int valid_tz(const char *s)
 static void h_seals_add(struct web *w, const web_req *req, web_resp *resp)
 {
     PGresult *r = NULL;
-    json_object *o = body_object(req, resp);
+    json_object *o = web_body_object(req, resp);
     if (!o)
         return;
     int bad = 0;
@@ -256,7 +257,7 @@ static void h_geofences_list(struct web *w, const web_req *req, web_resp *resp)
 static void h_geofences_add(struct web *w, const web_req *req, web_resp *resp)
 {
     PGresult *r = NULL;
-    json_object *o = body_object(req, resp), *props, *geom;
+    json_object *o = web_body_object(req, resp), *props, *geom;
     if (!o)
         return;
     int bad = 0;

@@ -60,38 +60,6 @@ static PGconn *conn_or_503(struct web *w, web_resp *resp)
     return c;
 }
 
-/* The body as one JSON object, or NULL with a 400 set. */
-static json_object *parse_body(const web_req *req, web_resp *resp)
-{
-    if (req->body.len == 0) {
-        web_resp_error(resp, 400, "empty_body", "the request needs a JSON body");
-        return NULL;
-    }
-    json_tokener *tok = json_tokener_new_ex(32);
-    if (!tok) {
-        web_resp_error(resp, 500, "no_memory", "out of memory");
-        return NULL;
-    }
-    json_object *o = json_tokener_parse_ex(tok, req->body.data, (int)req->body.len);
-    enum json_tokener_error e = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    int trailing = 0;
-    for (size_t i = used; o && i < req->body.len; i++)
-        trailing |= !isspace((unsigned char)req->body.data[i]);
-    if (!o || e != json_tokener_success || trailing) {
-        web_resp_error(resp, 400, "malformed_json", "the body is not one valid JSON value");
-        json_object_put(o);
-        return NULL;
-    }
-    if (!json_object_is_type(o, json_type_object)) {
-        web_resp_error(resp, 400, "malformed_json", "the body must be a JSON object");
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
-}
-
 /* ---- GET /api/incidents/{id} ---- */
 void web_h_incident_get(struct web *w, const web_req *req, web_resp *resp)
 {
@@ -106,7 +74,7 @@ void web_h_incident_get(struct web *w, const web_req *req, web_resp *resp)
 /* ---- POST /api/incidents/{id}/actions ---- */
 void web_h_incident_action(struct web *w, const web_req *req, web_resp *resp)
 {
-    json_object *o = parse_body(req, resp), *v, *act = NULL;
+    json_object *o = web_body_object(req, resp), *v, *act = NULL;
     if (!o)
         return;
     static const char *const keys[] = {"action", "rru_id", "note", "outcome"};
@@ -167,7 +135,7 @@ void web_h_rrus_list(struct web *w, const web_req *req, web_resp *resp)
 
 void web_h_rrus_add(struct web *w, const web_req *req, web_resp *resp)
 {
-    json_object *o = parse_body(req, resp), *v;
+    json_object *o = web_body_object(req, resp), *v;
     if (!o)
         return;
     static const char *const strs[] = {"id", "name", "status", "tracker"};

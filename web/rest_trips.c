@@ -110,39 +110,9 @@ static void relay(struct web *w, web_resp *resp, int status, const char *stmt, i
  * a 400 set. */
 static int body_is_object(const web_req *req, web_resp *resp)
 {
-    if (req->body.len == 0) {
-        web_resp_error(resp, 400, "empty_body", "the request needs a JSON body");
-        return -1;
-    }
-    json_tokener *tok = json_tokener_new_ex(64);
-    if (!tok) {
-        web_resp_error(resp, 500, "no_memory", "out of memory");
-        return -1;
-    }
-    json_object *o = json_tokener_parse_ex(tok, req->body.data, (int)req->body.len);
-    enum json_tokener_error e = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    int rc = -1;
-    if (!o || e != json_tokener_success) {
-        web_resp_error(resp, 400, "malformed_json", "the body is not valid JSON: %s",
-                       e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e));
-        goto done;
-    }
-    for (size_t i = used; i < req->body.len; i++)
-        if (!isspace((unsigned char)req->body.data[i])) {
-            web_resp_error(resp, 400, "malformed_json",
-                           "the body has data after its JSON value (at byte %zu)", i);
-            goto done;
-        }
-    if (!json_object_is_type(o, json_type_object)) {
-        web_resp_error(resp, 400, "malformed_json", "the body must be a JSON object");
-        goto done;
-    }
-    rc = 0;
-done:
+    json_object *o = web_body_object(req, resp);
     json_object_put(o);
-    return rc;
+    return o ? 0 : -1;
 }
 
 /* The {id} capture if it is a UUID (8-4-4-4-12 hex digits), else NULL with a 404 set:

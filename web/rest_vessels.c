@@ -193,32 +193,10 @@ void web_h_watchlist_list(struct web *w, const web_req *req, web_resp *resp)
 /* ---- POST /api/watchlist ---- */
 void web_h_watchlist_add(struct web *w, const web_req *req, web_resp *resp)
 {
-    json_object *o = NULL;
-    json_tokener *tok = NULL;
     PGresult *r = NULL;
-    if (req->body.len == 0)
-        return web_resp_error(resp, 400, "empty_body", "the request needs a JSON body");
-    tok = json_tokener_new_ex(32);
-    if (!tok)
-        return web_resp_error(resp, 500, "no_memory", "out of memory");
-    o = json_tokener_parse_ex(tok, req->body.data, (int)req->body.len);
-    enum json_tokener_error e = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    if (!o || e != json_tokener_success) {
-        web_resp_error(resp, 400, "malformed_json", "the body is not valid JSON: %s",
-                       e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e));
-        goto done;
-    }
-    for (size_t i = used; i < req->body.len; i++)
-        if (!isspace((unsigned char)req->body.data[i])) {
-            web_resp_error(resp, 400, "malformed_json",
-                           "the body has data after its JSON value (at byte %zu)", i);
-            goto done;
-        }
-    if (!json_object_is_type(o, json_type_object)) {
-        web_resp_error(resp, 422, "invalid_body", "the body must be a JSON object");
-        goto done;
-    }
+    json_object *o = web_body_object(req, resp);
+    if (!o)
+        return;
     /* who started the watch is the caller, never what the body claims */
     char actor[192];
     json_object_object_add(
@@ -236,7 +214,6 @@ void web_h_watchlist_add(struct web *w, const web_req *req, web_resp *resp)
 done:
     PQclear(r);
     json_object_put(o);
-    json_tokener_free(tok);
 }
 
 /* ---- DELETE /api/watchlist/{id} ---- */

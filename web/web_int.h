@@ -267,6 +267,12 @@ int web_utf8_valid(const char *s, size_t n);
  * the status with resp set. */
 int web_body_check(const web_route *route, const web_req *req, web_resp *resp);
 
+/* Parses the request body as one JSON object (RFC 8259, strict: no trailing data, no
+ * NaN). The caller owns the result; NULL with a 400 set on resp when the body is empty,
+ * malformed or not an object (rest.c). */
+struct json_object;
+struct json_object *web_body_object(const web_req *req, web_resp *resp);
+
 /* The route table (rest.c). */
 extern const web_route web_routes[];
 extern const size_t web_n_routes;

@@ -203,7 +203,7 @@ START_TEST(every_hostile_request_is_refused_and_others_are_served)
             "-1]}}",
             422, "invalid_geometry");
 
-    /* NaN and infinite coordinates */
+    /* NaN and infinite coordinates (json-c reads NaN and Infinity even when strict) */
     REFUSED("/api/geofences",
             "{\"type\":\"Feature\",\"properties\":{\"name\":\"Z\",\"kind\":\"restricted\"},"
             "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[NaN,0],[1,Infinity],[1,1],"

@@ -197,7 +197,7 @@ START_TEST(every_endpoint_and_error)
                  "{\"mmsi\": 244123456, \"declaration\": \"D\", \"reason\": \"R\","
                  " \"port_fence_id\": 999}",
                  422, "unknown_port_fence", "port_fence_id");
-    expect_error("POST", "/api/watchlist", "[1, 2]", 422, "invalid_body", NULL);
+    expect_error("POST", "/api/watchlist", "[1, 2]", 400, "malformed_json", NULL);
     expect_error("POST", "/api/watchlist", "{\"mmsi\": ", 400, "malformed_json", NULL);
     expect_error("POST", "/api/watchlist", "{} x", 400, "malformed_json", NULL);
     expect_error("POST", "/api/watchlist", NULL, 400, "empty_body", NULL);
