@@ -6,6 +6,7 @@
 #include "core.h"
 
 #include <geos_c.h>
+#include <json-c/json.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdarg.h>
@@ -25,6 +26,46 @@ static void on_geos_error(const char *fmt, void *userdata)
         snprintf(m->text, sizeof m->text, "%s", fmt);
 }
 
+/* 1 if every array under coordinates is non-empty and every position holds 2 or 3
+ * finite numbers. GEOS's GeoJSON reader crashes on an empty position, so no text reaches
+ * it before this walk. */
+static int coords_ok(json_object *a, int depth)
+{
+    if (!json_object_is_type(a, json_type_array) || depth > 6)
+        return 0;
+    size_t n = json_object_array_length(a);
+    if (n == 0)
+        return 0;
+    json_object *first = json_object_array_get_idx(a, 0);
+    if (json_object_is_type(first, json_type_array)) {
+        for (size_t i = 0; i < n; i++)
+            if (!coords_ok(json_object_array_get_idx(a, i), depth + 1))
+                return 0;
+        return 1;
+    }
+    if (n < 2 || n > 3)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = json_object_array_get_idx(a, i);
+        if ((!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) ||
+            !isfinite(json_object_get_double(v)))
+            return 0;
+    }
+    return 1;
+}
+
+static int positions_ok(const char *text, char *reason, size_t n)
+{
+    json_object *root = json_tokener_parse(text), *coords;
+    int ok = root && json_object_is_type(root, json_type_object) &&
+             json_object_object_get_ex(root, "coordinates", &coords) && coords_ok(coords, 0);
+    json_object_put(root);
+    if (!ok)
+        snprintf(reason, n, "not a GeoJSON geometry: every position must be 2 or 3 finite "
+                            "numbers and no coordinate array may be empty");
+    return ok;
+}
+
 int geo_shape_validate(const char *geojson, size_t len, char *reason, size_t n)
 {
     int rc = CORE_EINVAL;
@@ -39,10 +80,15 @@ int geo_shape_validate(const char *geojson, size_t len, char *reason, size_t n)
         return CORE_ETOOBIG;
     }
     text = strndup(geojson, len);
-    h = GEOS_init_r();
-    if (!text || !h) {
+    if (!text) {
         snprintf(reason, n, "out of memory");
-        rc = CORE_EINVAL;
+        return CORE_EINVAL;
+    }
+    if (!positions_ok(text, reason, n))
+        goto done;
+    h = GEOS_init_r();
+    if (!h) {
+        snprintf(reason, n, "out of memory");
         goto done;
     }
     GEOSContext_setErrorMessageHandler_r(h, on_geos_error, &m);
