@@ -46,6 +46,10 @@ static const struct setting settings[] = {
      "incidents queued for one websocket client before it is disconnected"},
     {"sweep-interval", K_INT, S(sweep_interval_s), 1, 3600,
      "seconds between runs of the periodic rules (overdue, signal loss, ...)"},
+    {"osmand-body-max", K_INT, S(osmand_body_max), 512, 1024 * 1024,
+     "bytes of an OsmAnd request body (413 above)"},
+    {"osmand-header-max", K_INT, S(osmand_header_max), 1024, 64 * 1024,
+     "bytes of an OsmAnd request's headers"},
     {"no-migrate", K_INT, S(no_migrate), 0, 1, "1: do not apply migrations at start-up"},
     {"tls-cert", K_STR, S(tls_cert), 0, 0, "PEM certificate: serve HTTPS and WSS (with --tls-key)"},
     {"tls-key", K_STR, S(tls_key), 0, 0, "PEM private key of --tls-cert"},
@@ -81,6 +85,8 @@ void core_config_defaults(core_config *cfg)
     cfg->dispatch_ack_timeout_s = 300;
     cfg->ws_queue_max = 10000;
     cfg->sweep_interval_s = 5;
+    cfg->osmand_body_max = 16 * 1024;
+    cfg->osmand_header_max = 8 * 1024;
     cfg->body_max = 1024 * 1024;
     cfg->header_max = 8192;
     cfg->conn_per_ip = 256;

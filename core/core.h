@@ -75,6 +75,8 @@ typedef struct core_config {
     int dispatch_ack_timeout_s;
     int ws_queue_max;          /* incidents queued per websocket client before it is dropped */
     int sweep_interval_s;      /* seconds between runs of the periodic rules */
+    int osmand_body_max;       /* bytes of an OsmAnd request body: 413 above */
+    int osmand_header_max;     /* bytes of an OsmAnd request's headers */
     int no_migrate;            /* do not migrate at start-up */
     const char *tls_cert;      /* PEM certificate (chain): the web gateway serves HTTPS/WSS */
     const char *tls_key;       /* PEM private key of tls_cert */

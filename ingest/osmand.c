@@ -24,13 +24,15 @@
 #include <unistd.h>
 
 #define MOD "osmand"
-#define OSMAND_MAX_BODY (16 * 1024)
-#define OSMAND_MAX_HEADERS (8 * 1024)
+/* The parser's own ceiling; the served limit is --osmand-body-max (default 16 KiB). */
+#define OSMAND_MAX_BODY (1024 * 1024)
 #define OSMAND_TIMEOUT_S 60
 
 struct osmand {
     ingest_worker *w;
     struct evhttp *http;
+    size_t body_max;
+    char *body; /* body_max + 1 bytes, reused: a request is parsed before the next */
 };
 
 /* ---- parsing: pure ---- */
@@ -437,7 +439,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct osmand *o = arg;
     ingest_counters *c = ingest_worker_counters(o->w);
     const core_config *cfg = ingest_worker_cfg(o->w);
-    char reason[200], body[OSMAND_MAX_BODY + 1];
+    char reason[200], *body = o->body;
     const char *text;
     size_t len;
     int json = 0, rc;
@@ -447,9 +449,10 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (m == EVHTTP_REQ_POST) {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         len = evbuffer_get_length(in);
-        if (len > OSMAND_MAX_BODY) {
+        if (len > o->body_max) {
             atomic_fetch_add_explicit(&c->bad_osmand, 1, memory_order_relaxed);
-            reply_text(req, 413, "Payload Too Large", "body larger than 16384 bytes");
+            snprintf(reason, sizeof reason, "body larger than %zu bytes", o->body_max);
+            reply_text(req, 413, "Payload Too Large", reason);
             return;
         }
         evbuffer_remove(in, body, len);
@@ -503,8 +506,16 @@ int ingest_osmand_start(ingest_worker *w, int fd, void **state, char *err, size_
         free(o);
         return CORE_EINVAL;
     }
-    evhttp_set_max_body_size(o->http, OSMAND_MAX_BODY);
-    evhttp_set_max_headers_size(o->http, OSMAND_MAX_HEADERS);
+    const core_config *cfg = ingest_worker_cfg(w);
+    o->body_max = (size_t)cfg->osmand_body_max;
+    if (!(o->body = malloc(o->body_max + 1))) {
+        snprintf(err, n, "out of memory");
+        evhttp_free(o->http);
+        free(o);
+        return CORE_EINVAL;
+    }
+    evhttp_set_max_body_size(o->http, (ev_ssize_t)o->body_max);
+    evhttp_set_max_headers_size(o->http, (ev_ssize_t)cfg->osmand_header_max);
     evhttp_set_timeout(o->http, OSMAND_TIMEOUT_S);
     /* let every method reach the handler, which answers 405 with a reason */
     evhttp_set_allowed_methods(o->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
@@ -519,5 +530,6 @@ void ingest_osmand_stop(void *state)
 {
     struct osmand *o = state;
     evhttp_free(o->http); /* closes the listening socket and every connection */
+    free(o->body);
     free(o);
 }

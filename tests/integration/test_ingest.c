@@ -193,6 +193,13 @@ START_TEST(bad_input_refused_with_reason)
     ck_assert_str_eq(resp, "malformed JSON: unexpected end of data\n");
     ck_assert_int_eq(harness_http(srv.osmand_port, "DELETE", "/?id=S1", NULL, NULL, resp, sizeof resp),
                      405);
+    /* a body over --osmand-body-max (16 KiB by default) */
+    static char big[17000];
+    memset(big, 'a', sizeof big - 1);
+    memcpy(big, "id=S1&lat=-3&lon=38&x=", 22);
+    ck_assert_int_eq(harness_http(srv.osmand_port, "POST", "/", "application/x-www-form-urlencoded",
+                                  big, resp, sizeof resp),
+                     413);
     ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions"), before);
     ck_assert_int_eq(count("SELECT count(*) FROM corridor.seals"), 4);
     /* and the server still serves */
