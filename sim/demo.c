@@ -9,6 +9,8 @@
  */
 #include "sim.h"
 
+#include <ctype.h>
+
 #include <event2/event.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -134,6 +136,47 @@ static int put_fence(sim_http *h, const char *hdr, char **names, int n_names, co
     return ret;
 }
 
+/* POSTs the rapid response unit based at place p (created, or updated when it exists).
+ * Returns 0 or a negative code. */
+static int put_unit(sim_http *h, const char *hdr, const sim_place *p)
+{
+    char id[64], name[SIM_NAME_MAX + 32];
+    size_t j = 0;
+    j += (size_t)snprintf(id, sizeof id, "RRU-");
+    for (const char *c = p->name; *c && j < sizeof id - 1; c++)
+        if (isalnum((unsigned char)*c))
+            id[j++] = (char)toupper((unsigned char)*c);
+        else if (j && id[j - 1] != '-')
+            id[j++] = '-';
+    while (j && id[j - 1] == '-')
+        j--;
+    id[j] = 0;
+    snprintf(name, sizeof name, "%s rapid response unit", p->name);
+    json_object *u = json_object_new_object(), *base = json_object_new_object(),
+                *coords = json_object_new_array();
+    json_object_array_add(coords, num(p->lon));
+    json_object_array_add(coords, num(p->lat));
+    json_object_object_add(base, "type", json_object_new_string("Point"));
+    json_object_object_add(base, "coordinates", coords);
+    json_object_object_add(u, "id", json_object_new_string(id));
+    json_object_object_add(u, "name", json_object_new_string(name));
+    json_object_object_add(u, "base", base);
+    json_object_object_add(u, "status", json_object_new_string("available"));
+    char *body = NULL;
+    int st = sim_http_call(h, "POST", "/api/rrus", hdr,
+                           json_object_to_json_string_ext(u, JSON_C_TO_STRING_PLAIN), &body);
+    json_object_put(u);
+    int ret = 0;
+    if (st == 200 || st == 201) {
+        printf("demo-data: %-40s %-15s %s\n", id, "unit", st == 201 ? "created" : "updated");
+    } else {
+        core_error("sim", "POST /api/rrus \"%s\": HTTP %d %s", id, st, body ? body : "");
+        ret = st < 0 ? st : CORE_EINVAL;
+    }
+    free(body);
+    return ret;
+}
+
 int sim_demo_data(const sim_opts *o)
 {
     sim_place *places = NULL;
@@ -198,6 +241,10 @@ int sim_demo_data(const sim_opts *o)
     created += rc;
     skipped += !rc;
     printf("demo-data: %d geofences created, %d already there\n", created, skipped);
+    /* the rapid response units along the corridor, where incidents are dispatched */
+    for (int i = 0; i < n; i++)
+        if (strcmp(places[i].kind, "rru") == 0 && put_unit(h, hdr, &places[i]) < 0)
+            goto fail;
     ret = 0;
 fail:
     for (int i = 0; i < n_names; i++)
