@@ -35,6 +35,7 @@ struct web_client {
     int has_bbox;
     double bbox[4]; /* w, s, e, n */
     web_buf in;     /* a client message being reassembled */
+    web_ident who;  /* the token's identity, for incident actions over the socket */
 };
 
 size_t web_ws_pss_size(void)
@@ -195,6 +196,75 @@ static void reply_error(struct web *w, web_client *c, const char *code, const ch
 
 /* ---- client -> server ---- */
 
+/* Queues text for c alone (never dropped, like incidents). */
+static void reply_text(struct web *w, web_client *c, const char *text, size_t len)
+{
+    web_msg *m = web_msg_new(text, len);
+    if (m) {
+        queue_reliable(w, c, m);
+        web_msg_unref(m);
+    }
+}
+
+/* {"type":"action","incident_id":42,"action":"ack",...,"version":3,"request_id":"x"}: an
+ * incident action with the REST action's shape (SPEC.md), through the same route, role
+ * check and handler as POST /api/incidents/{id}/actions. The caller gets
+ * {"type":"action_result","request_id","status","body"}; every screen gets the incident. */
+static void on_action(struct web *w, web_client *c, json_object *o)
+{
+    json_object *id, *rid = NULL;
+    char path[64];
+    long long n = 0;
+    if (!json_object_object_get_ex(o, "incident_id", &id) ||
+        !json_object_is_type(id, json_type_int) || (n = json_object_get_int64(id)) < 1) {
+        atomic_fetch_add_explicit(&w->ctr.ws_bad_in, 1, memory_order_relaxed);
+        reply_error(w, c, "invalid_action", "\"incident_id\" must be a positive integer");
+        return;
+    }
+    snprintf(path, sizeof path, "/api/incidents/%lld/actions", n);
+    web_req *req = calloc(1, sizeof *req);
+    web_resp *resp = calloc(1, sizeof *resp);
+    json_object *body = json_object_new_object(), *out = json_object_new_object();
+    if (!req || !resp || !body || !out)
+        goto done;
+    int allowed = 0;
+    int r = web_route_find(web_routes, web_n_routes, WEB_POST, path, &req->params, &allowed);
+    if (r < 0)
+        goto done;
+    json_object_object_get_ex(o, "request_id", &rid);
+    json_object_object_foreach(o, k, v)
+    {
+        if (strcmp(k, "type") && strcmp(k, "incident_id") && strcmp(k, "request_id"))
+            json_object_object_add(body, k, json_object_get(v));
+    }
+    req->method = WEB_POST;
+    snprintf(req->path, sizeof req->path, "%s", path);
+    req->who = c->who;
+    web_buf_init(&req->body, WEB_WS_IN_MAX);
+    web_buf_init(&resp->body, WEB_BODY_MAX);
+    web_buf_addstr(&req->body, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
+    if (!(c->who.role & (web_routes[r].roles | WEB_ROLE_ADMIN)))
+        web_resp_error(resp, 403, "forbidden", "this token's role may not act on incidents");
+    else
+        web_routes[r].handler(w, req, resp); /* broadcasts the new state itself */
+    web_count_status(w, resp->status);
+    json_object_object_add(out, "type", json_object_new_string("action_result"));
+    if (rid)
+        json_object_object_add(out, "request_id", json_object_get(rid));
+    json_object_object_add(out, "status", json_object_new_int(resp->status));
+    json_object *rb = resp->body.len ? json_tokener_parse(resp->body.data) : NULL;
+    json_object_object_add(out, "body", rb);
+    const char *text = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
+    reply_text(w, c, text, strlen(text));
+    web_buf_free(&req->body);
+    web_buf_free(&resp->body);
+done:
+    json_object_put(body);
+    json_object_put(out);
+    free(req);
+    free(resp);
+}
+
 static void on_client_message(struct web *w, web_client *c, const char *text, size_t len)
 {
     json_tokener *tok = json_tokener_new_ex(16);
@@ -208,9 +278,14 @@ static void on_client_message(struct web *w, web_client *c, const char *text, si
         goto done;
     }
     const char *type = json_object_get_string(t);
+    if (strcmp(type, "action") == 0) {
+        on_action(w, c, o);
+        goto done;
+    }
     if (strcmp(type, "filter") != 0) {
         char detail[128];
-        snprintf(detail, sizeof detail, "unknown message type \"%.64s\" (known: filter)", type);
+        snprintf(detail, sizeof detail, "unknown message type \"%.64s\" (known: filter, action)",
+                 type);
         atomic_fetch_add_explicit(&w->ctr.ws_bad_in, 1, memory_order_relaxed);
         reply_error(w, c, "unknown_type", detail);
         goto done;
@@ -447,6 +522,9 @@ int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_ESTABLISHED:
         memset(c, 0, sizeof *c);
         c->wsi = wsi;
+        /* the identity the upgrade was allowed with (cached by auth.c), for actions */
+        if (web_auth_ws(w, wsi, &c->who))
+            memset(&c->who, 0, sizeof c->who);
         web_outq_init(&c->q, w->ws_queue_max);
         web_buf_init(&c->in, w->cfg->ws_message_max > 0 ? (size_t)w->cfg->ws_message_max
                                                         : WEB_WS_IN_MAX);
