@@ -21,6 +21,8 @@ static const struct {
     int nparams;
 } stmts[] = {
     {"web_ping", "SELECT 1", 0},
+    {"web_incident_states",
+     "SELECT status, count(*) FROM corridor.incidents GROUP BY status ORDER BY status", 0},
     {"web_seals",
      "SELECT coalesce(json_agg(json_build_object('id', id, 'protocol', protocol,"
      "  'device_id', device_id, 'timezone', timezone,"

@@ -270,6 +270,16 @@ void web_metrics(struct web *w, web_buf *b)
                    "corridor_web_connections_refused_total %llu\n",
                    LD(c->conn_refused));
 #undef LD
+    /* incidents by state, from the database (one indexed aggregate per scrape) */
+    PGresult *r = web_db_exec(w->db, "web_incident_states", 0, NULL);
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
+        web_buf_addstr(b, "# HELP corridor_incidents Incidents by state.\n"
+                          "# TYPE corridor_incidents gauge\n");
+        for (int i = 0; i < PQntuples(r); i++)
+            web_buf_printf(b, "corridor_incidents{state=\"%s\"} %s\n", PQgetvalue(r, i, 0),
+                           PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
     if (w->hooks.metrics) {
         size_t room = b->max - b->len;
         if (room > WEB_METRICS_MAX)
