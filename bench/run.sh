@@ -156,6 +156,10 @@ curl -s "http://$HTTP/metrics" >"$out/metrics.txt" || true
 stop_server
 
 # ---- 5. baselines ----
+# on a quiet database: the overload runs left dead row versions that autovacuum would be
+# cleaning during the baselines (they would look slower than they are)
+log "VACUUM ANALYZE before the baselines"
+psql -qc "VACUUM ANALYZE" >&2
 : >"$out/naive.jsonl"
 : >"$out/copy.jsonl"
 for i in $(seq $BASE_RUNS); do
