@@ -154,8 +154,13 @@ async function main() {
 
   // a refused start shows the server's sentence
   await page.fill('#vessel-panel input[name="declaration"]', 'KE-2026-0777');
-  await page.evaluate(() => { document.querySelector('#vessel-panel input[name="reason"]').required = false; });
-  await page.click('#vessel-panel button[type="submit"]');
+  // lift the browser's own check and submit in one step: a vessel update over the
+  // websocket re-renders the panel (keeping typed values, not the lifted attribute)
+  await page.evaluate(() => {
+    const form = document.querySelector('#vessel-panel form.start');
+    form.elements.reason.required = false;
+    form.requestSubmit();
+  });
   await page.waitForSelector('#vessel-panel .msg.error', { timeout: 5000 });
   if (!/reason must say why/.test(await page.textContent('#vessel-panel .msg')))
     fail(`no refusal shown: ${await page.textContent('#vessel-panel .msg')}`);
