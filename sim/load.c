@@ -152,7 +152,10 @@ static void *jt_open(struct load *L, char *err, size_t n)
     int i = L->opened++;
     char terminal[16];
     snprintf(terminal, sizeof terminal, "2%011d", i + 1);
-    return sim_jt_new(L->base, L->o->jt808, terminal, jt_done, &L->conns[i], err, n);
+    sim_jt *j = sim_jt_new(L->base, L->o->jt808, terminal, jt_done, &L->conns[i], err, n);
+    if (j && L->o->backfill > 0)
+        sim_jt_set_backfill(j, L->o->backfill);
+    return j;
 }
 
 static int jt_ping(struct load *L, struct lconn *c, uint32_t seal, int64_t due_us)
@@ -421,6 +424,13 @@ int sim_load(const sim_opts *o)
     int waiting = backlog(&L);
     L.errors += (unsigned long long)(outstanding(&L) - waiting);
     L.dropped += (unsigned long long)waiting;
+    int backfilled = 0;
+    if (o->backfill > 0 && !strcmp(L.proto->name, "jt808"))
+        for (int i = 0; i < L.n_conns; i++)
+            backfilled += L.conns[i].conn && sim_jt_backfill_acked(L.conns[i].conn);
+    if (o->backfill > 0)
+        printf("{\"backfill_batches_acked\":%d,\"backfill_positions\":%d}\n", backfilled,
+               o->backfill);
     printf("{\"protocol\":\"%s\",\"seals\":%d,\"connections\":%d,\"pipeline\":%d,"
            "\"target_rate\":%.3f,\"sent\":%llu,\"acked\":%llu,\"refused\":%llu,"
            "\"errors\":%llu,\"dropped\":%llu,\"seconds\":%.3f,\"acked_per_s\":%.1f,"

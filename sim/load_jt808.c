@@ -37,6 +37,8 @@ struct sim_jt {
     int fl_head, fl_len;
     sim_jt_done_fn done;
     void *arg;
+    int backfill;       /* positions to replay as a blind-area batch once authenticated */
+    int backfill_acked; /* 1 once the platform acknowledged that batch */
 };
 
 static int send_frame(sim_jt *j, uint16_t msg_id, const uint8_t *body, size_t len)
@@ -48,6 +50,40 @@ static int send_frame(sim_jt *j, uint16_t msg_id, const uint8_t *body, size_t le
     if (n < 0)
         return n;
     return bufferevent_write(j->bev, out, (size_t)n) ? CORE_ECLOSED : 0;
+}
+
+/* The blind-area batch (0x0704, type 1) a terminal replays after a coverage gap: the
+ * positions it stored during the hour before it connected, a minute apart, at the port of
+ * Mombasa. They are older than its live pings, so the server stores them as late and they
+ * raise no false transitions. */
+static int send_backfill(sim_jt *j)
+{
+    ingest_jt808_location l[INGEST_JT808_BATCH_MAX];
+    int n = j->backfill < INGEST_JT808_BATCH_MAX ? j->backfill : INGEST_JT808_BATCH_MAX;
+    int64_t t0 = (core_now_us() / 1000000 - 3600) * 1000000;
+    for (int i = 0; i < n; i++) {
+        ingest_jt808_location_clear(&l[i]);
+        l[i].status = INGEST_JT808_ST_FIX | INGEST_JT808_ST_DOOR_LOCKED;
+        l[i].lat = -4.0600 + i * 0.0005;
+        l[i].lon = 39.6550;
+        l[i].ts_us = t0 + (int64_t)i * 60 * 1000000;
+        l[i].battery = 80;
+    }
+    uint8_t b[8192];
+    int len = ingest_jt808_body_batch(b, sizeof b, INGEST_JT808_TZ_DEFAULT_MIN, 1, l, n);
+    if (len < 0 || len > 1023) /* one frame: no subpackaging in the simulator */
+        return CORE_ETOOBIG;
+    return send_frame(j, INGEST_JT808_BATCH, b, (size_t)len);
+}
+
+void sim_jt_set_backfill(sim_jt *j, int positions)
+{
+    j->backfill = positions;
+}
+
+int sim_jt_backfill_acked(const sim_jt *j)
+{
+    return j->backfill_acked;
 }
 
 /* Every frame in flight fails: the connection is gone. */
@@ -71,10 +107,16 @@ static void on_ack(sim_jt *j, const uint8_t *b, size_t n)
     if (id == INGEST_JT808_AUTH && j->state == JT_AUTHING) {
         if (result == INGEST_JT808_OK) {
             j->state = JT_READY;
+            if (j->backfill > 0 && send_backfill(j))
+                j->state = JT_DEAD;
         } else {
             core_warn("sim", "terminal %s: auth refused (%d)", j->terminal, result);
             j->state = JT_DEAD;
         }
+        return;
+    }
+    if (id == INGEST_JT808_BATCH) {
+        j->backfill_acked = result == INGEST_JT808_OK;
         return;
     }
     if (id != INGEST_JT808_LOCATION)

@@ -55,6 +55,8 @@ static void usage(FILE *out)
         "                         connection per seal (terminal 2 + 11 digits of the number)\n"
         "  --jt808 ADDR:PORT      JT/T 808 listener (load --protocol jt808) [127.0.0.1:6808]\n"
         "  --device-time UNIX_S   device time of each seal's first jt808 ping [auto]\n"
+        "  --backfill N           each jt808 terminal first replays a blind-area batch (0x0704)\n"
+        "                         of N positions (1..30) from the hour before [0]\n"
         "  --log-level LEVEL      debug, info, warn, error [info]\n"
         "  --help                 this text\n",
         SIM_DEFAULT_DATA);
@@ -143,6 +145,7 @@ int main(int argc, char **argv)
         {"protocol", M_LOAD},
         {"jt808", M_LOAD},
         {"device-time", M_LOAD},
+        {"backfill", M_LOAD},
         {"log-level", M_DEMO | M_SCENARIO | M_LOAD | M_TRIPS},
     };
     for (int i = 2; i < argc; i++) {
@@ -176,6 +179,12 @@ int main(int argc, char **argv)
             if (!hostport_ok(val))
                 return bad("--%s \"%s\" is not ADDR:PORT", name, val);
             o.jt808 = val;
+        } else if (!strcmp(name, "backfill")) {
+            char *end;
+            long count = strtol(val, &end, 10);
+            if (*end || end == val || count < 1 || count > 30)
+                return bad("--backfill \"%s\" is not a count of 1 to 30 positions%s", val, "");
+            o.backfill = (int)count;
         } else if (!strcmp(name, "device-time")) {
             if (num(val, 1, 4e9, &v))
                 return bad("--device-time \"%s\" is not Unix seconds%s", val, "");

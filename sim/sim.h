@@ -184,6 +184,10 @@ typedef void (*sim_jt_done_fn)(void *arg, int status, int64_t latency_us);
 sim_jt *sim_jt_new(struct event_base *base, const char *hostport, const char *terminal,
                    sim_jt_done_fn done, void *arg, char *err, size_t n);
 int sim_jt_ready(const sim_jt *j); /* 1 authenticated, 0 not yet, negative: failed */
+/* Once authenticated, replay a blind-area batch (0x0704) of positions (at most 30, one
+ * frame) from the hour before; sim_jt_backfill_acked says whether its 0x8001 came. */
+void sim_jt_set_backfill(sim_jt *j, int positions);
+int sim_jt_backfill_acked(const sim_jt *j);
 int sim_jt_inflight(const sim_jt *j);
 /* Sends one 0x0200 (0, CORE_EFULL at SIM_JT_INFLIGHT_MAX, CORE_ECLOSED when not ready). */
 int sim_jt_ping(sim_jt *j, const struct ingest_jt808_location *l, int64_t due_us);
@@ -197,6 +201,7 @@ typedef struct sim_opts {
     int seals, connections, pipeline;
     double speedup, interval_s, duration_s, rate;
     double device_time; /* load jt808: Unix seconds of each seal's first ping; 0: auto */
+    int backfill;       /* load jt808: positions each terminal replays as a 0x0704 batch */
 } sim_opts;
 
 /* Each returns the process exit status (0 success, 1 failure after a logged reason). */
