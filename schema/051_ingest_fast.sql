@@ -1,4 +1,5 @@
--- 051_ingest_fast: corridor.ingest_batch, same contract and same rules as 005_trip_rules.sql
+-- 051_ingest_fast: corridor.ingest_batch, the one call per micro-batch of observations:
+-- the contract of 002_ingest.sql and the trip rules described in 005_trip_rules.sql
 -- (docs/rules.md), made fast (docs/performance.md):
 --   - the batch's rows come from corridor.batch_rows, a function declared ROWS 1000: the
 --     generic plan then knows a batch is large and joins its CTEs by hash, where it used
@@ -14,8 +15,8 @@
 --     fences against the previous fix's or the stored state), with no join of one CTE with
 --     another: with no sizes known the planner nests such joins, and the (seal, fence) x
 --     fixes join of 005 alone took 540 ms of a 640 ms batch.
--- Everything else (locks, positions, latest, fence transitions, the trip walk, evidence,
--- incidents) is the statement of 005 unchanged.
+-- Everything else: the locks, positions, latest, fence transitions, the trip walk (005's
+-- header), evidence and incidents.
 
 -- The batch's columns as rows with their 1-based index. A plpgsql function so that the
 -- planner keeps its ROWS estimate (a SQL function would be inlined to an unnest of
@@ -31,7 +32,7 @@ BEGIN
                                       p_acc, p_batt, p_lock, p_alarm) WITH ORDINALITY;
 END $$;
 
-CREATE OR REPLACE FUNCTION corridor.ingest_batch(
+CREATE FUNCTION corridor.ingest_batch(
     p_seal text[], p_ts float8[], p_lat float8[], p_lon float8[], p_speed real[],
     p_bearing real[], p_alt real[], p_acc real[], p_batt real[], p_lock text[], p_alarm text[])
 RETURNS TABLE (kind text, idx int, body text)
