@@ -10,6 +10,8 @@
  * Owns one PGconn. Runs on the web thread (and web_db_check on main() at start-up).
  */
 #include "web_int.h"
+#include <json-c/json.h>
+#include <ctype.h>
 #include "alerts.h"
 
 #include <stdlib.h>
@@ -221,4 +223,71 @@ int web_db_check(web_db *d, char *err, size_t n)
     if (rc)
         d->next_try_us = core_mono_us() + 1000000;
     return rc;
+}
+
+/* ---- answers of the SQL API functions (corridor.trip_*, vessel_*, watchlist_*) ---- */
+
+/* A failed statement as the API answers it: CTnnn -> nnn with {"error","detail","field"}
+ * ("code: sentence" split at ": "); a value the database cannot read (class 22) -> 422
+ * bad_code with bad_detail and the server's words; anything else 503. */
+static void db_answer_error(web_resp *resp, PGresult *r, const char *bad_code,
+                            const char *bad_detail)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
+    if (state && msg && strncmp(state, "22", 2) == 0) {
+        web_resp_error(resp, 422, bad_code, "%s (%s)", bad_detail, msg);
+        return;
+    }
+    if (!state || strncmp(state, "CT", 2) != 0 || !isdigit((unsigned char)state[2]) || !msg) {
+        core_error("web", "query failed: %s", PQresultErrorMessage(r));
+        web_resp_error(resp, 503, "db_error", "the database could not do this now; retry shortly");
+        return;
+    }
+    int status = atoi(state + 2);
+    if (status < 400 || status > 499)
+        status = 422;
+    const char *sep = strstr(msg, ": ");
+    char code[64];
+    size_t cl = sep ? (size_t)(sep - msg) : 0;
+    if (!sep || cl == 0 || cl >= sizeof code) {
+        snprintf(code, sizeof code, "refused");
+        sep = NULL;
+    } else {
+        memcpy(code, msg, cl);
+        code[cl] = 0;
+    }
+    json_object *o = json_object_new_object();
+    if (!o) {
+        web_resp_error(resp, 500, "no_memory", "out of memory");
+        return;
+    }
+    json_object_object_add(o, "error", json_object_new_string(code));
+    json_object_object_add(o, "detail", json_object_new_string(sep ? sep + 2 : msg));
+    if (col && col[0])
+        json_object_object_add(o, "field", json_object_new_string(col));
+    size_t len;
+    const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+    web_resp_json(resp, status, text, len);
+    json_object_put(o);
+}
+
+PGresult *web_db_json(web_db *d, web_resp *resp, const char *stmt, int n,
+                      const char *const *vals, const char *bad_code, const char *bad_detail)
+{
+    PGresult *r = web_db_exec(d, stmt, n, vals);
+    if (!r) {
+        web_resp_error(resp, 503, "db_unavailable", "the database cannot be reached; retry shortly");
+        return NULL;
+    }
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 1 &&
+        !PQgetisnull(r, 0, 0))
+        return r;
+    if (PQresultStatus(r) == PGRES_FATAL_ERROR)
+        db_answer_error(resp, r, bad_code, bad_detail);
+    else
+        web_resp_error(resp, 500, "db_error", "the database answered something unexpected");
+    PQclear(r);
+    return NULL;
 }

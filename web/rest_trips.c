@@ -23,76 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void trips_db_down(web_resp *resp)
-{
-    web_resp_error(resp, 503, "db_unavailable", "the database cannot be reached; retry shortly");
-}
-
-/* Answers a failed statement: CTnnn -> nnn with {"error","detail","field"}; a data
- * exception (class 22) -> 422; anything else is a 503 (the database could not do the work;
- * docs/rules.md). */
-static void answer_error(web_resp *resp, PGresult *r)
-{
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-    const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
-    if (state && strncmp(state, "22", 2) == 0 && msg) {
-        /* a value the database cannot read (e.g. a \u0000 escape in a JSON string) */
-        web_resp_error(resp, 422, "invalid_request", "the database cannot read a value: %s", msg);
-        return;
-    }
-    if (!state || strncmp(state, "CT", 2) != 0 || !isdigit((unsigned char)state[2]) || !msg) {
-        core_error("web", "trip query failed: %s", PQresultErrorMessage(r));
-        web_resp_error(resp, 503, "db_error", "the database could not do this now; retry shortly");
-        return;
-    }
-    int status = atoi(state + 2);
-    if (status < 400 || status > 499)
-        status = 422;
-    const char *sep = strstr(msg, ": ");
-    char code[64];
-    size_t cl = sep ? (size_t)(sep - msg) : 0;
-    if (!sep || cl == 0 || cl >= sizeof code) {
-        snprintf(code, sizeof code, "refused");
-        sep = NULL;
-    } else {
-        memcpy(code, msg, cl);
-        code[cl] = 0;
-    }
-    json_object *o = json_object_new_object();
-    if (!o) {
-        web_resp_error(resp, 500, "no_memory", "out of memory");
-        return;
-    }
-    json_object_object_add(o, "error", json_object_new_string(code));
-    json_object_object_add(o, "detail", json_object_new_string(sep ? sep + 2 : msg));
-    if (col && col[0])
-        json_object_object_add(o, "field", json_object_new_string(col));
-    size_t len;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
-    web_resp_json(resp, status, s, len);
-    json_object_put(o);
-}
-
 /* Runs stmt with n parameters; on success returns the result (one row, one column) for
  * the caller to PQclear, else NULL with the response set. */
 static PGresult *run(struct web *w, web_resp *resp, const char *stmt, int n,
                      const char *const *vals)
 {
-    PGresult *r = web_db_exec(w->db, stmt, n, vals);
-    if (!r) {
-        trips_db_down(resp);
-        return NULL;
-    }
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 1 &&
-        !PQgetisnull(r, 0, 0))
-        return r;
-    if (PQresultStatus(r) == PGRES_FATAL_ERROR)
-        answer_error(resp, r);
-    else
-        web_resp_error(resp, 500, "db_error", "the database answered something unexpected");
-    PQclear(r);
-    return NULL;
+    return web_db_json(w->db, resp, stmt, n, vals, "invalid_request",
+                       "the database cannot read a value");
 }
 
 /* Runs stmt and answers its JSON text with status. */

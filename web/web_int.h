@@ -289,6 +289,11 @@ PGconn *web_db_conn(web_db *d);
  * Retries once on a fresh connection if the old one had dropped. */
 PGresult *web_db_exec(web_db *d, const char *name, int n, const char *const *values);
 int web_db_up(web_db *d);
+/* Runs a statement of the SQL API (one JSON text row): the result for the caller to
+ * PQclear, or NULL with resp set: CTnnn -> nnn {"error","detail","field"}, a value the
+ * database cannot read -> 422 bad_code ("bad_detail (server's words)"), down -> 503. */
+PGresult *web_db_json(web_db *d, web_resp *resp, const char *stmt, int n,
+                      const char *const *vals, const char *bad_code, const char *bad_detail);
 /* Connects and prepares (start-up). 0; CORE_EDB when the database cannot be reached (the
  * gateway starts anyway and retries); CORE_EINVAL when a statement does not prepare. */
 int web_db_check(web_db *d, char *err, size_t n);
