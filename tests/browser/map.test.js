@@ -16,34 +16,14 @@ const os = require('os');
 const net = require('net');
 const { spawn, execFileSync } = require('child_process');
 
-const root = path.resolve(__dirname, '../..');
-const { chromium } = require(path.join(root, 'node_modules/playwright-core'));
+const lib = require('./lib');
+const { root, chromium } = lib;
 
-const build = process.env.CORRIDOR_BUILD || path.join(root, 'build');
+const build = lib.build;
 const db = `web_map_${process.pid}_${Date.now() % 100000}`;
 let server = null, browser = null, userDir = null, serverLog = '';
 
-function fail(msg) { throw new Error(msg); }
-function sleep(ms) { return new Promise(r => setTimeout(r, ms)); }
-function psql(sql) {
-  execFileSync('psql', ['-v', 'ON_ERROR_STOP=1', '-q', '-d', 'postgres', '-c', sql],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-    s.on('error', reject);
-  });
-}
-async function waitFor(what, fn, ms = 15000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { if (await fn()) return; } catch (e) { /* not yet */ }
-    if (Date.now() > end) fail(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const { fail, sleep, psql, freePort, waitFor } = lib;
 
 async function main() {
   for (const v of ['PGHOST', 'PGPORT', 'PGUSER'])
