@@ -23,7 +23,7 @@
 CREATE FUNCTION corridor.position_json(seal_id text, ts timestamptz, lat float8, lon float8,
                                        speed real, bearing real, battery real, lock text,
                                        alarm text)
-RETURNS text LANGUAGE sql IMMUTABLE AS $$
+RETURNS text LANGUAGE sql STABLE AS $$
     SELECT json_build_object('type', 'position', 'seal_id', seal_id,
                              'time', to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                              'lat', lat, 'lon', lon, 'speed_kmh', speed, 'bearing', bearing,
