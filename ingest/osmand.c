@@ -28,11 +28,25 @@
 #define OSMAND_MAX_BODY (1024 * 1024)
 #define OSMAND_TIMEOUT_S 60
 
+/* A parsed ping waiting for room in the worker's batches (backpressure). */
+struct held {
+    struct held *next;
+    struct evhttp_request *req;
+    geo_obs obs;
+};
+
+/* Pings held while both batches are full: at most one per connection (evhttp reads a
+ * connection's next request only after answering this one), and at most OSMAND_HELD_MAX
+ * in all, past which devices are told 503 to retry. */
+#define OSMAND_HELD_MAX 20000
+
 struct osmand {
     ingest_worker *w;
     struct evhttp *http;
     size_t body_max;
     char *body; /* body_max + 1 bytes, reused: a request is parsed before the next */
+    struct held *held_head, *held_tail;
+    int n_held, waiting; /* waiting: a space callback is registered */
 };
 
 /* ---- parsing: pure ---- */
@@ -434,6 +448,56 @@ static void on_done(void *arg, int status, const char *reason)
         reply_text(req, 503, "Service Unavailable", "cannot store the observation now; retry");
 }
 
+static void on_space(void *arg);
+
+/* Keeps a ping until the worker has room; the device's connection is not read meanwhile
+ * (evhttp waits for this answer), so storage slower than ingest slows the devices down
+ * instead of growing queues. */
+static void hold(struct osmand *o, struct evhttp_request *req, const geo_obs *obs)
+{
+    struct held *h = o->n_held < OSMAND_HELD_MAX ? malloc(sizeof *h) : NULL;
+    if (!h) {
+        reply_text(req, 503, "Service Unavailable", "server busy; retry");
+        return;
+    }
+    h->next = NULL;
+    h->req = req;
+    h->obs = *obs;
+    if (o->held_tail)
+        o->held_tail->next = h;
+    else
+        o->held_head = h;
+    o->held_tail = h;
+    o->n_held++;
+    if (!o->waiting) {
+        o->waiting = 1;
+        ingest_worker_on_space(o->w, on_space, o);
+    }
+}
+
+/* Room again: submit held pings in order until the worker is full again. */
+static void on_space(void *arg)
+{
+    struct osmand *o = arg;
+    o->waiting = 0;
+    while (o->held_head) {
+        struct held *h = o->held_head;
+        int rc = ingest_submit(o->w, INGEST_OSMAND, &h->obs, on_done, h->req);
+        if (rc == CORE_EFULL) {
+            o->waiting = 1;
+            ingest_worker_on_space(o->w, on_space, o);
+            return;
+        }
+        if (rc)
+            reply_text(h->req, 503, "Service Unavailable", "server shutting down; retry");
+        o->held_head = h->next;
+        if (!o->held_head)
+            o->held_tail = NULL;
+        o->n_held--;
+        free(h);
+    }
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct osmand *o = arg;
@@ -483,9 +547,15 @@ static void on_request(struct evhttp_request *req, void *arg)
         reply_text(req, 400, "Bad Request", reason);
         return;
     }
+    if (o->held_head) { /* others wait already: keep the order */
+        hold(o, req, &obs);
+        return;
+    }
     rc = ingest_submit(o->w, INGEST_OSMAND, &obs, on_done, req);
-    if (rc) /* both batches full: the device retries later */
-        reply_text(req, 503, "Service Unavailable", "server busy; retry");
+    if (rc == CORE_EFULL) /* both batches full: the device waits for room */
+        hold(o, req, &obs);
+    else if (rc)
+        reply_text(req, 503, "Service Unavailable", "server shutting down; retry");
 }
 
 int ingest_osmand_start(ingest_worker *w, int fd, void **state, char *err, size_t n)
@@ -529,6 +599,14 @@ int ingest_osmand_start(ingest_worker *w, int fd, void **state, char *err, size_
 void ingest_osmand_stop(void *state)
 {
     struct osmand *o = state;
+    /* pings still held (the server stopped while full) are refused, then freed with
+     * their connections */
+    while (o->held_head) {
+        struct held *h = o->held_head;
+        o->held_head = h->next;
+        reply_text(h->req, 503, "Service Unavailable", "server shutting down; retry");
+        free(h);
+    }
     evhttp_free(o->http); /* closes the listening socket and every connection */
     free(o->body);
     free(o);
