@@ -54,6 +54,16 @@ void harness_exec(PGconn *db, const char *sql)
     PQclear(r);
 }
 
+long harness_query_long_params(PGconn *db, const char *sql, int n, const char *const *values)
+{
+    PGresult *r = PQexecParams(db, sql, n, NULL, values, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
+                  PQresultErrorMessage(r));
+    long v = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
 long harness_query_long(PGconn *db, const char *sql)
 {
     PGresult *r = PQexec(db, sql);

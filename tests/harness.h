@@ -18,6 +18,8 @@ PGconn *harness_connect(const char *conninfo);
 /* Runs sql (no parameters) and returns the first column of the first row as a long;
  * aborts on error. */
 long harness_query_long(PGconn *db, const char *sql);
+/* The same with n text parameters ($1..$n). */
+long harness_query_long_params(PGconn *db, const char *sql, int n, const char *const *values);
 /* Runs sql and aborts unless it succeeds. */
 void harness_exec(PGconn *db, const char *sql);
 

@@ -25,17 +25,17 @@ static harness_server srv;
 static PGconn *db;
 static char resp[1 << 16];
 
-static const char *const tables[] = {"seals", "geofences", "routes",   "trips",
-                                     "rrus",  "watchlist", "incidents"};
+static const char *const tables[] = {
+    "SELECT count(*) FROM corridor.seals",     "SELECT count(*) FROM corridor.geofences",
+    "SELECT count(*) FROM corridor.routes",    "SELECT count(*) FROM corridor.trips",
+    "SELECT count(*) FROM corridor.rrus",      "SELECT count(*) FROM corridor.watchlist",
+    "SELECT count(*) FROM corridor.incidents"};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
 static void counts(long *out)
 {
-    char sql[128];
-    for (size_t i = 0; i < N_TABLES; i++) {
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM corridor.%s", tables[i]);
-        out[i] = harness_query_long(db, sql);
-    }
+    for (size_t i = 0; i < N_TABLES; i++)
+        out[i] = harness_query_long(db, tables[i]);
 }
 
 static int post(const char *path, const char *body)
@@ -329,7 +329,7 @@ START_TEST(every_hostile_request_is_refused_and_others_are_served)
     /* nothing was stored */
     counts(after);
     for (size_t i = 0; i < N_TABLES; i++)
-        ck_assert_msg(before[i] == after[i], "corridor.%s: %ld rows before, %ld after", tables[i],
+        ck_assert_msg(before[i] == after[i], "%s: %ld before, %ld after", tables[i],
                       before[i], after[i]);
 
     /* SQL metacharacters in free text are text: stored as given, nothing else happens */

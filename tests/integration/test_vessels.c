@@ -295,9 +295,12 @@ START_TEST(vessel_storage_reconnects_after_losing_its_connection)
                           "application_name = 'corridord-ais' AND datname = current_database()";
     long pid = harness_query_long(db, backend);
     ck_assert_int_gt(pid, 0);
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld)::int", pid);
-    ck_assert_int_eq(harness_query_long(db, sql), 1);
+    char arg[24];
+    snprintf(arg, sizeof arg, "%ld", pid);
+    const char *vals[1] = {arg};
+    ck_assert_int_eq(harness_query_long_params(db, "SELECT pg_terminate_backend($1::int)::int", 1,
+                                               vals),
+                     1);
     /* a new connection within the first backoff step (1 s) */
     long now = 0;
     for (int i = 0; i < 50 && (now == 0 || now == pid); i++) {
@@ -435,9 +438,10 @@ static long sweep(double minutes)
 
 static void watch(const char *json)
 {
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT (corridor.watchlist_add('%s')->>'id')::bigint", json);
-    ck_assert_int_gt(harness_query_long(db, sql), 0);
+    const char *vals[1] = {json};
+    ck_assert_int_gt(harness_query_long_params(
+                         db, "SELECT (corridor.watchlist_add($1::jsonb)->>'id')::bigint", 1, vals),
+                     0);
 }
 
 static long events(const char *kind, long mmsi)
