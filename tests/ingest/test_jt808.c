@@ -425,7 +425,7 @@ START_TEST(truncated_frames)
     split_all(&s, wire + a / 2, a - a / 2, 3, o);
     ck_assert_str_eq(o->kinds, "F");
     ck_assert_int_eq(ingest_jt808_split_partial(&s), 0);
-    /* a truncated frame followed by a whole one: the stub fails parsing, the next decodes */
+    /* a truncated frame followed by a whole one: the cut-off piece fails parsing, the next decodes */
     memset(o, 0, sizeof *o);
     memcpy(stream, wire, 20);
     memcpy(stream + 20, wire, a);
