@@ -217,6 +217,13 @@ int core_config_parse(core_config *cfg, int argc, char **argv, int first, char *
                 cfg->no_migrate = 1;
                 continue;
             }
+            int known = strcmp(name, "config") == 0;
+            for (size_t k = 0; k < N_SETTINGS && !known; k++)
+                known = strcmp(settings[k].name, name) == 0;
+            if (!known) {
+                snprintf(err, n, "unknown flag --%s (see --help)", name);
+                return CORE_EINVAL;
+            }
             if (i + 1 >= argc) {
                 snprintf(err, n, "--%s needs a value", name);
                 return CORE_EINVAL;

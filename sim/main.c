@@ -113,7 +113,7 @@ int main(int argc, char **argv)
             return 0;
         }
     if (argc < 2)
-        return bad("missing mode (demo-data, scenario or load)%s%s", "", "");
+        return bad("missing mode (demo-data, scenario, trips, ais or load)%s%s", "", "");
     int mode;
     if (!strcmp(argv[1], "demo-data"))
         mode = M_DEMO;
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "trips"))
         mode = M_TRIPS;
     else
-        return bad("unknown mode \"%s\" (demo-data, scenario or load)%s", argv[1], "");
+        return bad("unknown mode \"%s\" (demo-data, scenario, trips, ais or load)%s", argv[1], "");
 
     static const struct {
         const char *name;
