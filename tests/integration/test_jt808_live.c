@@ -266,6 +266,55 @@ START_TEST(ack_only_after_commit)
 }
 END_TEST
 
+/* A seal back from a coverage gap replays an hour of fixes (0x0704, blind area) before it
+ * reports live: they are evaluated in time order, and the event they raise says it is
+ * history ("backfilled" with the delay). */
+START_TEST(backfill_events_marked)
+{
+    harness_exec(db, "INSERT INTO corridor.seals(id, protocol, device_id) VALUES "
+                     "('KE-LOCK-2', 'jt808', '013900000002')");
+    harness_exec(db, "INSERT INTO corridor.geofences(name, kind, geom) VALUES ('Quarry', "
+                     "'restricted', ST_Multi(ST_MakeEnvelope(37.0,-2.05,37.1,-1.95,4326)))");
+    int fd = dial();
+    uint8_t body[1100];
+    ingest_jt808_head h;
+    size_t blen;
+    char code[65];
+    uint16_t rs;
+    int result;
+    ingest_jt808_register reg = {.province = 11};
+    int n = ingest_jt808_body_register(body, sizeof body, 0, &reg);
+    send_msg(fd, "013900000002", INGEST_JT808_REGISTER, body, (size_t)n);
+    ck_assert(recv_msg(fd, 5000, &h, body, &blen));
+    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
+    ck_assert_int_eq(result, INGEST_JT808_REG_OK);
+    ingest_jt808_auth auth;
+    memset(&auth, 0, sizeof auth);
+    snprintf(auth.code, sizeof auth.code, "%s", code);
+    n = ingest_jt808_body_auth(body, sizeof body, 0, &auth);
+    send_msg(fd, "013900000002", INGEST_JT808_AUTH, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_AUTH), INGEST_JT808_OK);
+
+    ingest_jt808_location batch[3];
+    int64_t hour_ago = ((int64_t)time(NULL) - 3600) * 1000000;
+    for (int i = 0; i < 3; i++) {
+        ingest_jt808_location_clear(&batch[i]);
+        batch[i].lat = i == 2 ? -2.0 : -2.3; /* the third fix is in the quarry */
+        batch[i].lon = 37.05;
+        batch[i].ts_us = hour_ago + (int64_t)i * 60 * 1000000;
+        batch[i].status = INGEST_JT808_ST_FIX | INGEST_JT808_ST_DOOR_LOCKED;
+    }
+    n = ingest_jt808_body_batch(body, sizeof body, 180, 1, batch, 3);
+    send_msg(fd, "013900000002", INGEST_JT808_BATCH, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_BATCH), INGEST_JT808_OK);
+    ck_assert_int_eq(count("SELECT count(*) FROM corridor.events WHERE seal_id = 'KE-LOCK-2' "
+                           "AND kind = 'fence_enter' AND (details->>'backfilled')::bool "
+                           "AND (details->>'delay_s')::int >= 3400"),
+                     1);
+    close(fd);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jt808_live");
@@ -274,6 +323,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, register_auth_report);
     tcase_add_test(tc, ack_only_after_commit);
+    tcase_add_test(tc, backfill_events_marked);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
