@@ -17,47 +17,24 @@
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
-const net = require('net');
-const { spawn, execFileSync } = require('child_process');
 
 const lib = require('./lib');
 const { root, chromium } = lib;
 
 const build = lib.build;
 const db = `alerts_browser_${process.pid}_${Date.now() % 100000}`;
-let server = null, browser = null, userDir = null, serverLog = '';
+let server = null, browser = null, userDir = null;
 
 const { fail, sleep, psql, freePort, waitFor } = lib;
 
 async function main() {
-  for (const v of ['PGHOST', 'PGPORT', 'PGUSER'])
-    if (!process.env[v]) fail(`${v} is not set: run through scripts/test or set the libpq env`);
-  const corridord = path.join(build, 'corridord');
-  if (!fs.existsSync(corridord)) fail(`${corridord} not found: build first (CORRIDOR_BUILD)`);
-
-  psql(`CREATE DATABASE ${db}`);
-  const httpPort = await freePort(), osmandPort = await freePort(), dispatchPort = await freePort();
-  const base = `http://127.0.0.1:${httpPort}`;
-  server = spawn(corridord, ['--db', `dbname=${db}`, '--http', `127.0.0.1:${httpPort}`,
-    '--osmand', `127.0.0.1:${osmandPort}`, '--jt808', '', '--ais', '',
-    '--dispatch', `tcp://127.0.0.1:${dispatchPort}`, '--dispatch-ack-timeout', '600',
-    '--events-url', `inproc://corridor-events-${process.pid}`],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', d => { serverLog += d; });
-  server.stderr.on('data', d => { serverLog += d; });
-  server.on('exit', (code, sig) => { if (server) serverLog += `\n[corridord exited ${code} ${sig}]`; });
-  await waitFor('/api/health', async () => {
-    const r = await fetch(`${base}/api/health`);
-    return r.ok && (await r.json()).status === 'ok';
-  }, 30000);
+  server = await lib.startCorridor(db, { extra: ['--dispatch-ack-timeout', '600'] });
+  const { base, osmandPort } = server;
 
   // every /api request needs a token (docs/security.md): an admin one for this test, sent
   // by Node's fetch here and given to the pages as #token=
-  const token = String(execFileSync(corridord, ['token', 'create', '--role', 'admin', '--name',
-    'browser-test', '--db', `dbname=${db}`], { stdio: ['ignore', 'pipe', 'ignore'] })).trim();
-  const nodeFetch = globalThis.fetch;
-  globalThis.fetch = (u, o = {}) => nodeFetch(u, { ...o,
-    headers: { authorization: `Bearer ${token}`, ...(o.headers || {}) } });
+  const token = lib.createToken(db);
+  lib.useToken(token);
 
   const post = async (p, body, want) => {
     const r = await fetch(`${base}${p}`, { method: 'POST', body: JSON.stringify(body),
@@ -96,8 +73,7 @@ async function main() {
   };
   const a = await open(`${base}/#token=${token}`), b = await open(`${base}/#token=${token}`);
   // the unit's page signs in with the unit's own token: it acts only on its incidents
-  const rruToken = String(execFileSync(corridord, ['token', 'create', '--role', 'rru', '--unit',
-    'RRU-NKR', '--db', `dbname=${db}`], { stdio: ['ignore', 'pipe', 'ignore'] })).trim();
+  const rruToken = lib.createToken(db, 'rru', 'browser-test', ['--unit', 'RRU-NKR']);
   const unit = await open(`${base}/rru.html?unit=RRU-NKR#token=${rruToken}`);
   for (const p of [a, b])
     await p.waitForFunction(() => window.corridor && window.corridor.connected &&
@@ -177,25 +153,9 @@ async function main() {
 }
 
 async function cleanup() {
-  if (browser) await browser.close().catch(() => {});
-  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
-  if (server && server.exitCode === null) {
-    const s = server;
-    server = null;
-    s.kill('SIGTERM');
-    const t = Date.now();
-    while (s.exitCode === null && s.signalCode === null && Date.now() - t < 10000) await sleep(50);
-    if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
-  }
-  try { psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch (e) {
-    console.error(`could not drop database ${db}: ${e.message}`);
-  }
+  const s = server;
+  server = null;
+  await lib.cleanUp({ browser, userDir, procs: [s && s.proc], db });
 }
 
-main().then(async () => { await cleanup(); process.exit(0); }, async e => {
-  console.error(`FAIL incidents.test.js: ${e.message}`);
-  if (serverLog) console.error('--- corridord log (last 40 lines) ---\n' +
-    serverLog.trim().split('\n').slice(-40).join('\n'));
-  await cleanup();
-  process.exit(1);
-});
+lib.run('incidents.test.js', main, cleanup, () => [['corridord log', server ? server.log() : '']]);

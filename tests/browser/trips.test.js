@@ -18,15 +18,13 @@
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
-const net = require('net');
-const { spawn, execFileSync } = require('child_process');
 
 const lib = require('./lib');
 const { root, chromium } = lib;
 
 const build = lib.build;
 const db = `web_trips_${process.pid}_${Date.now() % 100000}`;
-let server = null, browser = null, userDir = null, serverLog = '';
+let server = null, browser = null, userDir = null;
 
 const { fail, sleep, psql, freePort, waitFor } = lib;
 
@@ -38,35 +36,11 @@ function square(name, kind, lat, lon, d) {
 }
 
 async function main() {
-  for (const v of ['PGHOST', 'PGPORT', 'PGUSER'])
-    if (!process.env[v]) fail(`${v} is not set: run through scripts/test or set the libpq env`);
-  const corridord = path.join(build, 'corridord');
-  if (!fs.existsSync(corridord)) fail(`${corridord} not found: build first (CORRIDOR_BUILD)`);
-
-  psql(`CREATE DATABASE ${db}`);
-  // an admin token when this corridord checks tokens (`corridord token create`), else none
-  let token = '';
-  try {
-    const out = execFileSync(corridord, ['token', 'create', '--role', 'admin', '--name',
-      'trips.test.js', '--db', `dbname=${db}`], { stdio: ['ignore', 'pipe', 'ignore'] });
-    token = (String(out).match(/cor_[0-9a-f]+/) || [''])[0];
-  } catch (e) { /* no token command: nothing to present */ }
-  const auth = token ? { authorization: `Bearer ${token}` } : {};
-  const q = token ? `?token=${token}` : '';
-  const httpPort = await freePort(), osmandPort = await freePort(), dispatchPort = await freePort();
-  const base = `http://127.0.0.1:${httpPort}`;
-  server = spawn(corridord, ['--db', `dbname=${db}`, '--http', `127.0.0.1:${httpPort}`,
-    '--osmand', `127.0.0.1:${osmandPort}`, '--jt808', '', '--ais', '',
-    '--dispatch', `tcp://127.0.0.1:${dispatchPort}`,
-    '--events-url', `inproc://corridor-events-${process.pid}`],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', d => { serverLog += d; });
-  server.stderr.on('data', d => { serverLog += d; });
-  server.on('exit', (code, sig) => { if (server) serverLog += `\n[corridord exited ${code} ${sig}]`; });
-  await waitFor('/api/health', async () => {
-    const r = await fetch(`${base}/api/health`);
-    return r.ok && (await r.json()).status === 'ok';
-  }, 30000);
+  server = await lib.startCorridor(db);
+  const { base, osmandPort } = server;
+  const token = lib.createToken(db, 'admin', 'trips.test.js');
+  const auth = { authorization: `Bearer ${token}` };
+  const q = `?token=${token}`;
 
   async function post(p, body, want) {
     const r = await fetch(`${base}${p}`, { method: 'POST', body: JSON.stringify(body),
@@ -209,25 +183,9 @@ async function main() {
 }
 
 async function cleanup() {
-  if (browser) await browser.close().catch(() => {});
-  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
-  if (server && server.exitCode === null) {
-    const s = server;
-    server = null;
-    s.kill('SIGTERM');
-    const t = Date.now();
-    while (s.exitCode === null && s.signalCode === null && Date.now() - t < 10000) await sleep(50);
-    if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
-  }
-  try { psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch (e) {
-    console.error(`could not drop database ${db}: ${e.message}`);
-  }
+  const s = server;
+  server = null;
+  await lib.cleanUp({ browser, userDir, procs: [s && s.proc], db });
 }
 
-main().then(async () => { await cleanup(); process.exit(0); }, async e => {
-  console.error(`FAIL trips.test.js: ${e.message}`);
-  if (serverLog) console.error('--- corridord log (last 40 lines) ---\n' +
-    serverLog.trim().split('\n').slice(-40).join('\n'));
-  await cleanup();
-  process.exit(1);
-});
+lib.run('trips.test.js', main, cleanup, () => [['corridord log', server ? server.log() : '']]);

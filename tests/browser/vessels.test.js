@@ -18,48 +18,27 @@
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
-const net = require('net');
-const { spawn, execFileSync } = require('child_process');
+const { spawn } = require('child_process');
 
 const lib = require('./lib');
 const { root, chromium } = lib;
 
 const build = lib.build;
 const db = `web_vessels_${process.pid}_${Date.now() % 100000}`;
-let server = null, sim = null, browser = null, userDir = null, serverLog = '', simLog = '';
+let server = null, sim = null, browser = null, userDir = null, simLog = '';
 
 const { fail, sleep, psql, freePort, waitFor } = lib;
 
 async function main() {
-  for (const v of ['PGHOST', 'PGPORT', 'PGUSER'])
-    if (!process.env[v]) fail(`${v} is not set: run through scripts/test or set the libpq env`);
-  const corridord = path.join(build, 'corridord'), simExe = path.join(build, 'corridor-sim');
-  for (const f of [corridord, simExe])
-    if (!fs.existsSync(f)) fail(`${f} not found: build first (CORRIDOR_BUILD)`);
-
-  psql(`CREATE DATABASE ${db}`);
-  const httpPort = await freePort(), osmandPort = await freePort(), aisPort = await freePort();
-  const base = `http://127.0.0.1:${httpPort}`;
-  server = spawn(corridord, ['--db', `dbname=${db}`, '--http', `127.0.0.1:${httpPort}`,
-    '--osmand', `127.0.0.1:${osmandPort}`, '--jt808', '', '--ais', `127.0.0.1:${aisPort}`,
-    '--dispatch', `tcp://127.0.0.1:${await freePort()}`,
-    '--events-url', `inproc://corridor-events-${process.pid}`],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', d => { serverLog += d; });
-  server.stderr.on('data', d => { serverLog += d; });
-  server.on('exit', (code, sig) => { if (server) serverLog += `\n[corridord exited ${code} ${sig}]`; });
-  await waitFor('/api/health', async () => {
-    const r = await fetch(`${base}/api/health`);
-    return r.ok && (await r.json()).status === 'ok';
-  }, 30000);
+  const simExe = path.join(build, 'corridor-sim');
+  if (!fs.existsSync(simExe)) fail(`${simExe} not found: build first (CORRIDOR_BUILD)`);
+  server = await lib.startCorridor(db, { ais: true });
+  const { base, osmandPort, aisPort } = server;
 
   // every /api request needs a token (docs/security.md): an admin one for this test, sent
   // by Node's fetch here and given to the pages as #token=
-  const token = String(execFileSync(corridord, ['token', 'create', '--role', 'admin', '--name',
-    'browser-test', '--db', `dbname=${db}`], { stdio: ['ignore', 'pipe', 'ignore'] })).trim();
-  const nodeFetch = globalThis.fetch;
-  globalThis.fetch = (u, o = {}) => nodeFetch(u, { ...o,
-    headers: { authorization: `Bearer ${token}`, ...(o.headers || {}) } });
+  const token = lib.createToken(db);
+  lib.useToken(token);
 
   // a seal on the road out of Mombasa: both layers on one map
   let r = await fetch(`${base}/api/seals`, { method: 'POST',
@@ -188,32 +167,12 @@ async function main() {
     `screenshot ${path.join(shots, 'vessels.png')}`);
 }
 
-async function stop(p) {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  p.kill('SIGTERM');
-  const t = Date.now();
-  while (p.exitCode === null && p.signalCode === null && Date.now() - t < 10000) await sleep(50);
-  if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-}
-
 async function cleanup() {
-  if (browser) await browser.close().catch(() => {});
-  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
-  const s = sim; sim = null;
-  await stop(s);
-  const srv = server; server = null;
-  await stop(srv);
-  try { psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch (e) {
-    console.error(`could not drop database ${db}: ${e.message}`);
-  }
+  const s = sim, srv = server;
+  sim = server = null;
+  await lib.cleanUp({ browser, userDir, procs: [s, srv && srv.proc], db });
 }
 
-main().then(async () => { await cleanup(); process.exit(0); }, async e => {
-  console.error(`FAIL vessels.test.js: ${e.message}`);
-  if (serverLog) console.error('--- corridord log (last 30 lines) ---\n' +
-    serverLog.trim().split('\n').slice(-30).join('\n'));
-  if (simLog) console.error('--- corridor-sim ais (last 10 lines) ---\n' +
-    simLog.trim().split('\n').slice(-10).join('\n'));
-  await cleanup();
-  process.exit(1);
-});
+lib.run('vessels.test.js', main, cleanup, () => [
+  ['corridord log', server ? server.log(30) : ''],
+  ['corridor-sim ais', simLog.trim().split('\n').slice(-10).join('\n')]]);
