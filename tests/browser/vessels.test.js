@@ -112,22 +112,30 @@ async function main() {
     if (!text.includes(want)) fail(`the panel lacks "${want}": ${text}`);
 
   // a refused start shows the server's sentence
-  await page.fill('#vessel-panel input[name="declaration"]', 'KE-2026-0777');
-  // lift the browser's own check and submit in one step: a vessel update over the
-  // websocket re-renders the panel (keeping typed values, not the lifted attribute)
+  // type the declaration, lift the browser's own check on the reason and submit, all in one
+  // step: a vessel update over the websocket re-renders the panel at any moment (it keeps
+  // typed values, not a lifted attribute, and a fill may land on the replaced form)
   await page.evaluate(() => {
     const form = document.querySelector('#vessel-panel form.start');
+    form.elements.declaration.value = 'KE-2026-0777';
+    form.elements.declaration.dispatchEvent(new Event('input'));
     form.elements.reason.required = false;
     form.requestSubmit();
   });
-  await page.waitForSelector('#vessel-panel .msg.error', { timeout: 5000 });
+  await page.waitForSelector('#vessel-panel .msg.error', { timeout: 15000 });
   if (!/reason must say why/.test(await page.textContent('#vessel-panel .msg')))
     fail(`no refusal shown: ${await page.textContent('#vessel-panel .msg')}`);
 
   // start tracking
-  await page.fill('#vessel-panel input[name="reason"]', 'fuel declared at half the market price');
-  await page.fill('#vessel-panel input[name="port"]', 'Mombasa');
-  await page.click('#vessel-panel button[type="submit"]');
+  await page.evaluate(() => { // one step, as above
+    const form = document.querySelector('#vessel-panel form.start');
+    for (const [k, v] of [['reason', 'fuel declared at half the market price'],
+      ['port', 'Mombasa']]) {
+      form.elements[k].value = v;
+      form.elements[k].dispatchEvent(new Event('input'));
+    }
+    form.requestSubmit();
+  });
   await page.waitForFunction(() => {
     const a = window.corridor.vesselsUI.lastAction;
     return a && a.status === 201;
