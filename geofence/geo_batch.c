@@ -14,7 +14,7 @@
 #include <string.h>
 
 #define GEO_NCOLS 11
-#define GEO_STMT "corridor_ingest_batch"
+#define GEO_STMT  "corridor_ingest_batch"
 
 /* Longest text of one element of any column, quoted and escaped, plus its comma. */
 #define GEO_ELEM_MAX (2 * GEO_ID_MAX + 8)
@@ -165,6 +165,9 @@ int geo_batch_result(PGresult *res, const geo_result_ops *ops, void *arg)
         if (strcmp(kind, "reject") == 0) {
             if (ops->reject)
                 ops->reject(arg, atoi(PQgetvalue(res, i, 1)) - 1, body);
+        } else if (strcmp(kind, "quiet") == 0) {
+            if (ops->quiet)
+                ops->quiet(arg, atoi(PQgetvalue(res, i, 1)));
         } else if (ops->publish) {
             ops->publish(arg, kind, body, (size_t)PQgetlength(res, i, 2));
         }

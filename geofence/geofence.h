@@ -19,11 +19,11 @@
  * absent strings "". */
 typedef struct geo_obs {
     char seal_id[GEO_ID_MAX + 1];
-    int64_t ts_us;          /* device time, microseconds since the epoch, UTC */
-    double lat, lon;        /* WGS 84 degrees, validated by the decoder */
+    int64_t ts_us;   /* device time, microseconds since the epoch, UTC */
+    double lat, lon; /* WGS 84 degrees, validated by the decoder */
     float speed_kmh, bearing, altitude, accuracy, battery; /* battery in percent */
-    char lock[8];           /* "locked", "open" or "" */
-    char alarm[24];         /* "tampering", ... or "" */
+    char lock[8];                                          /* "locked", "open" or "" */
+    char alarm[24];                                        /* "tampering", ... or "" */
 } geo_obs;
 
 /* Initialises o to "nothing known" (NANs and empty strings). */
@@ -51,6 +51,9 @@ int geo_batch_send(geo_batch *b, PGconn *conn);
 typedef struct geo_result_ops {
     void (*reject)(void *arg, int idx, const char *reason);
     void (*publish)(void *arg, const char *kind, const char *json, size_t len);
+    /* quiet: n fixes of the batch were stored without rule work (053_safe_regions.sql);
+     * never published. May be NULL. */
+    void (*quiet)(void *arg, int n);
 } geo_result_ops;
 
 /* Walks a PGRES_TUPLES_OK result of corridor.ingest_batch. 0, or CORE_EDB if the

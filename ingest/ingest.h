@@ -17,14 +17,15 @@
 
 /* Counters of one worker; written by its thread, read by anyone (relaxed atomics). */
 typedef struct ingest_counters {
-    atomic_ullong obs_osmand, obs_jt808, obs_ais;  /* observations stored */
-    atomic_ullong bad_osmand, bad_jt808, bad_ais;  /* refused input */
+    atomic_ullong obs_osmand, obs_jt808, obs_ais; /* observations stored */
+    atomic_ullong bad_osmand, bad_jt808, bad_ais; /* refused input */
     atomic_ullong batches, batch_errors, db_reconnects;
-    atomic_ullong batch_us_sum;                     /* total batch latency */
-    atomic_ullong batch_le[8];                      /* latency histogram buckets */
+    atomic_ullong batch_us_sum; /* total batch latency */
+    atomic_ullong batch_le[8];  /* latency histogram buckets */
     atomic_ullong published, publish_dropped;
-    atomic_uint queue_depth;                        /* observations waiting */
-    atomic_uint db_up;                              /* 1 while the connection works */
+    atomic_ullong quiet;     /* fixes stored without rule work: inside their safe region */
+    atomic_uint queue_depth; /* observations waiting */
+    atomic_uint db_up;       /* 1 while the connection works */
 } ingest_counters;
 
 typedef struct ingest ingest;

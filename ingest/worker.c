@@ -214,6 +214,13 @@ static void on_publish(void *arg, const char *kind, const char *json, size_t len
         atomic_fetch_add_explicit(&w->c.publish_dropped, 1, memory_order_relaxed);
 }
 
+static void on_quiet(void *arg, int n)
+{
+    ingest_worker *w = arg;
+    if (n > 0)
+        atomic_fetch_add_explicit(&w->c.quiet, (unsigned long long)n, memory_order_relaxed);
+}
+
 static void db_lost(ingest_worker *w)
 {
     core_warn(MOD, "worker %d: database connection lost: %s", w->id,
@@ -249,7 +256,7 @@ static void on_db_readable(evutil_socket_t fd, short what, void *arg)
         PGresult *r = PQgetResult(w->db);
         if (!r)
             break;
-        if (geo_batch_result(r, &(geo_result_ops){on_reject, on_publish}, w)) {
+        if (geo_batch_result(r, &(geo_result_ops){on_reject, on_publish, on_quiet}, w)) {
             core_error(MOD, "worker %d: batch failed: %s", w->id, PQresultErrorMessage(r));
             failed = 1;
         }
@@ -376,8 +383,8 @@ int ingest_submit(ingest_worker *w, enum ingest_proto proto, const geo_obs *obs,
         return CORE_EFULL;
     w->open.p[idx] = (struct pending){done, arg, 0, NULL};
     atomic_ullong *ctr = proto == INGEST_JT808 ? &w->c.obs_jt808
-                         : proto == INGEST_AIS  ? &w->c.obs_ais
-                                                : &w->c.obs_osmand;
+                         : proto == INGEST_AIS ? &w->c.obs_ais
+                                               : &w->c.obs_osmand;
     atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->c.queue_depth, 1, memory_order_relaxed);
     if (geo_batch_len(w->open.batch) >= w->cfg->batch_max) {
@@ -611,8 +618,8 @@ int ingest_db_ok(ingest *in)
 size_t ingest_metrics(ingest *in, char *buf, size_t cap)
 {
     size_t len = 0;
-    unsigned long long obs[3] = {0}, bad[3] = {0}, batches = 0, errors = 0, reconn = 0,
-                       sum = 0, le[8] = {0}, pub = 0, dropped = 0, depth = 0;
+    unsigned long long obs[3] = {0}, bad[3] = {0}, batches = 0, errors = 0, reconn = 0, sum = 0,
+                       le[8] = {0}, pub = 0, dropped = 0, depth = 0, quiet = 0;
     for (int i = 0; i < in->n; i++) {
         ingest_counters *c = &in->w[i].c;
         obs[0] += atomic_load(&c->obs_osmand);
@@ -630,17 +637,22 @@ size_t ingest_metrics(ingest *in, char *buf, size_t cap)
         pub += atomic_load(&c->published);
         dropped += atomic_load(&c->publish_dropped);
         depth += atomic_load(&c->queue_depth);
+        quiet += atomic_load(&c->quiet);
     }
-#define OUT(...)                                                                              \
-    do {                                                                                      \
-        if (len < cap)                                                                        \
-            len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__);                       \
+#define OUT(...)                                                                                   \
+    do {                                                                                           \
+        if (len < cap)                                                                             \
+            len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__);                            \
     } while (0)
     static const char *proto[3] = {"osmand", "jt808", "ais"};
     OUT("# HELP corridor_observations_total Observations submitted for storage, by protocol.\n"
         "# TYPE corridor_observations_total counter\n");
     for (int i = 0; i < 3; i++)
         OUT("corridor_observations_total{protocol=\"%s\"} %llu\n", proto[i], obs[i]);
+    OUT("# HELP corridor_quiet_fixes_total Fixes stored without rule work: inside their seal's "
+        "safe region, where no rule state can change.\n"
+        "# TYPE corridor_quiet_fixes_total counter\ncorridor_quiet_fixes_total %llu\n",
+        quiet);
     OUT("# HELP corridor_bad_input_total Device input refused, by protocol.\n"
         "# TYPE corridor_bad_input_total counter\n");
     for (int i = 0; i < 3; i++)
@@ -650,8 +662,7 @@ size_t ingest_metrics(ingest *in, char *buf, size_t cap)
     for (int k = 0; k < 8; k++)
         OUT("corridor_batch_seconds_bucket{le=\"%g\"} %llu\n", batch_le_ms[k] / 1000.0, le[k]);
     OUT("corridor_batch_seconds_bucket{le=\"+Inf\"} %llu\n", batches);
-    OUT("corridor_batch_seconds_sum %.6f\ncorridor_batch_seconds_count %llu\n", sum / 1e6,
-        batches);
+    OUT("corridor_batch_seconds_sum %.6f\ncorridor_batch_seconds_count %llu\n", sum / 1e6, batches);
     OUT("# TYPE corridor_batch_errors_total counter\ncorridor_batch_errors_total %llu\n", errors);
     OUT("# TYPE corridor_db_reconnects_total counter\ncorridor_db_reconnects_total %llu\n", reconn);
     OUT("# TYPE corridor_ingest_queue_depth gauge\ncorridor_ingest_queue_depth %llu\n", depth);

@@ -34,7 +34,7 @@ static PGresult *exec_params(const char *sql, int n, const char *const *params)
 {
     PGresult *r = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
     ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK,
-                  "%s: %s", sql, PQresultErrorMessage(r));
+                  "%.200s: %.1500s", sql, PQresultErrorMessage(r));
     return r;
 }
 
@@ -66,9 +66,11 @@ static void query_text(char *out, size_t n, const char *fmt, ...)
     PQclear(r);
 }
 
+static long quiet_fixes; /* fixes the batches stored without rule work (053) */
+
 typedef struct fix {
-    long t; /* seconds after t0 */
-    double lat, lon, speed, batt;
+    long t;                       /* seconds after t0 */
+    double lat, lon, speed, batt; /* speed < 0: not reported */
     const char *lock, *alarm;
 } fix;
 
@@ -85,7 +87,10 @@ static int batch(const char *seal, const fix *f, int n)
         snprintf(v[1], 64, "%ld", t0 + f[i].t);
         snprintf(v[2], 64, "%.7f", f[i].lat);
         snprintf(v[3], 64, "%.7f", f[i].lon);
-        snprintf(v[4], 64, "%.1f", f[i].speed);
+        if (f[i].speed < 0)
+            strcpy(v[4], "NULL"); /* the device did not say */
+        else
+            snprintf(v[4], 64, "%.1f", f[i].speed);
         strcpy(v[5], "0");
         strcpy(v[6], "0");
         strcpy(v[7], "5");
@@ -110,6 +115,8 @@ static int batch(const char *seal, const fix *f, int n)
     int incidents = 0;
     for (int i = 0; i < PQntuples(r); i++) {
         ck_assert_str_ne(PQgetvalue(r, i, 0), "reject");
+        if (strcmp(PQgetvalue(r, i, 0), "quiet") == 0)
+            quiet_fixes += atol(PQgetvalue(r, i, 1));
         if (strcmp(PQgetvalue(r, i, 0), "incident") == 0) {
             ck_assert_msg(strstr(PQgetvalue(r, i, 2), "\"type\" : \"incident\""), "%s",
                           PQgetvalue(r, i, 2));
@@ -819,6 +826,222 @@ START_TEST(metric_corridor_at_the_equator_and_60_north)
 }
 END_TEST
 
+/* ---- safe regions (schema/053_safe_regions.sql) ------------------------------------------
+ * A quiet fix is stored without rule work; that must never change what the rules decide.
+ * Two seals drive the same long track on the same route, in the same batches: Q with safe
+ * regions (the default), F with every fix evaluated in full (SET corridor.safe_regions =
+ * off). Their events, incidents, trip state, fence state and stored fixes must be equal,
+ * and most of Q's fixes must have been quiet (else this compares nothing). */
+
+#define DRIVE_MAX 2000
+
+/* Route 1 from the origin to the destination in 167 m steps every 10 s, with every kind of
+ * trouble on the way: checkpoint 1, 20 minutes in the truck park, a deviation 2.8 km north
+ * and back, an unauthorised stop, a tamper alarm, the seal opened and closed, fixes
+ * without speed, the battery running down, a jump of 5 km in 10 s, checkpoint 2 skipped
+ * on the deviation's side, then the destination. */
+static int drive_route1(fix *f)
+{
+    int n = 0;
+    long t = 100;
+    double batt = 95;
+#define ADD(LAT, LON, SPEED, LOCK, ALARM)                                                          \
+    do {                                                                                           \
+        ck_assert_int_lt(n, DRIVE_MAX);                                                            \
+        f[n++] = (fix){t, (LAT), (LON), (SPEED), batt, (LOCK), (ALARM)};                           \
+        t += 10;                                                                                   \
+        batt -= 0.1;                                                                               \
+    } while (0)
+    double lon = 36.0;
+    for (; lon < 36.445; lon += 0.0015)
+        ADD(-1.0, lon, 60, NULL, NULL);
+    for (int i = 0; i < 120; i++) /* parked (authorised): 20 minutes */
+        ADD(-1.0, 36.45, i % 7 ? 0 : 2, NULL, NULL);
+    for (lon = 36.456; lon < 36.58; lon += 0.0015)
+        ADD(-1.0, lon, 60, NULL, NULL);
+    double lat = -1.0; /* off the road to the north, around checkpoint 2, and back */
+    for (; lat < -0.975; lat += 0.0015, lon += 0.001)
+        ADD(lat, lon, 50, NULL, NULL);
+    for (int i = 0; i < 30; i++, lon += 0.0015)
+        ADD(lat, lon, 50, NULL, NULL);
+    for (; lat > -1.0; lat -= 0.0015, lon += 0.001)
+        ADD(lat, lon, 50, NULL, NULL);
+    for (; lon < 36.75; lon += 0.0015)
+        ADD(-1.0, lon, 60, NULL, NULL);
+    for (int i = 0; i < 300; i++) /* stopped on the road for 50 minutes */
+        ADD(-1.0, 36.75 + (i % 3) * 0.00001, 1, NULL, NULL);
+    for (lon = 36.751; lon < 36.9; lon += 0.0015) {
+        int k = (int)((lon - 36.751) / 0.0015);
+        ADD(-1.0, lon, k % 11 == 5 ? -1 : 60, k >= 40 && k < 44 ? "open" : NULL,
+            k == 60 ? "tampering" : NULL);
+    }
+    lon = 36.95; /* 5.5 km in 10 s */
+    for (; lon < 37.0; lon += 0.0015)
+        ADD(-1.0, lon, 60, NULL, NULL);
+#undef ADD
+    return n;
+}
+
+/* The border route: Eldoret towards Tororo over the Malaba crossing, in steps of about
+ * 0.0015 degrees along the route's line. */
+static int drive_border(fix *f)
+{
+    static const double pts[][2] = {{34.5, 0.6}, {34.1, 0.5}, {33.9, 0.6}};
+    int n = 0;
+    long t = 100;
+    for (int s = 0; s < 2; s++) {
+        double dx = pts[s + 1][0] - pts[s][0], dy = pts[s + 1][1] - pts[s][1];
+        int steps = (int)(sqrt(dx * dx + dy * dy) / 0.0015);
+        for (int k = 0; k < steps; k++, t += 10) {
+            ck_assert_int_lt(n, DRIVE_MAX);
+            f[n++] = (fix){
+                t, pts[s][1] + dy * k / steps, pts[s][0] + dx * k / steps, 55, 80, NULL, NULL};
+        }
+    }
+    return n;
+}
+
+/* Sends the fixes of seal in batches of 1, 2, 3, 5, 1, 8, ... fixes; full = every fix
+ * evaluated in full (safe regions off on this connection). */
+static void drive(const char *seal, const fix *f, int n, int full)
+{
+    static const int sizes[] = {1, 2, 3, 5, 1, 8, 1, 1, 4};
+    if (full)
+        harness_exec(db, "SET corridor.safe_regions = off");
+    for (int i = 0, k = 0; i < n; k++) {
+        int m = sizes[k % (sizeof sizes / sizeof *sizes)];
+        if (m > n - i)
+            m = n - i;
+        batch(seal, f + i, m);
+        i += m;
+    }
+    if (full)
+        harness_exec(db, "RESET corridor.safe_regions");
+}
+
+/* What the rules decided for seal a and seal b differs in this many rows (both ways). */
+static long outcome_diff(const char *a, const char *b)
+{
+    char sql[4096];
+    /* events (fence events carry no trip; delay_s is the wall clock's), incidents, trip
+     * state without the anchor of the implied speed (last_*: quiet fixes leave it behind),
+     * fence state, stored fixes */
+    snprintf(sql, sizeof sql,
+             "WITH o AS ("
+             " SELECT e.seal_id, 'e' || e.kind || e.ts || e.lat || e.lon || "
+             "        coalesce(e.fence_id, 0) || (e.details - 'trip_id' - 'delay_s') AS x "
+             "        FROM corridor.events e"
+             " UNION ALL SELECT n.seal_id, 'i' || n.rule || n.status || n.opened_at || "
+             "        n.event_count || n.lat || n.lon FROM corridor.incidents n"
+             " UNION ALL SELECT s.seal_id, 's' || s.out_count || s.deviating || "
+             "        coalesce(s.out_since::text, '-') || coalesce(s.stop_since::text, '-') || "
+             "        s.stop_ok || s.stop_raised || s.next_seq || s.leg_started_at || "
+             "        s.leg_overdue_seq || s.skipped::text || coalesce(s.country, '-') || "
+             "        s.sealopen || s.tampered || s.lowbatt || s.signal_lost || "
+             "        coalesce(s.arrived_at::text, '-') FROM corridor.trip_state s"
+             " UNION ALL SELECT f.seal_id, 'f' || f.fence_id || f.entered_at "
+             "        FROM corridor.fence_state f"
+             " UNION ALL SELECT p.seal_id, 'p' || p.ts || p.lat || p.lon || p.late "
+             "        FROM corridor.positions p"
+             " UNION ALL SELECT l.seal_id, 'l' || l.ts || l.lat || l.lon FROM corridor.latest l)"
+             "SELECT count(*) FROM ((SELECT x FROM o WHERE seal_id = '%s' EXCEPT ALL "
+             "                       SELECT x FROM o WHERE seal_id = '%s')"
+             "                      UNION ALL (SELECT x FROM o WHERE seal_id = '%s' EXCEPT ALL "
+             "                                 SELECT x FROM o WHERE seal_id = '%s')) d",
+             a, b, b, a);
+    return query_long("%s", sql);
+}
+
+static void same_outcome(const char *quiet, const char *full, int (*track_of)(fix *), long route,
+                         long origin, long dest, double lat, double lon)
+{
+    static fix f[DRIVE_MAX];
+    int n = track_of(f);
+    arm(quiet, route, origin, dest, 0, lat, lon);
+    arm(full, route, origin, dest, 0, lat, lon);
+    long before = quiet_fixes;
+    drive(quiet, f, n, 0);
+    long quiet_n = quiet_fixes - before;
+    drive(full, f, n, 1);
+    ck_assert_int_eq(quiet_fixes - before, quiet_n); /* none quiet with safe regions off */
+    /* stopped and parked fixes are never quiet: a third of the track is */
+    ck_assert_msg(quiet_n > n / 3 && quiet_n < n, "%ld of %d fixes quiet", quiet_n, n);
+    long diff = outcome_diff(quiet, full);
+    ck_assert_msg(diff == 0, "%s and %s differ in %ld rows", quiet, full, diff);
+    /* and the comparison sees something: events of many kinds */
+    ck_assert_int_ge(query_long("SELECT count(DISTINCT kind) FROM corridor.events WHERE "
+                                "seal_id = '%s'",
+                                quiet),
+                     3);
+}
+
+START_TEST(safe_regions_change_no_outcome)
+{
+    same_outcome("SRQ1", "SRF1", drive_route1, route1, fence_origin, fence_dest, -1, 36.0);
+    char kinds[1024];
+    query_text(kinds, sizeof kinds,
+               "SELECT string_agg(DISTINCT kind, ',') FROM corridor.events WHERE seal_id = 'SRQ1'");
+    const char *want[] = {"checkpoint_passed",   "checkpoint_skipped", "route_deviation",
+                          "route_return",        "unauthorised_stop",  "seal_tampered",
+                          "seal_opened",         "low_battery",        "impossible_movement",
+                          "destination_arrival", "fence_enter",        "fence_exit"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        ck_assert_msg(strstr(kinds, want[i]), "no %s in %s", want[i], kinds);
+    same_outcome("SRQ2", "SRF2", drive_border, route_border, fence_ug_origin, fence_busia, 0.6,
+                 34.5);
+    ck_assert_int_ge(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'SRQ2' "
+                                "AND kind = 'border_crossing'"),
+                     1);
+}
+END_TEST
+
+START_TEST(safe_region_yields_to_a_new_fence)
+{
+    /* a seal quiet on its road; a restricted zone is drawn just ahead of it: the next fix
+     * inside it is evaluated and raises the incident */
+    static fix f[40];
+    arm("SRN", route1, fence_origin, fence_dest, 0, -1, 36.0);
+    for (int i = 0; i < 40; i++)
+        f[i] = (fix){100 + 10 * i, -1.0, 36.05 + 0.0015 * i, 60, 90, NULL, NULL};
+    long before = quiet_fixes;
+    track("SRN", f, 20);
+    ck_assert_int_ge(quiet_fixes - before, 15);
+    query_long("INSERT INTO corridor.geofences(name, kind, geom) VALUES ('New zone', "
+               "'restricted', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(%.7f, -1.0), 4326), "
+               "0.0005))) RETURNING id",
+               f[22].lon);
+    track("SRN", f + 20, 20);
+    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.incidents WHERE seal_id = 'SRN' "
+                                "AND rule = 'restricted_zone_entry'"),
+                     1);
+    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'SRN' AND "
+                                "kind = 'fence_enter' AND ts = to_timestamp(%ld)",
+                                t0 + f[22].t),
+                     1);
+    harness_exec(db, "UPDATE corridor.geofences SET deleted_at = now() WHERE name = 'New zone'");
+}
+END_TEST
+
+START_TEST(safe_region_keeps_impossible_movement)
+{
+    /* on the border route the corridor is 30 km wide and safe regions are large: a jump of
+     * 1.3 km in 10 s stays inside one, and is still an impossible movement */
+    static fix f[40];
+    arm("SRJ", route_border, fence_ug_origin, fence_busia, 0, 0.6, 34.5);
+    for (int i = 0; i < 40; i++) {
+        double k = i < 20 ? i : i + 8;
+        f[i] = (fix){100 + 10 * i, 0.6 - 0.00036 * k, 34.5 - 0.00146 * k, 55, 80, NULL, NULL};
+    }
+    long before = quiet_fixes;
+    track("SRJ", f, 40);
+    ck_assert_int_ge(quiet_fixes - before, 30);
+    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'SRJ' AND "
+                                "kind = 'impossible_movement' AND ts = to_timestamp(%ld)",
+                                t0 + f[20].t),
+                     1);
+}
+END_TEST
+
 static Suite *trips_suite(void)
 {
     Suite *s = suite_create("trips");
@@ -843,6 +1066,9 @@ static Suite *trips_suite(void)
     tcase_add_test(tc, disarm_outside_destination_is_refused_with_incident);
     tcase_add_test(tc, trip_views);
     tcase_add_test(tc, metric_corridor_at_the_equator_and_60_north);
+    tcase_add_test(tc, safe_regions_change_no_outcome);
+    tcase_add_test(tc, safe_region_yields_to_a_new_fence);
+    tcase_add_test(tc, safe_region_keeps_impossible_movement);
     suite_add_tcase(s, tc);
     return s;
 }
