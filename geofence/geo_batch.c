@@ -12,9 +12,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define GEO_NCOLS 11
 #define GEO_STMT  "corridor_ingest_batch"
+/* a position message, the seal id escaped at worst */
+#define GEO_POSITION_JSON_MAX 1024
 
 /* Longest text of one element of any column, quoted and escaped, plus its comma. */
 #define GEO_ELEM_MAX (2 * GEO_ID_MAX + 8)
@@ -111,13 +114,63 @@ static char *put_str(char *p, const char *s)
     return p;
 }
 
+/* v with exactly decimals (<= 9) digits after the point, as "%.*f" writes it: by hand,
+ * since printf's float formatting was the largest user-space cost of sending a batch. */
+static char *put_fixed(char *p, double v, int decimals)
+{
+    static const long long pow10[] = {1,      10,      100,      1000,      10000,
+                                      100000, 1000000, 10000000, 100000000, 1000000000};
+    if (!(fabs(v) < 1e9)) /* NaN is handled by the callers; huge values: printf */
+        return p + sprintf(p, "%.*f", decimals, v);
+    long long q = llround(fabs(v) * (double)pow10[decimals]);
+    if (v < 0 && q != 0)
+        *p++ = '-';
+    long long ip = q / pow10[decimals], fp = q % pow10[decimals];
+    char tmp[24];
+    int k = 0;
+    do
+        tmp[k++] = (char)('0' + ip % 10);
+    while ((ip /= 10) != 0);
+    while (k)
+        *p++ = tmp[--k];
+    if (decimals) {
+        *p++ = '.';
+        for (int d = decimals - 1; d >= 0; d--) {
+            p[d] = (char)('0' + fp % 10);
+            fp /= 10;
+        }
+        p += decimals;
+    }
+    return p;
+}
+
+/* Microseconds since the epoch as seconds with six decimals. */
+static char *put_micros(char *p, int64_t us)
+{
+    if (us < 0) {
+        *p++ = '-';
+        us = -us;
+    }
+    char tmp[24];
+    int k = 0;
+    for (int d = 0; d < 6; d++, us /= 10)
+        tmp[k++] = (char)('0' + us % 10);
+    tmp[k++] = '.';
+    do
+        tmp[k++] = (char)('0' + us % 10);
+    while ((us /= 10) != 0);
+    while (k)
+        *p++ = tmp[--k];
+    return p;
+}
+
 static char *put_num(char *p, double v, int decimals)
 {
     if (isnan(v)) {
         memcpy(p, "NULL", 4);
         return p + 4;
     }
-    return p + sprintf(p, "%.*f", decimals, v);
+    return put_fixed(p, v, decimals);
 }
 
 int geo_batch_send(geo_batch *b, PGconn *conn)
@@ -133,8 +186,7 @@ int geo_batch_send(geo_batch *b, PGconn *conn)
             for (int c = 0; c < GEO_NCOLS; c++)
                 *p[c]++ = ',';
         p[0] = put_str(p[0], o->seal_id);
-        p[1] += sprintf(p[1], "%lld.%06lld", (long long)(o->ts_us / 1000000),
-                        (long long)(o->ts_us % 1000000));
+        p[1] = put_micros(p[1], o->ts_us);
         p[2] = put_num(p[2], o->lat, 7);
         p[3] = put_num(p[3], o->lon, 7);
         p[4] = put_num(p[4], o->speed_kmh, 1);
@@ -154,7 +206,80 @@ int geo_batch_send(geo_batch *b, PGconn *conn)
     return PQsendQueryPrepared(conn, GEO_STMT, GEO_NCOLS, values, NULL, NULL, 0) ? 0 : CORE_EDB;
 }
 
-int geo_batch_result(PGresult *res, const geo_result_ops *ops, void *arg)
+/* JSON text of s (ASCII control characters escaped), or null when s is empty. */
+static char *json_str(char *p, char *end, const char *s)
+{
+    if (!*s)
+        return p + snprintf(p, (size_t)(end - p), "null");
+    if (p < end)
+        *p++ = '"';
+    for (; *s && p + 7 < end; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)c;
+        } else if (c < 0x20) {
+            p += snprintf(p, 7, "\\u%04x", c);
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    if (p < end)
+        *p++ = '"';
+    return p;
+}
+
+/* A number as PostgreSQL writes a float (no trailing zeros), or null for NaN. */
+static char *json_num(char *p, char *end, double v, int decimals)
+{
+    if (isnan(v))
+        return p + snprintf(p, (size_t)(end - p), "null");
+    if (end - p < 32)
+        return p;
+    char *q = put_fixed(p, v, decimals);
+    while (q[-1] == '0')
+        q--;
+    if (q[-1] == '.')
+        q--;
+    if (q - p == 2 && p[0] == '-' && p[1] == '0') /* -0 */
+        p[0] = '0', q--;
+    return q;
+}
+
+size_t geo_position_json(const geo_obs *o, char *buf, size_t cap)
+{
+    char *p = buf, *end = buf + cap - 1;
+    time_t secs = (time_t)(o->ts_us / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    p += snprintf(p, (size_t)(end - p), "{\"type\" : \"position\", \"seal_id\" : ");
+    p = json_str(p, end, o->seal_id);
+    p += snprintf(p, (size_t)(end - p),
+                  ", \"time\" : \"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\", \"lat\" : ",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  (int)(o->ts_us % 1000000 / 1000));
+#define FIELD(name, expr)                                                                          \
+    do {                                                                                           \
+        if (p < end)                                                                               \
+            p += snprintf(p, (size_t)(end - p), ", \"" name "\" : ");                              \
+        if (p < end)                                                                               \
+            p = (expr);                                                                            \
+    } while (0)
+    p = json_num(p, end, o->lat, 7);
+    FIELD("lon", json_num(p, end, o->lon, 7));
+    FIELD("speed_kmh", json_num(p, end, o->speed_kmh, 1));
+    FIELD("bearing", json_num(p, end, o->bearing, 1));
+    FIELD("battery", json_num(p, end, o->battery, 1));
+    FIELD("lock", json_str(p, end, o->lock));
+    FIELD("alarm", json_str(p, end, o->alarm));
+#undef FIELD
+    if (p < end)
+        *p++ = '}';
+    *p = 0;
+    return (size_t)(p - buf);
+}
+
+int geo_batch_result(PGresult *res, const geo_batch *b, const geo_result_ops *ops, void *arg)
 {
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return CORE_EDB;
@@ -168,6 +293,14 @@ int geo_batch_result(PGresult *res, const geo_result_ops *ops, void *arg)
         } else if (strcmp(kind, "quiet") == 0) {
             if (ops->quiet)
                 ops->quiet(arg, atoi(PQgetvalue(res, i, 1)));
+        } else if (PQgetisnull(res, i, 2)) {
+            /* a quiet fix's position: the message is written here, from the batch */
+            int idx = atoi(PQgetvalue(res, i, 1)) - 1;
+            if (b && idx >= 0 && idx < b->len && ops->publish) {
+                char json[GEO_POSITION_JSON_MAX];
+                size_t len = geo_position_json(&b->obs[idx], json, sizeof json);
+                ops->publish(arg, kind, json, len);
+            }
         } else if (ops->publish) {
             ops->publish(arg, kind, body, (size_t)PQgetlength(res, i, 2));
         }

@@ -46,8 +46,10 @@ int geo_prepare(PGconn *conn, char *err, size_t n);
 int geo_batch_send(geo_batch *b, PGconn *conn);
 
 /* What one batch result tells its caller. reject: observation idx (0-based) was refused,
- * with a reason; publish: a JSON message ("position" or "incident") for the live map.
- * Called on the caller's thread, before geo_batch_result returns. */
+ * with a reason; publish: a JSON message ("position" or "incident") for the live map (a
+ * quiet fix's position row names its observation instead: geo_batch_result writes the
+ * message from the batch). Called on the caller's thread, before geo_batch_result
+ * returns. */
 typedef struct geo_result_ops {
     void (*reject)(void *arg, int idx, const char *reason);
     void (*publish)(void *arg, const char *kind, const char *json, size_t len);
@@ -56,9 +58,14 @@ typedef struct geo_result_ops {
     void (*quiet)(void *arg, int n);
 } geo_result_ops;
 
-/* Walks a PGRES_TUPLES_OK result of corridor.ingest_batch. 0, or CORE_EDB if the
- * result is an error (then no callback is called). */
-int geo_batch_result(PGresult *res, const geo_result_ops *ops, void *arg);
+/* Walks a PGRES_TUPLES_OK result of corridor.ingest_batch for batch b (the one sent;
+ * NULL for results that never name an observation, like the sweep's). 0, or CORE_EDB if
+ * the result is an error (then no callback is called). */
+int geo_batch_result(PGresult *res, const geo_batch *b, const geo_result_ops *ops, void *arg);
+
+/* The position message of o, as corridor.position_json writes it, into buf (NUL
+ * terminated, truncated to cap). Returns its length. */
+size_t geo_position_json(const geo_obs *o, char *buf, size_t cap);
 
 /* ---- the sweeper (geo_sweep.c): periodic rules ---- */
 typedef struct geo_sweeper geo_sweeper;

@@ -256,7 +256,7 @@ static void on_db_readable(evutil_socket_t fd, short what, void *arg)
         PGresult *r = PQgetResult(w->db);
         if (!r)
             break;
-        if (geo_batch_result(r, &(geo_result_ops){on_reject, on_publish, on_quiet}, w)) {
+        if (geo_batch_result(r, w->sent.batch, &(geo_result_ops){on_reject, on_publish, on_quiet}, w)) {
             core_error(MOD, "worker %d: batch failed: %s", w->id, PQresultErrorMessage(r));
             failed = 1;
         }

@@ -12,6 +12,7 @@
  * Single-threaded test code.
  */
 #include "harness.h"
+#include "geofence.h"
 #include "schema.h"
 
 #include <check.h>
@@ -1042,6 +1043,64 @@ START_TEST(safe_region_keeps_impossible_movement)
 }
 END_TEST
 
+START_TEST(quiet_position_message_matches_the_database)
+{
+    /* a quiet fix's position message is written by the ingest worker from its batch
+     * (geo_position_json); it must say what corridor.position_json says */
+    geo_obs o[3];
+    for (int i = 0; i < 3; i++)
+        geo_obs_clear(&o[i]);
+    snprintf(o[0].seal_id, sizeof o[0].seal_id, "LD-SEAL-000123");
+    o[0].ts_us = 1795000000123000LL;
+    o[0].lat = 0.5608321;
+    o[0].lon = 33.852938;
+    o[0].speed_kmh = 60;
+    o[0].bearing = 92.5f;
+    o[0].battery = 80;
+    snprintf(o[0].lock, sizeof o[0].lock, "locked");
+    snprintf(o[1].seal_id, sizeof o[1].seal_id, "a \"quoted\" \\ seal");
+    o[1].ts_us = 1795000001000000LL;
+    o[1].lat = -4.0434771;
+    o[1].lon = -0.0000001;
+    snprintf(o[1].alarm, sizeof o[1].alarm, "tampering");
+    snprintf(o[2].seal_id, sizeof o[2].seal_id, "S3");
+    o[2].ts_us = 0;
+    o[2].lat = 90;
+    o[2].lon = -180;
+    o[2].speed_kmh = 0.5f;
+    for (int i = 0; i < 3; i++) {
+        char json[1024], ts[32], lat[32], lon[32], speed[32], bearing[32], batt[32];
+        geo_position_json(&o[i], json, sizeof json);
+        snprintf(ts, sizeof ts, "%.6f", o[i].ts_us / 1e6);
+        snprintf(lat, sizeof lat, "%.7f", o[i].lat);
+        snprintf(lon, sizeof lon, "%.7f", o[i].lon);
+        snprintf(speed, sizeof speed, "%.1f", o[i].speed_kmh);
+        snprintf(bearing, sizeof bearing, "%.1f", o[i].bearing);
+        snprintf(batt, sizeof batt, "%.1f", o[i].battery);
+        const char *p[10] = {json,
+                             o[i].seal_id,
+                             ts,
+                             lat,
+                             lon,
+                             isnan(o[i].speed_kmh) ? NULL : speed,
+                             isnan(o[i].bearing) ? NULL : bearing,
+                             isnan(o[i].battery) ? NULL : batt,
+                             *o[i].lock ? o[i].lock : NULL,
+                             *o[i].alarm ? o[i].alarm : NULL};
+        PGresult *r = PQexecParams(
+            db,
+            "SELECT ($1::jsonb = corridor.position_json($2, to_timestamp($3::float8), $4, $5, $6, "
+            "$7, $8, $9, $10)::jsonb)::int, corridor.position_json($2, to_timestamp($3::float8), "
+            "$4, $5, $6, $7, $8, $9, $10)",
+            10, NULL, p, NULL, NULL, 0);
+        ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+        ck_assert_msg(strcmp(PQgetvalue(r, 0, 0), "1") == 0, "worker: %s\ndatabase: %s", json,
+                      PQgetvalue(r, 0, 1));
+        PQclear(r);
+    }
+}
+END_TEST
+
 static Suite *trips_suite(void)
 {
     Suite *s = suite_create("trips");
@@ -1069,6 +1128,7 @@ static Suite *trips_suite(void)
     tcase_add_test(tc, safe_regions_change_no_outcome);
     tcase_add_test(tc, safe_region_yields_to_a_new_fence);
     tcase_add_test(tc, safe_region_keeps_impossible_movement);
+    tcase_add_test(tc, quiet_position_message_matches_the_database);
     suite_add_tcase(s, tc);
     return s;
 }
