@@ -8,6 +8,10 @@
 -- monitoring technique of that name) on its latest row:
 --   safe_fences   the live fences containing the latest fix (sorted ids, from the 0.01
 --                 degree grid of 050_grid.sql, which answers exactly ST_Intersects);
+--   safe_flat/flon/fr  a disc around the latest fix that no live fence's boundary crosses
+--                 (fr: the planar distance to the nearest boundary, at most 0.005): fence
+--                 membership is the same everywhere inside it, so a fix there needs no
+--                 fence probe (a median fix on the benchmark's roads is 230 m from one);
 --   safe_lat/lon/r (armed seals) a disc around the latest fix, r in planar degrees, every
 --                 point of which lies in the same country (r at most the distance to every
 --                 country part's boundary, cut lines included: smaller, still safe) and
@@ -20,7 +24,8 @@
 -- A region is only made when the trip state is plain: not deviating or outside the
 -- corridor, no stop pending, the signal not lost.
 -- A fix is QUIET when its seal has a region of the current generation, the fix is newer
--- than the seal's latest, it is inside exactly the fences of safe_fences, and, for a seal
+-- than the seal's latest, it is inside exactly the fences of safe_fences (inside the fence
+-- disc, or by the probe), and, for a seal
 -- on an armed trip: it lies strictly inside the disc, it is under 0.0089 degrees (under
 -- 1,000 m on the ellipsoid) from the seal's previous fix (so the impossible-movement rule
 -- cannot fire), its speed is known and at least the stop speed, and its lock, tamper
@@ -77,7 +82,10 @@ ALTER TABLE corridor.latest
     ADD COLUMN safe_fences    bigint[],
     ADD COLUMN safe_open      boolean,
     ADD COLUMN safe_tamper    boolean,
-    ADD COLUMN safe_lowbatt   boolean;
+    ADD COLUMN safe_lowbatt   boolean,
+    ADD COLUMN safe_flat      float8,
+    ADD COLUMN safe_flon      float8,
+    ADD COLUMN safe_fr        float8;
 
 -- The trip state flags a quiet fix is checked against are copied into the region; the
 -- few changes to trip_state made outside a batch's evaluation (which renews the region)
@@ -176,9 +184,10 @@ BEGIN
                                     AND coalesce(r.lock = 'open', r.l_open) = r.l_open
                                     AND coalesce(r.alarm = 'tampering', false) = r.l_tamper
                                     AND coalesce(r.batt < r.l_low_batt, r.l_lowbatt) = r.l_lowbatt))
-                       -- the fence probe of 051 (grid, then the few gridless fences), only
-                       -- for fixes that passed the rest
-                       THEN ARRAY(SELECT h.id FROM (
+                       -- inside the fence disc, or else the fence probe of 051 (grid, then
+                       -- the few gridless fences), only for fixes that passed the rest
+                       THEN (r.lat - r.l_flat) ^ 2 + (r.lon - r.l_flon) ^ 2 < r.l_fr ^ 2
+                            OR ARRAY(SELECT h.id FROM (
                                 SELECT gc.fence_id AS id FROM corridor.geofence_cells gc
                                 WHERE gc.cell = corridor.cell01(r.lat, r.lon)
                                   AND (gc.is_full OR ST_Intersects(gc.geom,
@@ -195,6 +204,7 @@ BEGIN
                              l.safe_min_speed AS l_min_speed, l.safe_low_batt AS l_low_batt,
                              l.safe_fences AS l_fences, l.safe_open AS l_open,
                              l.safe_tamper AS l_tamper, l.safe_lowbatt AS l_lowbatt,
+                             l.safe_flat AS l_flat, l.safe_flon AS l_flon, l.safe_fr AS l_fr,
                              -- the seal's previous fix: the one before in the batch, else latest
                              coalesce(lag(b.lat) OVER w, l.lat) AS prev_lat,
                              coalesce(lag(b.lon) OVER w, l.lon) AS prev_lon,
@@ -271,6 +281,12 @@ BEGIN
                           SELECT f.id FROM corridor.geofences f
                           WHERE f.deleted_at IS NULL AND f.gridless
                             AND ST_Intersects(f.geom, x.p)) h ORDER BY 1) END,
+        safe_flat = x.lat, safe_flon = x.lon,
+        safe_fr = CASE WHEN x.ok THEN nullif(greatest(least(0.005,
+                      (SELECT min(ST_Distance(ST_Boundary(f.geom), x.p))
+                       FROM corridor.geofences f
+                       WHERE f.deleted_at IS NULL AND f.geom && ST_Expand(x.p, 0.005)))
+                      - 1e-9, 0), 0) END,
         safe_lat = CASE WHEN x.keep THEN x.safe_lat ELSE x.lat END,
         safe_lon = CASE WHEN x.keep THEN x.safe_lon ELSE x.lon END,
         safe_r = CASE WHEN NOT x.ok OR x.trip_id IS NULL THEN NULL
