@@ -158,6 +158,26 @@ static void *jt_open(struct load *L, char *err, size_t n)
     return j;
 }
 
+/* With --device-time a seal is where its device time puts it (one 16.7 m step a device
+ * second since LOAD_EPOCH_S, back and forth along the road): runs that continue each
+ * other's device times continue each other's tracks, instead of every run starting each
+ * seal where the last one started it (a jump of kilometres in seconds: an impossible
+ * movement and a first fix to evaluate for every seal, at the start of every run). */
+#define LOAD_EPOCH_S 1700000000.0
+static void place_at(struct lseal *s, double len, double t)
+{
+    double period = 2 * len, u = s->d + s->dir * 16.7 * (t - LOAD_EPOCH_S);
+    double x = fmod(u, period);
+    if (x < 0)
+        x += period;
+    if (x > len) {
+        s->d = (float)(period - x);
+        s->dir = (int8_t)-s->dir;
+    } else {
+        s->d = (float)x;
+    }
+}
+
 static int jt_ping(struct load *L, struct lconn *c, uint32_t seal, int64_t due_us)
 {
     struct lseal *s = &L->seals[seal];
@@ -307,8 +327,10 @@ static int wait_ready(struct load *L)
         for (int i = 0; i < L->n_conns; i++) {
             int r = L->proto->ready(L->conns[i].conn);
             if (r < 0) {
-                fprintf(stderr, "corridor-sim: connection %d (terminal 2%011d) failed to "
-                                "register or authenticate\n", i, i + 1);
+                fprintf(stderr,
+                        "corridor-sim: connection %d (terminal 2%011d) failed to "
+                        "register or authenticate\n",
+                        i, i + 1);
                 return CORE_ECLOSED;
             }
             ready += r;
@@ -316,8 +338,8 @@ static int wait_ready(struct load *L)
         if (ready == L->n_conns)
             return 0;
         if (core_mono_us() > until) {
-            fprintf(stderr, "corridor-sim: only %d of %d terminals authenticated in 60 s\n",
-                    ready, L->n_conns);
+            fprintf(stderr, "corridor-sim: only %d of %d terminals authenticated in 60 s\n", ready,
+                    L->n_conns);
             return CORE_ECLOSED;
         }
         event_base_loop(L->base, EVLOOP_ONCE);
@@ -358,9 +380,11 @@ int sim_load(const sim_opts *o)
             /* device seconds: the first ping at --device-time, else early enough that the
              * last one is not in the future */
             double per_seal = ceil(o->rate * o->duration_s / L.n_seals) + 10;
-            double t0 = o->device_time > 0 ? o->device_time
-                                           : floor((double)core_now_us() / 1e6) - per_seal;
+            double t0 =
+                o->device_time > 0 ? o->device_time : floor((double)core_now_us() / 1e6) - per_seal;
             L.seals[i].last_ms = (int64_t)t0 * 1000;
+            if (o->device_time > 0)
+                place_at(&L.seals[i], len, t0);
         }
     }
     int q_max = BACKLOG_MAX / L.n_conns;
