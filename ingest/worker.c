@@ -71,6 +71,9 @@ struct ingest_worker {
     int64_t sent_at_us;
     nng_socket push;
     int push_ok;
+    char *pub; /* messages of the batch being answered, as one JSON array */
+    size_t pub_len;
+    int pub_n;
     struct space_waiter *waiters, *wake_buf; /* wake_buf: batch_max entries */
     int n_waiters, cap_waiters;
     ingest_counters c;
@@ -84,6 +87,7 @@ struct ingest {
 };
 
 #define REASONS_MAX (64 * 1024)
+#define PUB_MAX     (128 * 1024) /* one published array; the gateway takes up to 256 KiB */
 static const unsigned batch_le_ms[8] = {5, 10, 20, 50, 100, 250, 1000, 5000};
 
 /* ---- public helpers for the protocol handlers ---- */
@@ -204,14 +208,37 @@ static void on_reject(void *arg, int idx, const char *reason)
     }
 }
 
+/* Sends the gathered messages as one JSON array (the web gateway takes arrays as the same
+ * messages in order): one nng message and one wake-up of the gateway a batch, where one
+ * each cost about a tenth of the server's time at 25,000 positions a second. */
+static void publish_flush(ingest_worker *w)
+{
+    if (!w->pub_n)
+        return;
+    w->pub[w->pub_len++] = ']';
+    if (w->push_ok && nng_send(w->push, w->pub, w->pub_len, NNG_FLAG_NONBLOCK) == 0)
+        atomic_fetch_add_explicit(&w->c.published, (unsigned long long)w->pub_n,
+                                  memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&w->c.publish_dropped, (unsigned long long)w->pub_n,
+                                  memory_order_relaxed);
+    w->pub_len = 0;
+    w->pub_n = 0;
+}
+
 static void on_publish(void *arg, const char *kind, const char *json, size_t len)
 {
     ingest_worker *w = arg;
     (void)kind;
-    if (w->push_ok && nng_send(w->push, (void *)json, len, NNG_FLAG_NONBLOCK) == 0)
-        atomic_fetch_add_explicit(&w->c.published, 1, memory_order_relaxed);
-    else
+    if (w->pub_len + len + 2 > PUB_MAX)
+        publish_flush(w);
+    if (!w->pub || len + 2 > PUB_MAX) { /* cannot happen with the messages we make */
         atomic_fetch_add_explicit(&w->c.publish_dropped, 1, memory_order_relaxed);
+        return;
+    }
+    w->pub[w->pub_len++] = w->pub_n++ ? ',' : '[';
+    memcpy(w->pub + w->pub_len, json, len);
+    w->pub_len += len;
 }
 
 static void on_quiet(void *arg, int n)
@@ -256,10 +283,12 @@ static void on_db_readable(evutil_socket_t fd, short what, void *arg)
         PGresult *r = PQgetResult(w->db);
         if (!r)
             break;
-        if (geo_batch_result(r, w->sent.batch, &(geo_result_ops){on_reject, on_publish, on_quiet}, w)) {
+        if (geo_batch_result(r, w->sent.batch, &(geo_result_ops){on_reject, on_publish, on_quiet},
+                             w)) {
             core_error(MOD, "worker %d: batch failed: %s", w->id, PQresultErrorMessage(r));
             failed = 1;
         }
+        publish_flush(w);
         PQclear(r);
     }
     if (PQisBusy(w->db))
@@ -484,6 +513,7 @@ static void worker_release(ingest_worker *w)
     side_free(&w->sent);
     free(w->waiters);
     free(w->wake_buf);
+    free(w->pub);
 }
 
 static int worker_init(ingest_worker *w, int id, const core_config *cfg, char *err, size_t n)
@@ -493,7 +523,8 @@ static int worker_init(ingest_worker *w, int id, const core_config *cfg, char *e
     w->cfg = cfg;
     w->osmand_fd = w->jt808_fd = w->ais_tcp_fd = w->ais_udp_fd = -1;
     w->wake_buf = calloc((size_t)cfg->batch_max, sizeof *w->wake_buf);
-    if (!w->wake_buf || side_init(&w->open, cfg->batch_max) ||
+    w->pub = malloc(PUB_MAX);
+    if (!w->wake_buf || !w->pub || side_init(&w->open, cfg->batch_max) ||
         side_init(&w->sent, cfg->batch_max)) {
         snprintf(err, n, "out of memory");
         return -ENOMEM;

@@ -31,7 +31,7 @@ struct web_client {
     web_outq q;
     web_msg *snap; /* snapshot being sent, in fragments */
     size_t snap_off;
-    int closing;   /* queue overflow: close on the next WRITEABLE */
+    int closing; /* queue overflow: close on the next WRITEABLE */
     int has_bbox;
     double bbox[4]; /* w, s, e, n */
     web_buf in;     /* a client message being reassembled */
@@ -46,7 +46,7 @@ size_t web_ws_pss_size(void)
 /* Vessels share the seal table (and so the clients' slot queues): latest message per
  * MMSI, coalesced for slow clients like positions. Their keys start with a character no
  * seal id may hold (rest.c: valid_id). */
-#define VESSEL_KEY "#"
+#define VESSEL_KEY    "#"
 #define VESSEL_PREFIX "{\"type\":\"vessel\""
 
 /* 1 if m is a vessel message (on_object writes "type" first, as the database does). */
@@ -332,8 +332,8 @@ static void on_position(struct web *w, json_object *o, const char *text, size_t 
 {
     json_object *id, *t, *lat, *lon;
     if (!json_object_object_get_ex(o, "seal_id", &id) ||
-        !json_object_is_type(id, json_type_string) ||
-        !json_object_object_get_ex(o, "lat", &lat) || !json_object_object_get_ex(o, "lon", &lon)) {
+        !json_object_is_type(id, json_type_string) || !json_object_object_get_ex(o, "lat", &lat) ||
+        !json_object_object_get_ex(o, "lon", &lon)) {
         atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
         return;
     }
@@ -381,7 +381,8 @@ static void on_vessel(struct web *w, json_object *o, const char *text, size_t le
         json_object_object_get_ex(o, "last_seen", &t) ? json_object_get_string(t) : "";
     int has_pos = json_object_object_get_ex(o, "lat", &lat) &&
                   json_object_object_get_ex(o, "lon", &lon) && lat && lon;
-    double la = has_pos ? json_object_get_double(lat) : 0, lo = has_pos ? json_object_get_double(lon) : 0;
+    double la = has_pos ? json_object_get_double(lat) : 0,
+           lo = has_pos ? json_object_get_double(lon) : 0;
     web_msg *m = web_msg_new(text, len);
     if (!m)
         return;
@@ -421,10 +422,12 @@ static void on_incident(struct web *w, const char *text, size_t len)
 
 static void on_object(struct web *w, json_object *o)
 {
+    atomic_fetch_add_explicit(&w->ctr.events_in, 1, memory_order_relaxed);
     json_object *t;
     size_t len;
     const char *type = json_object_object_get_ex(o, "type", &t) ? json_object_get_string(t) : "";
-    const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    const char *text = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     if (strcmp(type, "position") == 0)
         on_position(w, o, text, len);
     else if (strcmp(type, "incident") == 0)
@@ -435,10 +438,12 @@ static void on_object(struct web *w, json_object *o)
         atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
 }
 
+/* One message from the events socket: an object, or an array of them (an ingest worker
+ * sends each batch's messages as one array); events_in counts the objects. */
 void web_ws_event(struct web *w, const char *text, size_t len)
 {
-    atomic_fetch_add_explicit(&w->ctr.events_in, 1, memory_order_relaxed);
     if (len > WEB_EVENT_MAX) {
+        atomic_fetch_add_explicit(&w->ctr.events_in, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
         return;
     }
@@ -452,12 +457,15 @@ void web_ws_event(struct web *w, const char *text, size_t len)
         /* a batch: the same objects in order */
         for (size_t i = 0; i < json_object_array_length(o); i++) {
             json_object *e = json_object_array_get_idx(o, i);
-            if (json_object_is_type(e, json_type_object))
+            if (json_object_is_type(e, json_type_object)) {
                 on_object(w, e);
-            else
+            } else {
+                atomic_fetch_add_explicit(&w->ctr.events_in, 1, memory_order_relaxed);
                 atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
+            }
         }
     } else {
+        atomic_fetch_add_explicit(&w->ctr.events_in, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
     }
     json_object_put(o);
@@ -526,8 +534,8 @@ int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (web_auth_ws(w, wsi, &c->who))
             memset(&c->who, 0, sizeof c->who);
         web_outq_init(&c->q, w->ws_queue_max);
-        web_buf_init(&c->in, w->cfg->ws_message_max > 0 ? (size_t)w->cfg->ws_message_max
-                                                        : WEB_WS_IN_MAX);
+        web_buf_init(&c->in,
+                     w->cfg->ws_message_max > 0 ? (size_t)w->cfg->ws_message_max : WEB_WS_IN_MAX);
         c->next = w->clients;
         if (w->clients)
             w->clients->prev = c;
