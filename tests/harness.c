@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,8 +120,7 @@ const char *harness_token_create(const char *conninfo, const char *role, const c
     char cmd[1024];
     ck_assert_msg(build != NULL, "CORRIDOR_BUILD is not set (run the tests with ctest)");
     snprintf(cmd, sizeof cmd, "%s/corridord token create --role %s %s %s --db '%s' 2>/dev/null",
-             build, role,
-             scope ? (strcmp(role, "partner") == 0 ? "--country" : "--unit") : "",
+             build, role, scope ? (strcmp(role, "partner") == 0 ? "--country" : "--unit") : "",
              scope ? scope : "", conninfo);
     FILE *p = popen(cmd, "r");
     ck_assert_msg(p != NULL, "cannot run %s", cmd);
@@ -143,7 +143,8 @@ int harness_http_as(int port, const char *token, const char *method, const char 
                     const char *content_type, const char *body, char *resp, size_t n)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
         if (fd >= 0)
@@ -152,13 +153,13 @@ int harness_http_as(int port, const char *token, const char *method, const char 
     }
     size_t blen = body ? strlen(body) : 0;
     char head[2048];
-    int hl = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                      "Content-Length: %zu\r\n%s%s%s%s%s%s\r\n",
-                      method, path, blen, content_type ? "Content-Type: " : "",
-                      content_type ? content_type : "", content_type ? "\r\n" : "",
-                      token ? "Authorization: Bearer " : "", token ? token : "",
-                      token ? "\r\n" : "");
+    int hl =
+        snprintf(head, sizeof head,
+                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                 "Content-Length: %zu\r\n%s%s%s%s%s%s\r\n",
+                 method, path, blen, content_type ? "Content-Type: " : "",
+                 content_type ? content_type : "", content_type ? "\r\n" : "",
+                 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
     if (write(fd, head, (size_t)hl) != hl || (blen && write(fd, body, blen) != (ssize_t)blen)) {
         close(fd);
         return -1;
@@ -184,7 +185,8 @@ int harness_http_as(int port, const char *token, const char *method, const char 
 static int port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     if (fd >= 0)
@@ -269,6 +271,9 @@ void harness_server_start(harness_server *s, const char *conninfo, ...)
     s->pid = fork();
     ck_assert(s->pid >= 0);
     if (s->pid == 0) {
+        /* a failed check ends the test process without harness_server_stop: the server
+         * must not outlive it (it would hold its ports and database sessions) */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 2);
