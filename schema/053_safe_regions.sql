@@ -117,8 +117,9 @@ ALTER FUNCTION corridor.ingest_evaluate(text[], float8[], float8[], float8[], re
                                         real[], real[], real[], text[], text[])
     SET enable_hashjoin = off;
 
--- Same parameters and rows as before (002_ingest.sql), plus one ('quiet', n, NULL) row
--- when n fixes of the batch were quiet.
+-- Same parameters and rows as before (002_ingest.sql), except that a quiet fix's position
+-- row is ('position', i, NULL): the message of the batch's i-th fix, which the caller
+-- writes (geo_position_json); plus one ('quiet', n, NULL) row when n fixes were quiet.
 CREATE FUNCTION corridor.ingest_batch(
     p_seal text[], p_ts float8[], p_lat float8[], p_lon float8[], p_speed real[],
     p_bearing real[], p_alt real[], p_acc real[], p_batt real[], p_lock text[], p_alarm text[])
