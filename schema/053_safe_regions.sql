@@ -6,8 +6,9 @@
 -- the trip walk, the state written back) ends with every rule state exactly as it was.
 -- After each full evaluation the batch now leaves the seal a SAFE REGION (the moving-object
 -- monitoring technique of that name) on its latest row:
---   safe_fences   the live fences containing the latest fix (sorted ids, from the 0.01
---                 degree grid of 050_grid.sql, which answers exactly ST_Intersects);
+--   safe_fences   the fences the latest fix is in: the seal's fence_state after the
+--                 evaluation (sorted ids), which a fix's grid probe (050_grid.sql) must
+--                 match exactly;
 --   safe_flat/flon/fr  a disc around the latest fix that no live fence's boundary crosses
 --                 (fr: the planar distance to the nearest boundary, at most 0.005): fence
 --                 membership is the same everywhere inside it, so a fix there needs no
@@ -269,29 +270,24 @@ BEGIN
     FROM corridor.ingest_evaluate(e_seal, e_ts, e_lat, e_lon, e_speed, e_bearing, e_alt, e_acc,
                                   e_batt, e_lock, e_alarm) v;
 
-    -- a new region for each evaluated seal, from the state the evaluation left
+    -- a new region for each evaluated seal, from the state the evaluation left; its fences
+    -- are the seal's fence_state, the set the evaluation compares the next fix with
     UPDATE corridor.latest l
-    SET safe_gen = g.gen, safe_trip = x.trip_id, safe_min_speed = x.stop_speed_kmh,
+    SET safe_gen = x.gen, safe_trip = x.trip_id, safe_min_speed = x.stop_speed_kmh,
         safe_low_batt = x.low_battery_pct, safe_open = x.sealopen, safe_tamper = x.tampered,
         safe_lowbatt = x.lowbatt,
-        safe_fences = CASE WHEN x.ok THEN ARRAY(SELECT h.id FROM (
-                          SELECT c.fence_id AS id FROM corridor.geofence_cells c
-                          WHERE c.cell = corridor.cell01(x.lat, x.lon)
-                            AND (c.is_full OR ST_Intersects(c.geom, x.p))
-                          UNION ALL
-                          SELECT f.id FROM corridor.geofences f
-                          WHERE f.deleted_at IS NULL AND f.gridless
-                            AND ST_Intersects(f.geom, x.p)) h ORDER BY 1) END,
+        safe_fences = CASE WHEN x.ok THEN ARRAY(SELECT fs.fence_id FROM corridor.fence_state fs
+                                                WHERE fs.seal_id = x.seal_id ORDER BY 1) END,
         safe_flat = x.lat, safe_flon = x.lon,
         safe_fr = CASE WHEN x.ok THEN nullif(greatest(least(0.005,
                       (SELECT min(ST_Distance(ST_Boundary(f.geom), x.p))
                        FROM corridor.geofences f
                        WHERE f.deleted_at IS NULL AND f.geom && ST_Expand(x.p, 0.005)))
                       - 1e-9, 0), 0) END,
-        safe_lat = CASE WHEN x.keep THEN x.safe_lat ELSE x.lat END,
-        safe_lon = CASE WHEN x.keep THEN x.safe_lon ELSE x.lon END,
+        safe_lat = CASE WHEN x.keep THEN l.safe_lat ELSE x.lat END,
+        safe_lon = CASE WHEN x.keep THEN l.safe_lon ELSE x.lon END,
         safe_r = CASE WHEN NOT x.ok OR x.trip_id IS NULL THEN NULL
-                      WHEN x.keep THEN x.safe_r
+                      WHEN x.keep THEN l.safe_r
                       ELSE nullif(greatest(least(
                           0.05,
                           x.inner_deg - ST_Distance(x.geom_s, ST_SetSRID(
@@ -299,23 +295,20 @@ BEGIN
                           (SELECT min(ST_Distance(ST_Boundary(c.geom), x.p))
                            FROM corridor.country_parts c
                            WHERE c.geom && ST_Expand(x.p, 0.05))) - 1e-9, 0), 0) END
-    FROM (SELECT y.*,
-                 y.ok AND y.trip_id IS NOT NULL AND y.safe_gen = g2.gen
-                 AND y.safe_trip = y.trip_id AND y.safe_r IS NOT NULL
-                 AND (y.lat - y.safe_lat) ^ 2 + (y.lon - y.safe_lon) ^ 2 < y.safe_r ^ 2 AS keep
-          FROM (SELECT l2.seal_id, l2.lat, l2.lon, l2.safe_lat, l2.safe_lon, l2.safe_r,
-                       l2.safe_gen, l2.safe_trip, s.trip_id, s.sealopen, s.tampered, s.lowbatt,
-                       r.stop_speed_kmh,
-                       r.low_battery_pct, r.geom_s, r.scale, r.inner_deg,
-                       ST_SetSRID(ST_MakePoint(l2.lon, l2.lat), 4326) AS p,
-                       (s.seal_id IS NULL
-                        OR (s.last_ts = l2.ts AND NOT s.deviating AND s.out_count = 0
-                            AND s.stop_since IS NULL AND NOT s.signal_lost)) AS ok
-                FROM corridor.latest l2
-                LEFT JOIN corridor.trip_state s ON s.seal_id = l2.seal_id
-                LEFT JOIN corridor.routes r ON r.id = s.route_id
-                WHERE l2.seal_id = ANY (e_seal)) y
-          CROSS JOIN corridor.safe_gen g2) x
-    CROSS JOIN corridor.safe_gen g
+    FROM (SELECT l2.seal_id, l2.lat, l2.lon, g.gen, s.trip_id, s.sealopen, s.tampered,
+                 s.lowbatt, r.stop_speed_kmh, r.low_battery_pct, r.geom_s, r.scale, r.inner_deg,
+                 ST_SetSRID(ST_MakePoint(l2.lon, l2.lat), 4326) AS p,
+                 (s.seal_id IS NULL
+                  OR (s.last_ts = l2.ts AND NOT s.deviating AND s.out_count = 0
+                      AND s.stop_since IS NULL AND NOT s.signal_lost)) AS ok,
+                 -- the trip disc still holds the seal: kept (the corridor distance is dear)
+                 s.trip_id IS NOT NULL AND l2.safe_gen = g.gen AND l2.safe_trip = s.trip_id
+                 AND (l2.lat - l2.safe_lat) ^ 2 + (l2.lon - l2.safe_lon) ^ 2 < l2.safe_r ^ 2
+                     AS keep
+          FROM corridor.latest l2
+          CROSS JOIN corridor.safe_gen g
+          LEFT JOIN corridor.trip_state s ON s.seal_id = l2.seal_id
+          LEFT JOIN corridor.routes r ON r.id = s.route_id
+          WHERE l2.seal_id = ANY (e_seal)) x
     WHERE l.seal_id = x.seal_id;
 END $$;
