@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int64_t core_now_us(void)
@@ -103,4 +104,18 @@ int core_parse_iso8601(const char *s, int64_t *out_us)
     int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60;
     *out_us = t * 1000000 + frac;
     return 0;
+}
+
+int core_valid_time_or_date(const char *s)
+{
+    int64_t us;
+    if (core_parse_iso8601(s, &us) == 0)
+        return 1;
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+            return 0;
+    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
 }

@@ -47,6 +47,8 @@ char *core_iso8601(int64_t us, char *buf, size_t n);
 /* Parses ISO 8601 (2026-11-26T20:00:00Z, fractional seconds, +hh:mm offsets).
  * Returns 0 and the time in microseconds, or CORE_EINVAL. */
 int core_parse_iso8601(const char *s, int64_t *out_us);
+/* 1 if s is such a time or a calendar date YYYY-MM-DD (the API's since/until), else 0. */
+int core_valid_time_or_date(const char *s);
 
 /* ---- configuration: built once by main(), read-only afterwards ---- */
 /* The stages one corridord process runs (--role): all of them by default; split over

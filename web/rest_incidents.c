@@ -169,26 +169,11 @@ void web_h_rrus_suggest(struct web *w, const web_req *req, web_resp *resp)
     answer(w, resp, c, rc, &a);
 }
 
-/* 1 if s is ISO 8601 as core_parse_iso8601 takes it, or a date YYYY-MM-DD. */
-static int valid_time(const char *s)
-{
-    int64_t us;
-    if (core_parse_iso8601(s, &us) == 0)
-        return 1;
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return 0;
-    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
-    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
-}
-
 /* ---- GET /api/reports/response?since=&until= ---- */
 void web_h_report_response(struct web *w, const web_req *req, web_resp *resp)
 {
     const char *since = web_query(req, "since"), *until = web_query(req, "until");
-    if ((since && !valid_time(since)) || (until && !valid_time(until)))
+    if ((since && !core_valid_time_or_date(since)) || (until && !core_valid_time_or_date(until)))
         return web_resp_error(resp, 400, "bad_query",
                               "since and until are ISO 8601 times or dates (2026-11-26)");
     PGconn *c = conn_or_503(w, resp);

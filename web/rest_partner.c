@@ -24,21 +24,6 @@ static int small_number(const char *s)
     return 1;
 }
 
-/* 1 if s parses as ISO 8601 (or a date YYYY-MM-DD). */
-static int valid_time(const char *s)
-{
-    int64_t us;
-    if (core_parse_iso8601(s, &us) == 0)
-        return 1;
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return 0;
-    int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
-    return m >= 1 && m <= 12 && d >= 1 && d <= 31;
-}
-
 /* Records a refused partner query (the answered ones are audited by partner_trips). */
 static void audit_refusal(struct web *w, const web_req *req, const char *country, const char *query,
                           int status)
@@ -77,7 +62,7 @@ static void run(struct web *w, const web_req *req, web_resp *resp, const char *q
     if (strlen(country) != 2 || !isupper((unsigned char)country[0]) ||
         !isupper((unsigned char)country[1]))
         return web_resp_error(resp, 400, "bad_query", "country is an ISO 3166 code like UG");
-    if ((since && !valid_time(since)) || (until && !valid_time(until)))
+    if ((since && !core_valid_time_or_date(since)) || (until && !core_valid_time_or_date(until)))
         return web_resp_error(resp, 400, "bad_query",
                               "since and until are ISO 8601 times or dates (2026-11-26)");
     if (page && (!small_number(page) || atoi(page) < 1))
