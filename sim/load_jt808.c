@@ -10,6 +10,11 @@
  *
  * Memory is bounded: SIM_JT_INFLIGHT_MAX frames in flight, a fixed frame splitter, and the
  * bufferevent's output (a few frames). Owned by the load generator's single thread.
+ *
+ * Frames are gathered per connection and written once per loop iteration, straight to the
+ * socket when nothing is queued in the bufferevent (as the server does with its replies):
+ * a bufferevent write arms and disarms the write event, two epoll_ctl calls a frame, and
+ * the generator shares the machine with the server it measures.
  */
 #include "jt808.h"
 #include "sim.h"
@@ -39,7 +44,47 @@ struct sim_jt {
     void *arg;
     int backfill;       /* positions to replay as a blind-area batch once authenticated */
     int backfill_acked; /* 1 once the platform acknowledged that batch */
+    uint8_t pend[SIM_JT_PEND_MAX]; /* frames gathered this loop iteration */
+    int pend_len, in_dirty;
+    sim_jt *dirty_next;
 };
+
+/* The connections with gathered frames, and the event that writes them (one loop, one
+ * thread: the generator's). */
+static struct {
+    struct event *ev;
+    sim_jt *dirty;
+    int live; /* connections; the event goes with the last one */
+} G;
+
+static int flush_pend(sim_jt *j)
+{
+    if (!j->pend_len)
+        return 0;
+    ssize_t k = 0;
+    if (j->state != JT_CONNECTING && evbuffer_get_length(bufferevent_get_output(j->bev)) == 0) {
+        k = send(bufferevent_getfd(j->bev), j->pend, (size_t)j->pend_len,
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k < 0)
+            k = 0; /* would block, or an error the bufferevent will report */
+    }
+    int rc = 0;
+    if (k < j->pend_len && bufferevent_write(j->bev, j->pend + k, (size_t)(j->pend_len - k)))
+        rc = CORE_ECLOSED;
+    j->pend_len = 0;
+    return rc;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    while (G.dirty) {
+        sim_jt *j = G.dirty;
+        G.dirty = j->dirty_next;
+        j->in_dirty = 0;
+        flush_pend(j);
+    }
+}
 
 static int send_frame(sim_jt *j, uint16_t msg_id, const uint8_t *body, size_t len)
 {
@@ -49,7 +94,20 @@ static int send_frame(sim_jt *j, uint16_t msg_id, const uint8_t *body, size_t le
     int n = ingest_jt808_encode(&h, body, len, out, sizeof out);
     if (n < 0)
         return n;
-    return bufferevent_write(j->bev, out, (size_t)n) ? CORE_ECLOSED : 0;
+    if (j->pend_len + n > SIM_JT_PEND_MAX && flush_pend(j))
+        return CORE_ECLOSED;
+    if (n > SIM_JT_PEND_MAX || !G.ev)
+        return bufferevent_write(j->bev, out, (size_t)n) ? CORE_ECLOSED : 0;
+    memcpy(j->pend + j->pend_len, out, (size_t)n);
+    j->pend_len += n;
+    if (!j->in_dirty) {
+        j->in_dirty = 1;
+        j->dirty_next = G.dirty;
+        if (!G.dirty)
+            event_active(G.ev, EV_TIMEOUT, 0);
+        G.dirty = j;
+    }
+    return 0;
 }
 
 /* The blind-area batch (0x0704, type 1) a terminal replays after a coverage gap: the
@@ -231,11 +289,14 @@ sim_jt *sim_jt_new(struct event_base *base, const char *hostport, const char *te
         snprintf(err, n, "out of memory");
         return NULL;
     }
+    G.live++;
     snprintf(j->terminal, sizeof j->terminal, "%s", terminal);
     j->done = done;
     j->arg = arg;
     j->serial = 1;
     ingest_jt808_splitter_init(&j->sp);
+    if (!G.ev)
+        G.ev = event_new(base, -1, 0, on_flush, NULL); /* NULL: frames go one by one */
     j->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!j->bev)
         goto fail;
@@ -288,7 +349,17 @@ void sim_jt_free(sim_jt *j)
 {
     if (!j)
         return;
+    if (j->in_dirty) { /* unlinked; what it gathered is dropped with the connection */
+        sim_jt **p = &G.dirty;
+        while (*p != j)
+            p = &(*p)->dirty_next;
+        *p = j->dirty_next;
+    }
     if (j->bev)
         bufferevent_free(j->bev);
     free(j);
+    if (--G.live == 0 && G.ev) {
+        event_free(G.ev);
+        G.ev = NULL;
+    }
 }

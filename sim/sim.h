@@ -174,6 +174,7 @@ int64_t sim_hist_value(int idx); /* representative (midpoint) value of a bucket 
 
 /* ---- JT/T 808 terminal connections for the load mode (load_jt808.c) ---- */
 #define SIM_JT_INFLIGHT_MAX 1024 /* 0x0200 frames awaiting their 0x8001 per connection */
+#define SIM_JT_PEND_MAX 2048     /* bytes of frames gathered per connection and loop turn */
 struct ingest_jt808_location;
 typedef struct sim_jt sim_jt;
 /* status: 200 for an 0x8001 result 0, 400 + result for another result, or a negative
