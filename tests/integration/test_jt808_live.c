@@ -1,7 +1,8 @@
 /*
  * test_jt808_live.c: an e-seal speaking JT/T 808 to the real corridord over a real
  * socket: register (refused for an unknown terminal), authenticate, report, a blind-area
- * batch, a bad frame, and the proof that 0x8001 goes out only after the commit.
+ * batch, a bad frame, the proof that 0x8001 goes out only after the commit, and that a
+ * batch goes when it is due rather than whenever the one before commits.
  */
 #include "harness.h"
 #include "jt808.h"
@@ -27,7 +28,8 @@ static uint16_t serial;
 static void setup(void)
 {
     const char *conninfo = harness_db_create("corridor_test_jt808");
-    harness_server_start(&srv, conninfo, "--workers", "1", NULL);
+    /* batches wait up to 250 ms: batches_go_when_due tells due from sent-at-once */
+    harness_server_start(&srv, conninfo, "--workers", "1", "--batch-ms", "250", NULL);
     db = harness_connect(conninfo);
     harness_exec(db, "INSERT INTO corridor.seals(id, protocol, device_id, timezone) VALUES "
                      "('KE-LOCK-1', 'jt808', '" TERMINAL "', '+03:00')");
@@ -117,6 +119,29 @@ static int expect_ack(int fd, int ms, uint16_t reply_id)
 static long count(const char *sql)
 {
     return harness_query_long(db, sql);
+}
+
+/* Registers and authenticates terminal on fd. */
+static void login(int fd, const char *terminal)
+{
+    uint8_t body[1100];
+    ingest_jt808_head h;
+    size_t blen;
+    char code[65];
+    uint16_t rs;
+    int result;
+    ingest_jt808_register reg = {.province = 11};
+    int n = ingest_jt808_body_register(body, sizeof body, 0, &reg);
+    send_msg(fd, terminal, INGEST_JT808_REGISTER, body, (size_t)n);
+    ck_assert(recv_msg(fd, 5000, &h, body, &blen));
+    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
+    ck_assert_int_eq(result, INGEST_JT808_REG_OK);
+    ingest_jt808_auth auth;
+    memset(&auth, 0, sizeof auth);
+    snprintf(auth.code, sizeof auth.code, "%s", code);
+    n = ingest_jt808_body_auth(body, sizeof body, 0, &auth);
+    send_msg(fd, terminal, INGEST_JT808_AUTH, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_AUTH), INGEST_JT808_OK);
 }
 
 static size_t location(uint8_t *out, double lat, double lon, int64_t ts_us, uint32_t status,
@@ -233,28 +258,13 @@ START_TEST(ack_only_after_commit)
 {
     int fd = dial();
     uint8_t body[1100];
-    ingest_jt808_head h;
-    size_t blen;
-    char code[65];
-    uint16_t rs;
-    int result;
-    ingest_jt808_register reg = {.province = 11};
-    int n = ingest_jt808_body_register(body, sizeof body, 0, &reg);
-    send_msg(fd, TERMINAL, INGEST_JT808_REGISTER, body, (size_t)n);
-    ck_assert(recv_msg(fd, 5000, &h, body, &blen));
-    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
-    ingest_jt808_auth auth;
-    memset(&auth, 0, sizeof auth);
-    snprintf(auth.code, sizeof auth.code, "%s", code);
-    n = ingest_jt808_body_auth(body, sizeof body, 0, &auth);
-    send_msg(fd, TERMINAL, INGEST_JT808_AUTH, body, (size_t)n);
-    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_AUTH), INGEST_JT808_OK);
+    login(fd, TERMINAL);
 
     PGconn *blocker = harness_connect(srv.db);
     harness_exec(blocker, "BEGIN");
     harness_exec(blocker, "LOCK TABLE corridor.latest IN ACCESS EXCLUSIVE MODE");
-    n = (int)location(body, -0.5, 35.5, ((int64_t)time(NULL) - 10) * 1000000,
-                      INGEST_JT808_ST_DOOR_LOCKED, 0);
+    int n = (int)location(body, -0.5, 35.5, ((int64_t)time(NULL) - 10) * 1000000,
+                          INGEST_JT808_ST_DOOR_LOCKED, 0);
     send_msg(fd, TERMINAL, INGEST_JT808_LOCATION, body, (size_t)n);
     ck_assert_int_eq(expect_ack(fd, 1500, INGEST_JT808_LOCATION), -1); /* nothing yet */
     ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions WHERE lat = -0.5"), 0);
@@ -277,23 +287,7 @@ START_TEST(backfill_events_marked)
                      "'restricted', ST_Multi(ST_MakeEnvelope(37.0,-2.05,37.1,-1.95,4326)))");
     int fd = dial();
     uint8_t body[1100];
-    ingest_jt808_head h;
-    size_t blen;
-    char code[65];
-    uint16_t rs;
-    int result;
-    ingest_jt808_register reg = {.province = 11};
-    int n = ingest_jt808_body_register(body, sizeof body, 0, &reg);
-    send_msg(fd, "013900000002", INGEST_JT808_REGISTER, body, (size_t)n);
-    ck_assert(recv_msg(fd, 5000, &h, body, &blen));
-    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
-    ck_assert_int_eq(result, INGEST_JT808_REG_OK);
-    ingest_jt808_auth auth;
-    memset(&auth, 0, sizeof auth);
-    snprintf(auth.code, sizeof auth.code, "%s", code);
-    n = ingest_jt808_body_auth(body, sizeof body, 0, &auth);
-    send_msg(fd, "013900000002", INGEST_JT808_AUTH, body, (size_t)n);
-    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_AUTH), INGEST_JT808_OK);
+    login(fd, "013900000002");
 
     ingest_jt808_location batch[3];
     int64_t hour_ago = ((int64_t)time(NULL) - 3600) * 1000000;
@@ -304,13 +298,64 @@ START_TEST(backfill_events_marked)
         batch[i].ts_us = hour_ago + (int64_t)i * 60 * 1000000;
         batch[i].status = INGEST_JT808_ST_FIX | INGEST_JT808_ST_DOOR_LOCKED;
     }
-    n = ingest_jt808_body_batch(body, sizeof body, 180, 1, batch, 3);
+    int n = ingest_jt808_body_batch(body, sizeof body, 180, 1, batch, 3);
     send_msg(fd, "013900000002", INGEST_JT808_BATCH, body, (size_t)n);
     ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_BATCH), INGEST_JT808_OK);
     ck_assert_int_eq(count("SELECT count(*) FROM corridor.events WHERE seal_id = 'KE-LOCK-2' "
                            "AND kind = 'fence_enter' AND (details->>'backfilled')::bool "
                            "AND (details->>'delay_s')::int >= 3400"),
                      1);
+    close(fd);
+}
+END_TEST
+
+static long batches_sent(void)
+{
+    static char resp[1 << 16];
+    ck_assert_int_eq(harness_http(srv.http_port, "GET", "/metrics", NULL, NULL, resp, sizeof resp),
+                     200);
+    const char *p = strstr(resp, "\ncorridor_batch_seconds_count ");
+    ck_assert_ptr_nonnull(p);
+    return atol(p + strlen("\ncorridor_batch_seconds_count "));
+}
+
+/* Below capacity a batch goes when it is due: full, or --batch-ms (here 250) after its
+ * first fix; not at once whenever the batch before it commits, which sent a batch of a
+ * few fixes every few ms, each paying the statement's fixed cost (at 10,000 pings/s that
+ * took most of the machine). A device reporting every millisecond for 2.5 s without waiting
+ * for its acknowledgements fills about ten batches; sent at each commit they were hundreds
+ * (every batch found the next few fixes waiting when it committed). */
+START_TEST(batches_go_when_due)
+{
+    harness_exec(db, "INSERT INTO corridor.seals(id, protocol, device_id) VALUES "
+                     "('KE-LOCK-3', 'jt808', '013900000003')");
+    int fd = dial();
+    uint8_t body[1100];
+    login(fd, "013900000003");
+    long before = batches_sent();
+    int64_t t0 = ((int64_t)time(NULL) - 7200) * 1000000;
+    enum { N = 2500 };
+    for (int i = 0; i < N; i++) { /* a second apart in device time: every one is stored */
+        int n = (int)location(body, -0.9 - i * 1e-4, 35.9, t0 + (int64_t)i * 1000000,
+                              INGEST_JT808_ST_DOOR_LOCKED, 0);
+        send_msg(fd, "013900000003", INGEST_JT808_LOCATION, body, (size_t)n);
+        usleep(1000);
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        ingest_jt808_head h;
+        size_t blen;
+        uint16_t rs, rid;
+        int result;
+        ck_assert(recv_msg(fd, 10000, &h, body, &blen));
+        ck_assert_int_eq(ingest_jt808_parse_ack(body, blen, &rs, &rid, &result), 0);
+        ok += rid == INGEST_JT808_LOCATION && result == INGEST_JT808_OK;
+    }
+    ck_assert_int_eq(ok, N);
+    ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions WHERE seal_id = 'KE-LOCK-3'"),
+                     N);
+    long batches = batches_sent() - before;
+    ck_assert_msg(batches >= 2 && batches <= 14, "%ld batches for 2.5 s of fixes", batches);
     close(fd);
 }
 END_TEST
@@ -324,6 +369,7 @@ int main(void)
     tcase_add_test(tc, register_auth_report);
     tcase_add_test(tc, ack_only_after_commit);
     tcase_add_test(tc, backfill_events_marked);
+    tcase_add_test(tc, batches_go_when_due);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
