@@ -252,16 +252,16 @@ size_t geo_position_json(const geo_obs *o, char *buf, size_t cap)
     time_t secs = (time_t)(o->ts_us / 1000000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    p += snprintf(p, (size_t)(end - p), "{\"type\" : \"position\", \"seal_id\" : ");
+    p += snprintf(p, (size_t)(end - p), "{\"type\":\"position\",\"seal_id\":");
     p = json_str(p, end, o->seal_id);
     p += snprintf(p, (size_t)(end - p),
-                  ", \"time\" : \"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\", \"lat\" : ",
+                  ",\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"lat\":",
                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   (int)(o->ts_us % 1000000 / 1000));
 #define FIELD(name, expr)                                                                          \
     do {                                                                                           \
         if (p < end)                                                                               \
-            p += snprintf(p, (size_t)(end - p), ", \"" name "\" : ");                              \
+            p += snprintf(p, (size_t)(end - p), ",\"" name "\":");                                 \
         if (p < end)                                                                               \
             p = (expr);                                                                            \
     } while (0)

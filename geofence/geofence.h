@@ -63,8 +63,9 @@ typedef struct geo_result_ops {
  * the result is an error (then no callback is called). */
 int geo_batch_result(PGresult *res, const geo_batch *b, const geo_result_ops *ops, void *arg);
 
-/* The position message of o, as corridor.position_json writes it, into buf (NUL
- * terminated, truncated to cap). Returns its length. */
+/* The position message of o, what corridor.position_json says, compact (no blanks: the
+ * web gateway passes compact messages on as they are), into buf (NUL terminated,
+ * truncated to cap). Returns its length. */
 size_t geo_position_json(const geo_obs *o, char *buf, size_t cap);
 
 /* ---- the sweeper (geo_sweep.c): periodic rules ---- */
