@@ -136,7 +136,9 @@ latency() { # background rate: the simulator offers it while the probes measure
   : >"$out/latency-load-$rate.json"
   sim "$rate" $(( LAT_DUR + 8 )) "$out/latency-load-$rate.json" &
   local lp=$!
-  sleep 4
+  # the probes start once the simulator's 10,000 terminals have registered and
+  # authenticated (about 3 s here, each a look-up in a worker) and its load runs
+  sleep 6
   node --experimental-websocket --no-warnings "$root/bench/latency.mjs" --http $HTTP \
     --jt808 $JT --probes 20 --rate 10 --duration "$LAT_DUR" --token "$token" \
     >"$out/latency-$rate.json" 2>"$out/latency-$rate.err" ||
