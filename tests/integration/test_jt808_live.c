@@ -121,6 +121,18 @@ static long count(const char *sql)
     return harness_query_long(db, sql);
 }
 
+/* Authenticates terminal on fd with the code its registration got. */
+static void authenticate(int fd, const char *terminal, const char *code)
+{
+    uint8_t body[1100];
+    ingest_jt808_auth auth;
+    memset(&auth, 0, sizeof auth);
+    snprintf(auth.code, sizeof auth.code, "%s", code);
+    int n = ingest_jt808_body_auth(body, sizeof body, 0, &auth);
+    send_msg(fd, terminal, INGEST_JT808_AUTH, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_AUTH), INGEST_JT808_OK);
+}
+
 /* Registers and authenticates terminal on fd. */
 static void login(int fd, const char *terminal)
 {
@@ -136,12 +148,7 @@ static void login(int fd, const char *terminal)
     ck_assert(recv_msg(fd, 5000, &h, body, &blen));
     ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
     ck_assert_int_eq(result, INGEST_JT808_REG_OK);
-    ingest_jt808_auth auth;
-    memset(&auth, 0, sizeof auth);
-    snprintf(auth.code, sizeof auth.code, "%s", code);
-    n = ingest_jt808_body_auth(body, sizeof body, 0, &auth);
-    send_msg(fd, terminal, INGEST_JT808_AUTH, body, (size_t)n);
-    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_AUTH), INGEST_JT808_OK);
+    authenticate(fd, terminal, code);
 }
 
 static size_t location(uint8_t *out, double lat, double lon, int64_t ts_us, uint32_t status,
@@ -202,12 +209,7 @@ START_TEST(register_auth_report)
     ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_LOCATION), INGEST_JT808_FAIL);
     ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions"), 0);
 
-    ingest_jt808_auth auth;
-    memset(&auth, 0, sizeof auth);
-    snprintf(auth.code, sizeof auth.code, "%s", code);
-    n = ingest_jt808_body_auth(body, sizeof body, 0, &auth);
-    send_msg(fd, TERMINAL, INGEST_JT808_AUTH, body, (size_t)n);
-    ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_AUTH), INGEST_JT808_OK);
+    authenticate(fd, TERMINAL, code);
 
     n = (int)location(body, -1.2921, 36.8219, t, INGEST_JT808_ST_DOOR_LOCKED, 0);
     send_msg(fd, TERMINAL, INGEST_JT808_LOCATION, body, (size_t)n);
