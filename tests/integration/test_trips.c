@@ -883,6 +883,34 @@ static int drive_route1(fix *f)
     return n;
 }
 
+/* Route 1 at speed from 36.44E into the truck park (36.445E) and through it, 7 s apart. */
+static int drive_into_park(fix *f)
+{
+    int n = 0;
+    long t = 100;
+    for (double lon = 36.44; lon < 36.46; lon += 0.0011, t += 7) {
+        ck_assert_int_lt(n, DRIVE_MAX);
+        f[n++] = (fix){t, -1.0, lon, 60, 90, NULL, NULL};
+    }
+    return n;
+}
+
+/* Route 1 from 36.7E, drifting north 100 m a fix out of the 1,000 m corridor and back: the
+ * safe disc is left again and again, first for places inside the corridor, then for places
+ * outside it (a deviation, then the return). */
+static int drive_off_corridor(fix *f)
+{
+    int n = 0;
+    long t = 100;
+    double lat = -1.0, lon = 36.7;
+    for (int k = 0; k < 60; k++, t += 10, lon += 0.0011) {
+        ck_assert_int_lt(n, DRIVE_MAX);
+        f[n++] = (fix){t, lat, lon, 60, 90, NULL, NULL};
+        lat += k < 10 ? 0 : k < 30 ? 0.0009 : k < 50 ? -0.0009 : 0;
+    }
+    return n;
+}
+
 /* The border route: Eldoret towards Tororo over the Malaba crossing, in steps of about
  * 0.0015 degrees along the route's line. */
 static int drive_border(fix *f)
@@ -992,6 +1020,70 @@ START_TEST(safe_regions_change_no_outcome)
                  34.5);
     ck_assert_int_ge(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'SRQ2' "
                                 "AND kind = 'border_crossing'"),
+                     1);
+}
+END_TEST
+
+/* Where regions are small and change often, safe regions still change nothing: into and
+ * through a parking at speed, on a trip (stop_ok true in the parking, false after) and on
+ * no trip (fence events, fence state); drifting out of the corridor and back (the deviation
+ * and the return, out_count, out_since); and a step from 890 m off the road to 1,020 m,
+ * past the corridor's inner bound, which counts towards a deviation. */
+START_TEST(safe_regions_near_edges_change_no_outcome)
+{
+    static fix f[DRIVE_MAX];
+    int n = drive_into_park(f);
+    for (int with_trip = 1; with_trip >= 0; with_trip--) {
+        const char *q = with_trip ? "FSQ1" : "FSQ0", *full = with_trip ? "FSF1" : "FSF0";
+        if (with_trip) {
+            arm(q, route1, fence_origin, fence_dest, 0, -1.0, 36.44);
+            arm(full, route1, fence_origin, fence_dest, 0, -1.0, 36.44);
+        } else {
+            seal_new(q);
+            seal_new(full);
+        }
+        for (int half = 0; half < 2; half++) {
+            /* into the parking, then out of it */
+            int from = half ? 7 : 0, to = half ? n : 7;
+            long before = quiet_fixes;
+            drive(q, f + from, to - from, 0);
+            ck_assert_msg(quiet_fixes - before >= 1, "%s: nothing quiet", q);
+            drive(full, f + from, to - from, 1);
+            long diff = outcome_diff(q, full);
+            ck_assert_msg(diff == 0, "%s and %s differ in %ld rows", q, full, diff);
+            if (with_trip)
+                ck_assert_int_eq(query_long("SELECT stop_ok::int FROM corridor.trip_state "
+                                            "WHERE seal_id = '%s'",
+                                            q),
+                                 half ? 0 : 1);
+        }
+        ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = '%s' "
+                                    "AND fence_id = %ld",
+                                    q, fence_park),
+                         2);
+    }
+    n = drive_off_corridor(f);
+    arm("FSQ2", route1, fence_origin, fence_dest, 0, -1.0, 36.7);
+    arm("FSF2", route1, fence_origin, fence_dest, 0, -1.0, 36.7);
+    long before = quiet_fixes;
+    drive("FSQ2", f, n, 0);
+    ck_assert_int_ge(quiet_fixes - before, 3);
+    drive("FSF2", f, n, 1);
+    long diff = outcome_diff("FSQ2", "FSF2");
+    ck_assert_msg(diff == 0, "FSQ2 and FSF2 differ in %ld rows", diff);
+    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'FSQ2' "
+                                "AND kind IN ('route_deviation', 'route_return')"),
+                     2);
+    static const fix edge[] = {{100, -0.992, 36.7, 60, 90, NULL, NULL},
+                               {110, -0.9908, 36.7011, 60, 90, NULL, NULL}};
+    arm("FSQ3", route1, fence_origin, fence_dest, 0, -0.992, 36.7);
+    arm("FSF3", route1, fence_origin, fence_dest, 0, -0.992, 36.7);
+    drive("FSQ3", edge, 2, 0);
+    drive("FSF3", edge, 2, 1);
+    diff = outcome_diff("FSQ3", "FSF3");
+    ck_assert_msg(diff == 0, "FSQ3 and FSF3 differ in %ld rows", diff);
+    ck_assert_int_eq(query_long("SELECT out_count FROM corridor.trip_state "
+                                "WHERE seal_id = 'FSQ3'"),
                      1);
 }
 END_TEST
@@ -1126,6 +1218,7 @@ static Suite *trips_suite(void)
     tcase_add_test(tc, trip_views);
     tcase_add_test(tc, metric_corridor_at_the_equator_and_60_north);
     tcase_add_test(tc, safe_regions_change_no_outcome);
+    tcase_add_test(tc, safe_regions_near_edges_change_no_outcome);
     tcase_add_test(tc, safe_region_yields_to_a_new_fence);
     tcase_add_test(tc, safe_region_keeps_impossible_movement);
     tcase_add_test(tc, quiet_position_message_matches_the_database);
