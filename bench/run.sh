@@ -10,7 +10,8 @@
 #   2. starts its own PostgreSQL (scripts/pg.sh start var/bench-pg 5440), tunes it with
 #      ALTER SYSTEM only, creates a fresh database "bench", migrates it and loads
 #      bench/setup.sql: 10,000 geofences, 10,000 armed trips on 200-vertex routes;
-#   3. starts corridord on private ports, warms every seal with its first fix, then drives
+#   3. starts corridord on private ports, warms every seal with its first fix (then VACUUM
+#      ANALYZE, so that autovacuum's passes are not due during the latency runs), then drives
 #      corridor-sim load over 10,000 real JT/T 808 connections (register, auth, 0x0200 with
 #      many frames in flight) at an offered rate above capacity, and reports sustained
 #      ACKNOWLEDGED pings/s (0x8001 result 0, sent only after commit);
@@ -129,6 +130,10 @@ log "warm-up: every seal's first fix (slow: each opens its trip's fence, country
 : >"$out/warmup.json"
 sim 500 20 "$out/warmup.json"
 drain
+# the load and the warm-up leave most tables due for autovacuum; its passes, each of which
+# makes the workers plan their statements again, would otherwise land in the latency runs
+log "VACUUM ANALYZE after the warm-up"
+psql -qc "VACUUM ANALYZE" >&2
 
 # ---- 4. latency ----
 latency() { # background rate: the simulator offers it while the probes measure
