@@ -2,7 +2,7 @@
 # bench/run.sh: the end-to-end benchmark in one command (docs/performance.md).
 #
 #   bench/run.sh            full run: 3 x 60 s at full rate, latency at 1k/s and 10k/s,
-#                           naive and COPY baselines 3 x 10 s each (about 15 minutes)
+#                           naive and COPY baselines 3 x 10 s each (about 10 minutes)
 #   bench/run.sh --quick    1 x 15 s, latency 15 s each, baselines 1 x 5 s (development)
 #
 # What it does, all on this machine:
