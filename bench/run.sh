@@ -11,7 +11,8 @@
 #      ALTER SYSTEM only, creates a fresh database "bench", migrates it and loads
 #      bench/setup.sql: 10,000 geofences, 10,000 armed trips on 200-vertex routes;
 #   3. starts corridord on private ports, warms every seal with its first fix (then VACUUM
-#      ANALYZE, so that autovacuum's passes are not due during the latency runs), then drives
+#      ANALYZE and CHECKPOINT, so that neither autovacuum's passes nor the writing out of
+#      what the vacuum dirtied fall into the latency runs), then drives
 #      corridor-sim load over 10,000 real JT/T 808 connections (register, auth, 0x0200 with
 #      many frames in flight) at an offered rate above capacity, and reports sustained
 #      ACKNOWLEDGED pings/s (0x8001 result 0, sent only after commit);
