@@ -454,25 +454,34 @@ static void on_object(struct web *w, json_object *o, const char *raw, size_t raw
 
 static size_t skip_blank(const char *text, size_t len, size_t off)
 {
-    while (off < len && (text[off] == ' ' || text[off] == '\t' || text[off] == '\r' ||
-                         text[off] == '\n'))
+    while (off < len &&
+           (text[off] == ' ' || text[off] == '\t' || text[off] == '\r' || text[off] == '\n'))
         off++;
     return off;
+}
+
+static void count_bad_event(struct web *w)
+{
+    atomic_fetch_add_explicit(&w->ctr.events_in, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
+}
+
+/* A parsed element: an object goes on (raw: its text, or NULL), anything else is bad. */
+static void on_parsed(struct web *w, json_object *o, const char *raw, size_t raw_len)
+{
+    if (o && json_object_is_type(o, json_type_object))
+        on_object(w, o, raw, raw_len);
+    else
+        count_bad_event(w);
 }
 
 /* One message from the events socket: an object, or an array of them (an ingest worker
  * sends each batch's messages as one array); events_in counts the objects. */
 void web_ws_event(struct web *w, const char *text, size_t len)
 {
-    if (len > WEB_EVENT_MAX) {
-        atomic_fetch_add_explicit(&w->ctr.events_in, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
-        return;
-    }
-    json_tokener *tok = json_tokener_new_ex(64);
+    json_tokener *tok = len > WEB_EVENT_MAX ? NULL : json_tokener_new_ex(64);
     if (!tok) {
-        atomic_fetch_add_explicit(&w->ctr.events_in, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
+        count_bad_event(w);
         return;
     }
     size_t off = skip_blank(text, len, 0);
@@ -487,12 +496,7 @@ void web_ws_event(struct web *w, const char *text, size_t len)
             json_tokener_reset(tok);
             json_object *e = json_tokener_parse_ex(tok, text + off, (int)(len - off));
             size_t used = json_tokener_get_parse_end(tok);
-            if (e && json_object_is_type(e, json_type_object)) {
-                on_object(w, e, text + off, used);
-            } else {
-                atomic_fetch_add_explicit(&w->ctr.events_in, 1, memory_order_relaxed);
-                atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
-            }
+            on_parsed(w, e, text + off, used);
             json_object_put(e);
             if (!e)
                 break; /* no telling where the next one starts */
@@ -504,12 +508,7 @@ void web_ws_event(struct web *w, const char *text, size_t len)
         }
     } else {
         json_object *o = json_tokener_parse_ex(tok, text, (int)len);
-        if (o && json_object_is_type(o, json_type_object)) {
-            on_object(w, o, NULL, 0);
-        } else {
-            atomic_fetch_add_explicit(&w->ctr.events_in, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&w->ctr.events_bad, 1, memory_order_relaxed);
-        }
+        on_parsed(w, o, NULL, 0);
         json_object_put(o);
     }
     json_tokener_free(tok);
