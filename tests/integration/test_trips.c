@@ -981,6 +981,14 @@ static long outcome_diff(const char *a, const char *b)
     return query_long("%s", sql);
 }
 
+/* Drives the same fixes as quiet (safe regions on) and as full (off); the rows that differ. */
+static long drive_both(const char *quiet, const char *full, const fix *f, int n)
+{
+    drive(quiet, f, n, 0);
+    drive(full, f, n, 1);
+    return outcome_diff(quiet, full);
+}
+
 static void same_outcome(const char *quiet, const char *full, int (*track_of)(fix *), long route,
                          long origin, long dest, double lat, double lon)
 {
@@ -1046,10 +1054,8 @@ START_TEST(safe_regions_near_edges_change_no_outcome)
             /* into the parking, then out of it */
             int from = half ? 7 : 0, to = half ? n : 7;
             long before = quiet_fixes;
-            drive(q, f + from, to - from, 0);
+            long diff = drive_both(q, full, f + from, to - from);
             ck_assert_msg(quiet_fixes - before >= 1, "%s: nothing quiet", q);
-            drive(full, f + from, to - from, 1);
-            long diff = outcome_diff(q, full);
             ck_assert_msg(diff == 0, "%s and %s differ in %ld rows", q, full, diff);
             if (with_trip)
                 ck_assert_int_eq(query_long("SELECT stop_ok::int FROM corridor.trip_state "
@@ -1066,10 +1072,8 @@ START_TEST(safe_regions_near_edges_change_no_outcome)
     arm("FSQ2", route1, fence_origin, fence_dest, 0, -1.0, 36.7);
     arm("FSF2", route1, fence_origin, fence_dest, 0, -1.0, 36.7);
     long before = quiet_fixes;
-    drive("FSQ2", f, n, 0);
+    long diff = drive_both("FSQ2", "FSF2", f, n);
     ck_assert_int_ge(quiet_fixes - before, 3);
-    drive("FSF2", f, n, 1);
-    long diff = outcome_diff("FSQ2", "FSF2");
     ck_assert_msg(diff == 0, "FSQ2 and FSF2 differ in %ld rows", diff);
     ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'FSQ2' "
                                 "AND kind IN ('route_deviation', 'route_return')"),
@@ -1078,9 +1082,7 @@ START_TEST(safe_regions_near_edges_change_no_outcome)
                                {110, -0.9908, 36.7011, 60, 90, NULL, NULL}};
     arm("FSQ3", route1, fence_origin, fence_dest, 0, -0.992, 36.7);
     arm("FSF3", route1, fence_origin, fence_dest, 0, -0.992, 36.7);
-    drive("FSQ3", edge, 2, 0);
-    drive("FSF3", edge, 2, 1);
-    diff = outcome_diff("FSQ3", "FSF3");
+    diff = drive_both("FSQ3", "FSF3", edge, 2);
     ck_assert_msg(diff == 0, "FSQ3 and FSF3 differ in %ld rows", diff);
     ck_assert_int_eq(query_long("SELECT out_count FROM corridor.trip_state "
                                 "WHERE seal_id = 'FSQ3'"),
