@@ -38,6 +38,9 @@ static const struct setting settings[] = {
     {"workers", K_INT, S(workers), 1, 64, "ingest worker threads"},
     {"batch-max", K_INT, S(batch_max), 1, 10000, "observations per database batch"},
     {"batch-ms", K_INT, S(batch_ms), 1, 1000, "milliseconds a batch waits to fill"},
+    {"worker-regions", K_INT, S(worker_regions), 0, 1,
+     "1: ingest workers find quiet fixes from their copy of each seal's safe region\n"
+     "                           (the database confirms it); 0: the database tests every fix"},
     {"max-future", K_INT, S(max_future_s), 0, 86400 * 7,
      "seconds a device time may lie ahead of the server clock"},
     {"dispatch-ack-timeout", K_INT, S(dispatch_ack_timeout_s), 1, 86400,
@@ -81,6 +84,7 @@ void core_config_defaults(core_config *cfg)
     cfg->workers = 2;
     cfg->batch_max = 1000;
     cfg->batch_ms = 20;
+    cfg->worker_regions = 1;
     cfg->max_future_s = 3600;
     cfg->dispatch_ack_timeout_s = 300;
     cfg->ws_queue_max = 10000;

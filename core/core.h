@@ -73,6 +73,7 @@ typedef struct core_config {
     int workers;               /* ingest worker threads */
     int batch_max;             /* observations per batch */
     int batch_ms;              /* longest a batch waits before it is sent */
+    int worker_regions;        /* workers keep a copy of the safe regions (057) */
     int max_future_s;          /* device times further ahead than this are refused */
     int dispatch_ack_timeout_s;
     int ws_queue_max;          /* incidents queued per websocket client before it is dropped */

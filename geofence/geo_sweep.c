@@ -50,7 +50,7 @@ static void sweep_once(geo_sweeper *s)
         }
     }
     PGresult *r = PQexec(s->db, "SELECT kind, idx, body FROM corridor.sweep_all(now())");
-    if (geo_batch_result(r, NULL, &(geo_result_ops){NULL, publish, NULL}, s))
+    if (geo_batch_result(r, NULL, &(geo_result_ops){NULL, publish, NULL, NULL}, s))
         core_warn(MOD, "sweep failed: %s", PQresultErrorMessage(r));
     PQclear(r);
 }

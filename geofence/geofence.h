@@ -39,11 +39,31 @@ int geo_batch_add(geo_batch *b, const geo_obs *o);
 int geo_batch_len(const geo_batch *b);
 void geo_batch_clear(geo_batch *b);
 
-/* Prepares the batch statement on conn (once per connection). 0 or CORE_EDB. */
+/* ---- the worker's copy of the safe regions (geo_quiet.c, 057_worker_regions.sql) ----
+ * With it a worker finds most quiet fixes itself, and the database only confirms that the
+ * copy is current. One per worker thread; not thread-safe. */
+typedef struct geo_quiet geo_quiet;
+
+/* An empty copy (no grid: nothing is found quiet until geo_quiet_load). NULL on failure. */
+geo_quiet *geo_quiet_new(void);
+void geo_quiet_free(geo_quiet *q);
+/* Loads the fence grid of the database's current generation over conn (blocking; tens of
+ * MB for 150,000 grid pieces). 0, or CORE_EDB / -ENOMEM with a reason in err (the old
+ * grid is then gone too: the copy finds nothing quiet until a load succeeds). */
+int geo_quiet_load(geo_quiet *q, PGconn *conn, char *err, size_t n);
+/* 1 when no grid is loaded or a batch reported a newer generation: load again. */
+int geo_quiet_stale(const geo_quiet *q);
+/* Seals the copy knows. */
+size_t geo_quiet_seals(const geo_quiet *q);
+
+/* Prepares the batch statements on conn (once per connection). 0 or CORE_EDB. */
 int geo_prepare(PGconn *conn, char *err, size_t n);
 /* Sends the batch as one asynchronous call (PQsendQueryPrepared); the caller collects
- * the result with PQgetResult and passes it to geo_batch_result. 0 or CORE_EDB. */
-int geo_batch_send(geo_batch *b, PGconn *conn);
+ * the result with PQgetResult and passes it to geo_batch_result. With q (not NULL) the
+ * fixes q finds quiet go as such (corridor.ingest_hinted) and the answer renews q's
+ * copy; q must then stay alive, and be used by no other batch, until the result was
+ * passed to geo_batch_result. 0 or CORE_EDB. */
+int geo_batch_send(geo_batch *b, PGconn *conn, geo_quiet *q);
 
 /* What one batch result tells its caller. reject: observation idx (0-based) was refused,
  * with a reason; publish: a JSON message ("position" or "incident") for the live map (a
@@ -56,6 +76,8 @@ typedef struct geo_result_ops {
     /* quiet: n fixes of the batch were stored without rule work (053_safe_regions.sql);
      * never published. May be NULL. */
     void (*quiet)(void *arg, int n);
+    /* hinted: n of those the worker's copy had found quiet (057). May be NULL. */
+    void (*hinted)(void *arg, int n);
 } geo_result_ops;
 
 /* Walks a PGRES_TUPLES_OK result of corridor.ingest_batch for batch b (the one sent;

@@ -24,6 +24,7 @@ typedef struct ingest_counters {
     atomic_ullong batch_le[8];  /* latency histogram buckets */
     atomic_ullong published, publish_dropped;
     atomic_ullong quiet;     /* fixes stored without rule work: inside their safe region */
+    atomic_ullong hinted;    /* of those, found quiet by the worker's copy (057) */
     atomic_uint queue_depth; /* observations waiting */
     atomic_uint db_up;       /* 1 while the connection works */
 } ingest_counters;

@@ -128,6 +128,79 @@ static int batch(const char *seal, const fix *f, int n)
     return incidents;
 }
 
+/* ---- the ingest worker's way (057_worker_regions.sql): the same batches through
+ * geo_batch with the worker's copy of the safe regions ---- */
+static geo_quiet *copy;
+static geo_batch *wbatch;
+static long hinted_fixes; /* quiet fixes the copy found, as the database confirmed */
+
+static void on_reject(void *arg, int idx, const char *reason)
+{
+    (void)arg;
+    ck_abort_msg("fix %d refused: %s", idx, reason);
+}
+
+static void on_quiet(void *arg, int n)
+{
+    (void)arg;
+    quiet_fixes += n;
+}
+
+static void on_hinted(void *arg, int n)
+{
+    (void)arg;
+    hinted_fixes += n;
+}
+
+/* The fix as the device protocols decode it, to the text batch()'s equal. */
+static geo_obs obs_of(const char *seal, const fix *f)
+{
+    geo_obs o;
+    geo_obs_clear(&o);
+    snprintf(o.seal_id, sizeof o.seal_id, "%s", seal);
+    o.ts_us = (int64_t)(t0 + f->t) * 1000000;
+    o.lat = f->lat;
+    o.lon = f->lon;
+    o.speed_kmh = f->speed < 0 ? NAN : (float)f->speed;
+    o.bearing = 0;
+    o.altitude = 0;
+    o.accuracy = 5;
+    o.battery = (float)f->batt;
+    snprintf(o.lock, sizeof o.lock, "%s", f->lock ? f->lock : "locked");
+    snprintf(o.alarm, sizeof o.alarm, "%s", f->alarm ? f->alarm : "");
+    return o;
+}
+
+/* One micro-batch of fixes of one seal as an ingest worker sends it: the copy (loaded
+ * again first when a batch reported a new generation) sorts out the quiet ones. */
+static void batch_worker(const char *seal, const fix *f, int n)
+{
+    char err[512];
+    if (!copy) {
+        copy = geo_quiet_new();
+        wbatch = geo_batch_new(64);
+        ck_assert_ptr_nonnull(copy);
+        ck_assert_ptr_nonnull(wbatch);
+        ck_assert_msg(geo_prepare(db, err, sizeof err) == 0, "%s", err);
+    }
+    if (geo_quiet_stale(copy))
+        ck_assert_msg(geo_quiet_load(copy, db, err, sizeof err) == 0, "%s", err);
+    geo_batch_clear(wbatch);
+    for (int i = 0; i < n; i++) {
+        geo_obs o = obs_of(seal, &f[i]);
+        ck_assert_int_ge(geo_batch_add(wbatch, &o), 0);
+    }
+    ck_assert_int_eq(geo_batch_send(wbatch, db, copy), 0);
+    PGresult *r;
+    while ((r = PQgetResult(db))) {
+        ck_assert_msg(geo_batch_result(r, wbatch,
+                                       &(geo_result_ops){on_reject, NULL, on_quiet, on_hinted},
+                                       NULL) == 0,
+                      "%s", PQresultErrorMessage(r));
+        PQclear(r);
+    }
+}
+
 /* One fix per batch, as devices report. */
 static void track(const char *seal, const fix *f, int n)
 {
@@ -292,6 +365,10 @@ static void setup(void)
 
 static void teardown(void)
 {
+    geo_quiet_free(copy);
+    geo_batch_free(wbatch);
+    copy = NULL;
+    wbatch = NULL;
     PQfinish(db);
 }
 
@@ -930,21 +1007,28 @@ static int drive_border(fix *f)
     return n;
 }
 
-/* Sends the fixes of seal in batches of 1, 2, 3, 5, 1, 8, ... fixes; full = every fix
- * evaluated in full (safe regions off on this connection). */
-static void drive(const char *seal, const fix *f, int n, int full)
+enum how { QUIET, FULL, WORKER };
+
+/* Sends the fixes of seal in batches of 1, 2, 3, 5, 1, 8, ... fixes: QUIET as
+ * corridor.ingest_batch (safe regions), FULL with every fix evaluated in full (safe
+ * regions off on this connection), WORKER as an ingest worker does (its copy of the
+ * regions, corridor.ingest_hinted). */
+static void drive(const char *seal, const fix *f, int n, enum how how)
 {
     static const int sizes[] = {1, 2, 3, 5, 1, 8, 1, 1, 4};
-    if (full)
+    if (how == FULL)
         harness_exec(db, "SET corridor.safe_regions = off");
     for (int i = 0, k = 0; i < n; k++) {
         int m = sizes[k % (sizeof sizes / sizeof *sizes)];
         if (m > n - i)
             m = n - i;
-        batch(seal, f + i, m);
+        if (how == WORKER)
+            batch_worker(seal, f + i, m);
+        else
+            batch(seal, f + i, m);
         i += m;
     }
-    if (full)
+    if (how == FULL)
         harness_exec(db, "RESET corridor.safe_regions");
 }
 
@@ -981,30 +1065,44 @@ static long outcome_diff(const char *a, const char *b)
     return query_long("%s", sql);
 }
 
-/* Drives the same fixes as quiet (safe regions on) and as full (off); the rows that differ. */
-static long drive_both(const char *quiet, const char *full, const fix *f, int n)
+/* Drives the same fixes as quiet (safe regions on), through the worker's copy, and as full
+ * (off); the rows in which quiet or worker differ from full. */
+static long drive_all(const char *quiet, const char *worker, const char *full, const fix *f,
+                      int n)
 {
-    drive(quiet, f, n, 0);
-    drive(full, f, n, 1);
-    return outcome_diff(quiet, full);
+    drive(quiet, f, n, QUIET);
+    drive(worker, f, n, WORKER);
+    drive(full, f, n, FULL);
+    return outcome_diff(quiet, full) + outcome_diff(worker, full);
 }
 
-static void same_outcome(const char *quiet, const char *full, int (*track_of)(fix *), long route,
-                         long origin, long dest, double lat, double lon)
+static void same_outcome(const char *quiet, const char *worker, const char *full,
+                         int (*track_of)(fix *), long route, long origin, long dest, double lat,
+                         double lon)
 {
     static fix f[DRIVE_MAX];
     int n = track_of(f);
     arm(quiet, route, origin, dest, 0, lat, lon);
+    arm(worker, route, origin, dest, 0, lat, lon);
     arm(full, route, origin, dest, 0, lat, lon);
     long before = quiet_fixes;
-    drive(quiet, f, n, 0);
+    drive(quiet, f, n, QUIET);
     long quiet_n = quiet_fixes - before;
-    drive(full, f, n, 1);
+    drive(full, f, n, FULL);
     ck_assert_int_eq(quiet_fixes - before, quiet_n); /* none quiet with safe regions off */
     /* stopped and parked fixes are never quiet: a third of the track is */
     ck_assert_msg(quiet_n > n / 3 && quiet_n < n, "%ld of %d fixes quiet", quiet_n, n);
     long diff = outcome_diff(quiet, full);
     ck_assert_msg(diff == 0, "%s and %s differ in %ld rows", quiet, full, diff);
+    /* the worker's way: as many quiet, most of them found by the copy, the same outcome */
+    before = quiet_fixes;
+    long hinted_before = hinted_fixes;
+    drive(worker, f, n, WORKER);
+    ck_assert_int_eq(quiet_fixes - before, quiet_n);
+    ck_assert_msg(hinted_fixes - hinted_before > quiet_n / 2, "%ld of %ld quiet fixes by the copy",
+                  hinted_fixes - hinted_before, quiet_n);
+    diff = outcome_diff(worker, full);
+    ck_assert_msg(diff == 0, "%s and %s differ in %ld rows", worker, full, diff);
     /* and the comparison sees something: events of many kinds */
     ck_assert_int_ge(query_long("SELECT count(DISTINCT kind) FROM corridor.events WHERE "
                                 "seal_id = '%s'",
@@ -1014,7 +1112,8 @@ static void same_outcome(const char *quiet, const char *full, int (*track_of)(fi
 
 START_TEST(safe_regions_change_no_outcome)
 {
-    same_outcome("SRQ1", "SRF1", drive_route1, route1, fence_origin, fence_dest, -1, 36.0);
+    same_outcome("SRQ1", "SRW1", "SRF1", drive_route1, route1, fence_origin, fence_dest, -1,
+                 36.0);
     char kinds[1024];
     query_text(kinds, sizeof kinds,
                "SELECT string_agg(DISTINCT kind, ',') FROM corridor.events WHERE seal_id = 'SRQ1'");
@@ -1024,8 +1123,8 @@ START_TEST(safe_regions_change_no_outcome)
                           "destination_arrival", "fence_enter",        "fence_exit"};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         ck_assert_msg(strstr(kinds, want[i]), "no %s in %s", want[i], kinds);
-    same_outcome("SRQ2", "SRF2", drive_border, route_border, fence_ug_origin, fence_busia, 0.6,
-                 34.5);
+    same_outcome("SRQ2", "SRW2", "SRF2", drive_border, route_border, fence_ug_origin, fence_busia,
+                 0.6, 34.5);
     ck_assert_int_ge(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'SRQ2' "
                                 "AND kind = 'border_crossing'"),
                      1);
@@ -1042,21 +1141,24 @@ START_TEST(safe_regions_near_edges_change_no_outcome)
     static fix f[DRIVE_MAX];
     int n = drive_into_park(f);
     for (int with_trip = 1; with_trip >= 0; with_trip--) {
-        const char *q = with_trip ? "FSQ1" : "FSQ0", *full = with_trip ? "FSF1" : "FSF0";
+        const char *q = with_trip ? "FSQ1" : "FSQ0", *full = with_trip ? "FSF1" : "FSF0",
+                   *wk = with_trip ? "FSW1" : "FSW0";
         if (with_trip) {
             arm(q, route1, fence_origin, fence_dest, 0, -1.0, 36.44);
+            arm(wk, route1, fence_origin, fence_dest, 0, -1.0, 36.44);
             arm(full, route1, fence_origin, fence_dest, 0, -1.0, 36.44);
         } else {
             seal_new(q);
+            seal_new(wk);
             seal_new(full);
         }
         for (int half = 0; half < 2; half++) {
             /* into the parking, then out of it */
             int from = half ? 7 : 0, to = half ? n : 7;
             long before = quiet_fixes;
-            long diff = drive_both(q, full, f + from, to - from);
+            long diff = drive_all(q, wk, full, f + from, to - from);
             ck_assert_msg(quiet_fixes - before >= 1, "%s: nothing quiet", q);
-            ck_assert_msg(diff == 0, "%s and %s differ in %ld rows", q, full, diff);
+            ck_assert_msg(diff == 0, "%s or %s and %s differ in %ld rows", q, wk, full, diff);
             if (with_trip)
                 ck_assert_int_eq(query_long("SELECT stop_ok::int FROM corridor.trip_state "
                                             "WHERE seal_id = '%s'",
@@ -1070,20 +1172,22 @@ START_TEST(safe_regions_near_edges_change_no_outcome)
     }
     n = drive_off_corridor(f);
     arm("FSQ2", route1, fence_origin, fence_dest, 0, -1.0, 36.7);
+    arm("FSW2", route1, fence_origin, fence_dest, 0, -1.0, 36.7);
     arm("FSF2", route1, fence_origin, fence_dest, 0, -1.0, 36.7);
     long before = quiet_fixes;
-    long diff = drive_both("FSQ2", "FSF2", f, n);
+    long diff = drive_all("FSQ2", "FSW2", "FSF2", f, n);
     ck_assert_int_ge(quiet_fixes - before, 3);
-    ck_assert_msg(diff == 0, "FSQ2 and FSF2 differ in %ld rows", diff);
+    ck_assert_msg(diff == 0, "FSQ2 or FSW2 and FSF2 differ in %ld rows", diff);
     ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'FSQ2' "
                                 "AND kind IN ('route_deviation', 'route_return')"),
                      2);
     static const fix edge[] = {{100, -0.992, 36.7, 60, 90, NULL, NULL},
                                {110, -0.9908, 36.7011, 60, 90, NULL, NULL}};
     arm("FSQ3", route1, fence_origin, fence_dest, 0, -0.992, 36.7);
+    arm("FSW3", route1, fence_origin, fence_dest, 0, -0.992, 36.7);
     arm("FSF3", route1, fence_origin, fence_dest, 0, -0.992, 36.7);
-    diff = drive_both("FSQ3", "FSF3", edge, 2);
-    ck_assert_msg(diff == 0, "FSQ3 and FSF3 differ in %ld rows", diff);
+    diff = drive_all("FSQ3", "FSW3", "FSF3", edge, 2);
+    ck_assert_msg(diff == 0, "FSQ3 or FSW3 and FSF3 differ in %ld rows", diff);
     ck_assert_int_eq(query_long("SELECT out_count FROM corridor.trip_state "
                                 "WHERE seal_id = 'FSQ3'"),
                      1);
@@ -1114,6 +1218,79 @@ START_TEST(safe_region_yields_to_a_new_fence)
                                 t0 + f[22].t),
                      1);
     harness_exec(db, "UPDATE corridor.geofences SET deleted_at = now() WHERE name = 'New zone'");
+}
+END_TEST
+
+/* The worker's copy after a new fence: the batch that meets it is refused the fast path
+ * (its generation is old), the fence is entered as it must be, and the copy is loaded
+ * again and used from the next batch on. */
+START_TEST(worker_copy_yields_to_a_new_fence)
+{
+    static fix f[40];
+    arm("SRWN", route1, fence_origin, fence_dest, 0, -1, 36.0);
+    for (int i = 0; i < 40; i++)
+        f[i] = (fix){100 + 10 * i, -1.0, 36.05 + 0.0015 * i, 60, 90, NULL, NULL};
+    long before = hinted_fixes;
+    for (int i = 0; i < 20; i++)
+        batch_worker("SRWN", &f[i], 1);
+    ck_assert_int_ge(hinted_fixes - before, 15);
+    query_long("INSERT INTO corridor.geofences(name, kind, geom) VALUES ('New zone W', "
+               "'restricted', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(%.7f, -1.0), 4326), "
+               "0.0005))) RETURNING id",
+               f[22].lon);
+    for (int i = 20; i < 25; i++)
+        batch_worker("SRWN", &f[i], 1);
+    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.incidents WHERE seal_id = 'SRWN' "
+                                "AND rule = 'restricted_zone_entry'"),
+                     1);
+    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'SRWN' "
+                                "AND kind = 'fence_enter' AND ts = to_timestamp(%ld)",
+                                t0 + f[22].t),
+                     1);
+    before = hinted_fixes;
+    for (int i = 25; i < 40; i++)
+        batch_worker("SRWN", &f[i], 1);
+    ck_assert_int_ge(hinted_fixes - before, 10);
+    harness_exec(db, "UPDATE corridor.geofences SET deleted_at = now() WHERE name = 'New zone W'");
+}
+END_TEST
+
+/* Another writer between the worker's batches (a second worker the device reconnected to):
+ * a newer fix moves the seal's latest row, a late fix renews its region without moving it.
+ * The worker's copy is out of date both times: its next batch is refused the fast path and
+ * goes through the database's own test, and the outcome is that of full evaluation. */
+START_TEST(worker_copy_out_of_date_changes_no_outcome)
+{
+    static fix f[21];
+    arm("SRWO", route1, fence_origin, fence_dest, 0, -1, 36.0);
+    arm("SRFO", route1, fence_origin, fence_dest, 0, -1, 36.0);
+    for (int i = 0; i < 20; i++)
+        f[i] = (fix){100 + 10 * i, -1.0, 36.05 + 0.0015 * i, 60, 90, NULL, NULL};
+    f[20] = (fix){155, -1.0, 36.05 + 0.0015 * 5.5, 60, 90, NULL, NULL}; /* late */
+    static const int order[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -10, 11, 12, 13, -20, 14, 15, 16,
+                                17, 18, 19};
+    for (size_t k = 0; k < sizeof order / sizeof *order; k++) {
+        int i = order[k] < 0 ? -order[k] : order[k];
+        drive("SRFO", &f[i], 1, FULL);
+        long q = quiet_fixes, h = hinted_fixes;
+        if (order[k] < 0) { /* the other writer */
+            batch("SRWO", &f[i], 1);
+            continue;
+        }
+        batch_worker("SRWO", &f[i], 1);
+        /* the copy finds the fix quiet, the database refuses it the fast path: after the
+         * newer fix its newest fix is another, after the late one its region version */
+        if (k > 0 && order[k - 1] < 0)
+            ck_assert_int_eq(hinted_fixes - h, 0);
+        if (i == 11) /* and its own test finds it quiet */
+            ck_assert_int_eq(quiet_fixes - q, 1);
+    }
+    ck_assert_int_ge(hinted_fixes, 12);
+    long diff = outcome_diff("SRWO", "SRFO");
+    ck_assert_msg(diff == 0, "SRWO and SRFO differ in %ld rows", diff);
+    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.positions WHERE seal_id = 'SRWO' "
+                                "AND late"),
+                     1);
 }
 END_TEST
 
@@ -1223,6 +1400,8 @@ static Suite *trips_suite(void)
     tcase_add_test(tc, safe_regions_near_edges_change_no_outcome);
     tcase_add_test(tc, safe_region_yields_to_a_new_fence);
     tcase_add_test(tc, safe_region_keeps_impossible_movement);
+    tcase_add_test(tc, worker_copy_yields_to_a_new_fence);
+    tcase_add_test(tc, worker_copy_out_of_date_changes_no_outcome);
     tcase_add_test(tc, quiet_position_message_matches_the_database);
     suite_add_tcase(s, tc);
     return s;
