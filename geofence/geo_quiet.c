@@ -473,7 +473,7 @@ done:
 
 /* 1: the box lies inside the piece, 0: outside it, -1: it touches the boundary (or the
  * piece cannot be read): the database decides. */
-static int piece_side(geo_quiet *q, struct piece *p, const GEOSGeometry *box, double x, double y)
+static int piece_side(geo_quiet *q, struct piece *p, GEOSGeometry **box, double x, double y)
 {
     const double m = GEO_QUIET_MARGIN;
     if (p->full)
@@ -482,6 +482,8 @@ static int piece_side(geo_quiet *q, struct piece *p, const GEOSGeometry *box, do
         return -1;
     if (x + m < p->xmin || x - m > p->xmax || y + m < p->ymin || y - m > p->ymax)
         return 0;
+    if (!*box && !(*box = GEOSGeom_createRectangle_r(q->h, x - m, y - m, x + m, y + m)))
+        return -1;
     if (p->state == 0) {
         GEOSWKBReader *rd = GEOSWKBReader_create_r(q->h);
         p->g = rd ? GEOSWKBReader_read_r(q->h, rd, q->wkb + p->wkb_off, p->wkb_len) : NULL;
@@ -492,12 +494,12 @@ static int piece_side(geo_quiet *q, struct piece *p, const GEOSGeometry *box, do
         if (p->state < 0)
             return -1;
     }
-    char in = GEOSPreparedContainsProperly_r(q->h, p->pg, box);
+    char in = GEOSPreparedContainsProperly_r(q->h, p->pg, *box);
     if (in == 1)
         return 1;
     if (in != 0)
         return -1;
-    return GEOSPreparedIntersects_r(q->h, p->pg, box) == 0 ? 0 : -1;
+    return GEOSPreparedIntersects_r(q->h, p->pg, *box) == 0 ? 0 : -1;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -524,7 +526,6 @@ static int add_id(geo_quiet *q, int *n, int64_t id)
  * not sure. */
 static int same_fences(geo_quiet *q, double lat, double lon, const int64_t *fences, int nf)
 {
-    const double m = GEO_QUIET_MARGIN;
     /* corridor.cell01 of the same doubles: the same cell */
     int64_t key = ((int64_t)floor(lon * 100) + 18000) * 100000 + ((int64_t)floor(lat * 100) + 9000);
     int lo = 0, hi = q->ncells - 1, c = -1;
@@ -542,19 +543,18 @@ static int same_fences(geo_quiet *q, double lat, double lon, const int64_t *fenc
     int first = c < 0 ? 0 : q->cells[c].first, last = c < 0 ? 0 : first + q->cells[c].n;
     if (last == first && q->npieces == q->gridless)
         return nf == 0; /* no fence near */
-    GEOSGeometry *box = GEOSGeom_createRectangle_r(q->h, lon - m, lat - m, lon + m, lat + m);
-    if (!box)
-        return 0;
+    GEOSGeometry *box = NULL; /* the fix with its margin, made when a piece needs GEOS */
     int n = 0, ok = 1;
     for (int pass = 0; pass < 2 && ok; pass++) {
         int from = pass ? q->gridless : first, to = pass ? q->npieces : last;
         for (int i = from; i < to && ok; i++) {
-            int side = piece_side(q, &q->pieces[i], box, lon, lat);
-            if (side < 0 || (side == 1 && add_id(q, &n, q->pieces[i].fence)))
-                ok = 0;
+            int side = piece_side(q, &q->pieces[i], &box, lon, lat);
+            if (side < 0 || (side == 1 && (n == nf || add_id(q, &n, q->pieces[i].fence))))
+                ok = 0; /* not sure, or more fences than the region's */
         }
     }
-    GEOSGeom_destroy_r(q->h, box);
+    if (box)
+        GEOSGeom_destroy_r(q->h, box);
     if (!ok || n != nf)
         return 0;
     if (n == 0)
@@ -564,7 +564,6 @@ static int same_fences(geo_quiet *q, double lat, double lon, const int64_t *fenc
 }
 
 /* ---- sorting a batch ---- */
-
 
 static double sq(double x)
 {

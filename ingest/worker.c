@@ -381,6 +381,7 @@ static int db_connect(ingest_worker *w)
         PQfinish(w->ctl);
         w->ctl = PQconnectdb(conninfo);
     }
+    quiet_copy(w); /* the grid now, before devices wait on a first batch */
     atomic_store_explicit(&w->c.db_up, 1, memory_order_relaxed);
     return 0;
 fail:
