@@ -85,7 +85,8 @@ SQL
 # it ran with.
 hp_need=1150
 "$root/scripts/pg.sh" stop "$root/var/bench-pg" >&2
-hp_free=$(awk '/^HugePages_Free/ {print $2}' /proc/meminfo)
+# free and not promised to another mapping
+hp_free=$(awk '/^HugePages_Free/ {f = $2} /^HugePages_Rsvd/ {r = $2} END {print f - r}' /proc/meminfo)
 if [ -w /proc/sys/vm/nr_hugepages ] && [ "${hp_free:-0}" -lt $hp_need ]; then
   echo $(( $(cat /proc/sys/vm/nr_hugepages) + hp_need - ${hp_free:-0} )) \
     >/proc/sys/vm/nr_hugepages 2>/dev/null || true
