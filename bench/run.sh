@@ -98,7 +98,10 @@ BENCH_HUGE_PAGES=$(awk '/^[0-9a-f]+-[0-9a-f]+ / {big = 0} /^Size:/ {big = $2 > 1
                         /^KernelPageSize:/ && big && $2 == 2048 {hp = 1} END {print hp + 0}' \
                    "/proc/$pm/smaps" 2>/dev/null || echo 0)
 log "PostgreSQL shared memory in huge pages: $([ $BENCH_HUGE_PAGES = 1 ] && echo yes || echo no)"
-psql -d postgres -qc "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
+# byte order for text (seal ids in every key): no strcoll in the btree descents, which took
+# 2-3 % of the machine with the cluster's C.UTF-8 (docs/operations.md)
+psql -d postgres -qc "DROP DATABASE IF EXISTS bench" \
+  -c "CREATE DATABASE bench TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"
 log "migrating and loading 10,000 geofences and 10,000 armed trips"
 "$build/corridord" migrate --db "dbname=bench" --log-level warn
 t0=$(date +%s)

@@ -45,6 +45,11 @@ struct geo_qseal {
     double flat, flon, fr;
     int nf; /* -1: no fence set (the region holds none) */
     int64_t *fences;
+    /* a disc around a fix whose fences were found to be the region's, clear of every
+     * fence piece's boundary and of its grid cell's edges: fixes inside it need no GEOS
+     * (c_r 0: none; dropped with every new region and grid) */
+    double c_lat, c_lon, c_r;
+    int64_t c_gen;
     /* the batch being sorted (mark: its serial) */
     unsigned mark, region_mark;
     int ok, b_last;
@@ -58,8 +63,8 @@ struct piece {
     int state; /* 0: not parsed yet, 1: prepared, -1: unusable (the database decides) */
     double xmin, ymin, xmax, ymax;
     size_t wkb_off, wkb_len;
-    GEOSGeometry *g;
-    const GEOSPreparedGeometry *pg;
+    GEOSGeometry *g, *bound; /* the piece, and its boundary when a clearance needs it */
+    const GEOSPreparedGeometry *pg, *pbound;
 };
 
 struct cell {
@@ -111,6 +116,10 @@ static void grid_free(geo_quiet *q)
             GEOSPreparedGeom_destroy_r(q->h, q->pieces[i].pg);
         if (q->pieces[i].g)
             GEOSGeom_destroy_r(q->h, q->pieces[i].g);
+        if (q->pieces[i].pbound)
+            GEOSPreparedGeom_destroy_r(q->h, q->pieces[i].pbound);
+        if (q->pieces[i].bound)
+            GEOSGeom_destroy_r(q->h, q->pieces[i].bound);
     }
     free(q->pieces);
     free(q->cells);
@@ -291,6 +300,7 @@ void geo_quiet_region(geo_quiet *q, const char *text)
     if (!s)
         return;
     s->region_mark = q->serial;
+    s->c_r = 0;
     s->ver = field_i(&p);
     s->gen = field_i(&p);
     s->ts_us = field_us(&p);
@@ -471,6 +481,20 @@ done:
     return rc_;
 }
 
+/* Parses and prepares piece p the first time it is needed: 1, or -1 if GEOS cannot. */
+static int piece_ready(geo_quiet *q, struct piece *p)
+{
+    if (p->state == 0) {
+        GEOSWKBReader *rd = GEOSWKBReader_create_r(q->h);
+        p->g = rd ? GEOSWKBReader_read_r(q->h, rd, q->wkb + p->wkb_off, p->wkb_len) : NULL;
+        if (rd)
+            GEOSWKBReader_destroy_r(q->h, rd);
+        p->pg = p->g ? GEOSPrepare_r(q->h, p->g) : NULL;
+        p->state = p->pg ? 1 : -1;
+    }
+    return p->state;
+}
+
 /* 1: the box lies inside the piece, 0: outside it, -1: it touches the boundary (or the
  * piece cannot be read): the database decides. */
 static int piece_side(geo_quiet *q, struct piece *p, GEOSGeometry **box, double x, double y)
@@ -484,16 +508,8 @@ static int piece_side(geo_quiet *q, struct piece *p, GEOSGeometry **box, double 
         return 0;
     if (!*box && !(*box = GEOSGeom_createRectangle_r(q->h, x - m, y - m, x + m, y + m)))
         return -1;
-    if (p->state == 0) {
-        GEOSWKBReader *rd = GEOSWKBReader_create_r(q->h);
-        p->g = rd ? GEOSWKBReader_read_r(q->h, rd, q->wkb + p->wkb_off, p->wkb_len) : NULL;
-        if (rd)
-            GEOSWKBReader_destroy_r(q->h, rd);
-        p->pg = p->g ? GEOSPrepare_r(q->h, p->g) : NULL;
-        p->state = p->pg ? 1 : -1;
-        if (p->state < 0)
-            return -1;
-    }
+    if (piece_ready(q, p) < 0)
+        return -1;
     char in = GEOSPreparedContainsProperly_r(q->h, p->pg, *box);
     if (in == 1)
         return 1;
@@ -522,9 +538,45 @@ static int add_id(geo_quiet *q, int *n, int64_t id)
     return 0;
 }
 
+/* How far (lat, lon) is from the boundaries of pieces [from, to) and from its cell's
+ * edges, in degrees; 0 when GEOS cannot tell. Only pieces already parsed (the caller just
+ * tested the point against each) are measured; full pieces have no boundary in the cell. */
+static double clearance(geo_quiet *q, double lat, double lon, int from, int to)
+{
+    double fx = lon * 100 - floor(lon * 100), fy = lat * 100 - floor(lat * 100);
+    double best = fmin(fmin(fx, 1 - fx), fmin(fy, 1 - fy)) / 100;
+    GEOSGeometry *pt = NULL;
+    for (int pass = 0; pass < 2 && best > 0; pass++) {
+        int a = pass ? q->gridless : from, b = pass ? q->npieces : to;
+        for (int i = a; i < b && best > 0; i++) {
+            struct piece *p = &q->pieces[i];
+            double d;
+            if (p->full)
+                continue;
+            /* a piece whose box is farther than best cannot be nearer */
+            double dx = fmax(fmax(p->xmin - lon, lon - p->xmax), 0),
+                   dy = fmax(fmax(p->ymin - lat, lat - p->ymax), 0);
+            if (dx * dx + dy * dy >= best * best)
+                continue;
+            if (piece_ready(q, p) < 0 || (!p->bound && !(p->bound = GEOSBoundary_r(q->h, p->g))) ||
+                (!p->pbound && !(p->pbound = GEOSPrepare_r(q->h, p->bound))) ||
+                (!pt && !(pt = GEOSGeom_createPointFromXY_r(q->h, lon, lat))) ||
+                GEOSPreparedDistance_r(q->h, p->pbound, pt, &d) != 1) {
+                best = 0; /* GEOS cannot tell: no disc */
+                break;
+            }
+            best = fmin(best, d);
+        }
+    }
+    if (pt)
+        GEOSGeom_destroy_r(q->h, pt);
+    return best;
+}
+
 /* 1 if the fences containing (lat, lon) are exactly fences[0..nf) (sorted), 0 if not or
- * not sure. */
-static int same_fences(geo_quiet *q, double lat, double lon, const int64_t *fences, int nf)
+ * not sure. With s, a match leaves s a clearance disc around the point. */
+static int same_fences(geo_quiet *q, geo_qseal *s, double lat, double lon,
+                       const int64_t *fences, int nf)
 {
     /* corridor.cell01 of the same doubles: the same cell */
     int64_t key = ((int64_t)floor(lon * 100) + 18000) * 100000 + ((int64_t)floor(lat * 100) + 9000);
@@ -541,8 +593,17 @@ static int same_fences(geo_quiet *q, double lat, double lon, const int64_t *fenc
         }
     }
     int first = c < 0 ? 0 : q->cells[c].first, last = c < 0 ? 0 : first + q->cells[c].n;
-    if (last == first && q->npieces == q->gridless)
-        return nf == 0; /* no fence near */
+    if (last == first && q->npieces == q->gridless) {
+        if (nf != 0)
+            return 0;
+        if (s) { /* no fence near: clear up to the cell's edges */
+            s->c_lat = lat;
+            s->c_lon = lon;
+            s->c_r = clearance(q, lat, lon, first, last);
+            s->c_gen = q->gen;
+        }
+        return 1;
+    }
     GEOSGeometry *box = NULL; /* the fix with its margin, made when a piece needs GEOS */
     int n = 0, ok = 1;
     for (int pass = 0; pass < 2 && ok; pass++) {
@@ -557,10 +618,18 @@ static int same_fences(geo_quiet *q, double lat, double lon, const int64_t *fenc
         GEOSGeom_destroy_r(q->h, box);
     if (!ok || n != nf)
         return 0;
-    if (n == 0)
-        return 1;
-    qsort(q->ids, (size_t)n, sizeof *q->ids, cmp_i64);
-    return memcmp(q->ids, fences, (size_t)n * sizeof *fences) == 0;
+    if (n > 0) {
+        qsort(q->ids, (size_t)n, sizeof *q->ids, cmp_i64);
+        if (memcmp(q->ids, fences, (size_t)n * sizeof *fences) != 0)
+            return 0;
+    }
+    if (s) {
+        s->c_lat = lat;
+        s->c_lon = lon;
+        s->c_r = clearance(q, lat, lon, first, last);
+        s->c_gen = q->gen;
+    }
+    return 1;
 }
 
 /* ---- sorting a batch ---- */
@@ -571,7 +640,7 @@ static double sq(double x)
 }
 
 /* 055's test of one fix against seal s's region, after the fix at (p_us, plat, plon). */
-static int fix_quiet(geo_quiet *q, const geo_qseal *s, const geo_obs *o, double lat, double lon,
+static int fix_quiet(geo_quiet *q, geo_qseal *s, const geo_obs *o, double lat, double lon,
                      int64_t p_us, double plat, double plon)
 {
     const double m = GEO_QUIET_MARGIN;
@@ -596,7 +665,11 @@ static int fix_quiet(geo_quiet *q, const geo_qseal *s, const geo_obs *o, double 
     }
     if (s->fr > m && sq(lat - s->flat) + sq(lon - s->flon) < sq(s->fr - m))
         return 1; /* inside the fence disc */
-    return s->nf >= 0 && same_fences(q, lat, lon, s->fences, s->nf);
+    if (s->nf < 0)
+        return 0;
+    if (s->c_gen == q->gen && s->c_r > m && sq(lat - s->c_lat) + sq(lon - s->c_lon) < sq(s->c_r - m))
+        return 1; /* inside the disc where the fences were last found to be the region's */
+    return same_fences(q, s, lat, lon, s->fences, s->nf);
 }
 
 int geo_quiet_pick(geo_quiet *q, const geo_obs *obs, int n, geo_qseal **who,

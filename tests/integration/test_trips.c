@@ -1294,6 +1294,36 @@ START_TEST(worker_copy_out_of_date_changes_no_outcome)
 }
 END_TEST
 
+/* The worker's clearance disc (geofence/geo_quiet.c): once the copy has found a fix's fences
+ * to be the region's, later fixes within the distance to the nearest fence boundary skip
+ * GEOS. A seal (no trip) drives along the middle of a grid cell, 44 m a fix, towards a small
+ * zone in the same cell: the disc must end at the zone's boundary, not the cell's edge. */
+START_TEST(worker_copy_clearance_ends_at_a_fence)
+{
+    query_long("INSERT INTO corridor.geofences(name, kind, geom) VALUES ('Cell zone', "
+               "'restricted', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(36.127, -0.995), 4326), "
+               "0.0008, 16))) RETURNING id");
+    static fix f[30];
+    for (int i = 0; i < 30; i++)
+        f[i] = (fix){100 + 10 * i, -0.995, 36.1205 + 0.0004 * i, 60, 90, NULL, NULL};
+    seal_new("SRWC");
+    seal_new("SRFC");
+    long before = hinted_fixes;
+    for (int i = 0; i < 30; i++) {
+        batch_worker("SRWC", &f[i], 1);
+        drive("SRFC", &f[i], 1, FULL);
+    }
+    ck_assert_int_ge(hinted_fixes - before, 10);
+    long diff = outcome_diff("SRWC", "SRFC");
+    ck_assert_msg(diff == 0, "SRWC and SRFC differ in %ld rows", diff);
+    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events e JOIN corridor.geofences g "
+                                "ON g.id = e.fence_id WHERE e.seal_id = 'SRWC' AND "
+                                "g.name = 'Cell zone' AND e.kind IN ('fence_enter', 'fence_exit')"),
+                     2);
+    harness_exec(db, "UPDATE corridor.geofences SET deleted_at = now() WHERE name = 'Cell zone'");
+}
+END_TEST
+
 START_TEST(safe_region_keeps_impossible_movement)
 {
     /* on the border route the corridor is 30 km wide and safe regions are large: a jump of
@@ -1402,6 +1432,7 @@ static Suite *trips_suite(void)
     tcase_add_test(tc, safe_region_keeps_impossible_movement);
     tcase_add_test(tc, worker_copy_yields_to_a_new_fence);
     tcase_add_test(tc, worker_copy_out_of_date_changes_no_outcome);
+    tcase_add_test(tc, worker_copy_clearance_ends_at_a_fence);
     tcase_add_test(tc, quiet_position_message_matches_the_database);
     suite_add_tcase(s, tc);
     return s;
