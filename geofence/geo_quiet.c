@@ -377,14 +377,15 @@ static double get_f8(const PGresult *r, int row, int col)
     return d;
 }
 
-static PGresult *binary_query(PGconn *conn, const char *sql)
+/* One query of the grid's load, its result in binary; NULL with err set if it failed. */
+static PGresult *load_query(PGconn *conn, const char *sql, const char *what, char *err, size_t n)
 {
-    return PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 1);
-}
-
-static void fail_msg(char *err, size_t n, const char *what, PGresult *r, PGconn *conn)
-{
-    snprintf(err, n, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    PGresult *r = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        return r;
+    snprintf(err, n, "reading %s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+    PQclear(r);
+    return NULL;
 }
 
 /* Pieces from result rows (fence, full, xmin, ymin, xmax, ymax, wkb) into q->pieces from
@@ -427,25 +428,22 @@ int geo_quiet_load(geo_quiet *q, PGconn *conn, char *err, size_t n)
     int rc_ = CORE_EDB;
 
     PQclear(PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-    rg = binary_query(conn, "SELECT gen FROM corridor.safe_gen");
-    if (PQresultStatus(rg) != PGRES_TUPLES_OK || PQntuples(rg) != 1) {
-        fail_msg(err, n, "reading the generation", rg, conn);
-        goto done;
-    }
-    rc = binary_query(conn, "SELECT c.cell, c.fence_id, c.is_full, ST_XMin(c.geom), "
-                            "ST_YMin(c.geom), ST_XMax(c.geom), ST_YMax(c.geom), "
-                            "ST_AsBinary(c.geom) FROM corridor.geofence_cells c "
-                            "ORDER BY c.cell, c.fence_id");
-    if (PQresultStatus(rc) != PGRES_TUPLES_OK) {
-        fail_msg(err, n, "reading the fence grid", rc, conn);
-        goto done;
-    }
-    rl = binary_query(conn, "SELECT f.id, false, ST_XMin(f.geom), ST_YMin(f.geom), "
-                            "ST_XMax(f.geom), ST_YMax(f.geom), ST_AsBinary(f.geom) "
-                            "FROM corridor.geofences f WHERE f.deleted_at IS NULL AND f.gridless "
-                            "ORDER BY f.id");
-    if (PQresultStatus(rl) != PGRES_TUPLES_OK) {
-        fail_msg(err, n, "reading the gridless fences", rl, conn);
+    if (!(rg = load_query(conn, "SELECT gen FROM corridor.safe_gen", "the generation", err, n)) ||
+        !(rc = load_query(conn,
+                          "SELECT c.cell, c.fence_id, c.is_full, ST_XMin(c.geom), "
+                          "ST_YMin(c.geom), ST_XMax(c.geom), ST_YMax(c.geom), "
+                          "ST_AsBinary(c.geom) FROM corridor.geofence_cells c "
+                          "ORDER BY c.cell, c.fence_id",
+                          "the fence grid", err, n)) ||
+        !(rl = load_query(conn,
+                          "SELECT f.id, false, ST_XMin(f.geom), ST_YMin(f.geom), "
+                          "ST_XMax(f.geom), ST_YMax(f.geom), ST_AsBinary(f.geom) "
+                          "FROM corridor.geofences f WHERE f.deleted_at IS NULL AND f.gridless "
+                          "ORDER BY f.id",
+                          "the gridless fences", err, n)) ||
+        PQntuples(rg) != 1) {
+        if (rl) /* all three ran: corridor.safe_gen has no row */
+            snprintf(err, n, "reading the generation: corridor.safe_gen is empty");
         goto done;
     }
 

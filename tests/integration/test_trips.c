@@ -1194,66 +1194,57 @@ START_TEST(safe_regions_near_edges_change_no_outcome)
 }
 END_TEST
 
-START_TEST(safe_region_yields_to_a_new_fence)
+/* A seal quiet on its road (one fix a batch, as QUIET or WORKER); a restricted zone is
+ * drawn just ahead of it: the next fix inside it is evaluated and raises the incident. The
+ * worker's copy: the batch that meets the zone is refused the fast path (its generation is
+ * old), and the copy is loaded again and used from the next batch on. */
+static void new_zone_ahead(const char *seal, const char *zone, enum how how)
 {
-    /* a seal quiet on its road; a restricted zone is drawn just ahead of it: the next fix
-     * inside it is evaluated and raises the incident */
     static fix f[40];
-    arm("SRN", route1, fence_origin, fence_dest, 0, -1, 36.0);
+    arm(seal, route1, fence_origin, fence_dest, 0, -1, 36.0);
     for (int i = 0; i < 40; i++)
         f[i] = (fix){100 + 10 * i, -1.0, 36.05 + 0.0015 * i, 60, 90, NULL, NULL};
-    long before = quiet_fixes;
-    track("SRN", f, 20);
+    long before = quiet_fixes, hinted = hinted_fixes;
+    for (int i = 0; i < 20; i++)
+        drive(seal, &f[i], 1, how);
     ck_assert_int_ge(quiet_fixes - before, 15);
-    query_long("INSERT INTO corridor.geofences(name, kind, geom) VALUES ('New zone', "
+    if (how == WORKER)
+        ck_assert_int_ge(hinted_fixes - hinted, 15);
+    query_long("INSERT INTO corridor.geofences(name, kind, geom) VALUES ('%s', "
                "'restricted', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(%.7f, -1.0), 4326), "
                "0.0005))) RETURNING id",
-               f[22].lon);
-    track("SRN", f + 20, 20);
-    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.incidents WHERE seal_id = 'SRN' "
-                                "AND rule = 'restricted_zone_entry'"),
+               zone, f[22].lon);
+    hinted = hinted_fixes;
+    for (int i = 20; i < 40; i++)
+        drive(seal, &f[i], 1, how);
+    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.incidents WHERE seal_id = '%s' "
+                                "AND rule = 'restricted_zone_entry'",
+                                seal),
                      1);
-    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'SRN' AND "
+    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = '%s' AND "
                                 "kind = 'fence_enter' AND ts = to_timestamp(%ld)",
-                                t0 + f[22].t),
+                                seal, t0 + f[22].t),
                      1);
-    harness_exec(db, "UPDATE corridor.geofences SET deleted_at = now() WHERE name = 'New zone'");
+    if (how == WORKER)
+        ck_assert_int_ge(hinted_fixes - hinted, 10);
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE corridor.geofences SET deleted_at = now() WHERE name = '%s'",
+             zone);
+    harness_exec(db, sql);
+}
+
+START_TEST(safe_region_yields_to_a_new_fence)
+{
+    new_zone_ahead("SRN", "New zone", QUIET);
 }
 END_TEST
 
-/* The worker's copy after a new fence: the batch that meets it is refused the fast path
- * (its generation is old), the fence is entered as it must be, and the copy is loaded
- * again and used from the next batch on. */
 START_TEST(worker_copy_yields_to_a_new_fence)
 {
-    static fix f[40];
-    arm("SRWN", route1, fence_origin, fence_dest, 0, -1, 36.0);
-    for (int i = 0; i < 40; i++)
-        f[i] = (fix){100 + 10 * i, -1.0, 36.05 + 0.0015 * i, 60, 90, NULL, NULL};
-    long before = hinted_fixes;
-    for (int i = 0; i < 20; i++)
-        batch_worker("SRWN", &f[i], 1);
-    ck_assert_int_ge(hinted_fixes - before, 15);
-    query_long("INSERT INTO corridor.geofences(name, kind, geom) VALUES ('New zone W', "
-               "'restricted', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(%.7f, -1.0), 4326), "
-               "0.0005))) RETURNING id",
-               f[22].lon);
-    for (int i = 20; i < 25; i++)
-        batch_worker("SRWN", &f[i], 1);
-    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.incidents WHERE seal_id = 'SRWN' "
-                                "AND rule = 'restricted_zone_entry'"),
-                     1);
-    ck_assert_int_eq(query_long("SELECT count(*) FROM corridor.events WHERE seal_id = 'SRWN' "
-                                "AND kind = 'fence_enter' AND ts = to_timestamp(%ld)",
-                                t0 + f[22].t),
-                     1);
-    before = hinted_fixes;
-    for (int i = 25; i < 40; i++)
-        batch_worker("SRWN", &f[i], 1);
-    ck_assert_int_ge(hinted_fixes - before, 10);
-    harness_exec(db, "UPDATE corridor.geofences SET deleted_at = now() WHERE name = 'New zone W'");
+    new_zone_ahead("SRWN", "New zone W", WORKER);
 }
 END_TEST
+
 
 /* Another writer between the worker's batches (a second worker the device reconnected to):
  * a newer fix moves the seal's latest row, a late fix renews its region without moving it.
