@@ -25,7 +25,7 @@
  * and of the fence grid (geo_quiet), finds most quiet fixes itself, and the database only
  * confirms the copy (057_worker_regions.sql). The grid is loaded on the control connection
  * when the worker connects and again when a batch reports that fences, routes or
- * countries changed (a pause of the worker's loop, about a second for 150,000 grid
+ * countries changed (a pause of the worker's loop, about half a second for 150,000 grid
  * pieces); until then the batches go without the copy.
  */
 #include "ingest_int.h"
@@ -323,8 +323,8 @@ static void on_db_readable(evutil_socket_t fd, short what, void *arg)
         PGresult *r = PQgetResult(w->db);
         if (!r)
             break;
-        if (geo_batch_result(r, w->sent.batch, &(geo_result_ops){on_reject, on_publish, on_quiet, on_hinted},
-                             w)) {
+        if (geo_batch_result(r, w->sent.batch,
+                             &(geo_result_ops){on_reject, on_publish, on_quiet, on_hinted}, w)) {
             core_error(MOD, "worker %d: batch failed: %s", w->id, PQresultErrorMessage(r));
             failed = 1;
         }
