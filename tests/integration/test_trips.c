@@ -1227,10 +1227,9 @@ static void new_zone_ahead(const char *seal, const char *zone, enum how how)
                      1);
     if (how == WORKER)
         ck_assert_int_ge(hinted_fixes - hinted, 10);
-    char sql[256];
-    snprintf(sql, sizeof sql, "UPDATE corridor.geofences SET deleted_at = now() WHERE name = '%s'",
-             zone);
-    harness_exec(db, sql);
+    const char *params[] = {zone};
+    PQclear(exec_params("UPDATE corridor.geofences SET deleted_at = now() WHERE name = $1", 1,
+                        params));
 }
 
 START_TEST(safe_region_yields_to_a_new_fence)
