@@ -161,11 +161,6 @@ int geo_quiet_stale(const geo_quiet *q)
     return q->gen < 0 || q->db_gen != q->gen;
 }
 
-size_t geo_quiet_seals(const geo_quiet *q)
-{
-    return q->count;
-}
-
 int64_t geo_quiet_grid_gen(const geo_quiet *q)
 {
     return q->gen;

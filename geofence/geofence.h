@@ -53,8 +53,6 @@ void geo_quiet_free(geo_quiet *q);
 int geo_quiet_load(geo_quiet *q, PGconn *conn, char *err, size_t n);
 /* 1 when no grid is loaded or a batch reported a newer generation: load again. */
 int geo_quiet_stale(const geo_quiet *q);
-/* Seals the copy knows. */
-size_t geo_quiet_seals(const geo_quiet *q);
 
 /* Prepares the batch statements on conn (once per connection). 0 or CORE_EDB. */
 int geo_prepare(PGconn *conn, char *err, size_t n);
