@@ -52,6 +52,13 @@ int ingest_worker_id(ingest_worker *w);
 const core_config *ingest_worker_cfg(ingest_worker *w);
 ingest_counters *ingest_worker_counters(ingest_worker *w);
 
+/* The worker's command queue (commands.c, proto.h), NULL without one. */
+typedef struct ingest_cmdq ingest_cmdq;
+ingest_cmdq *ingest_worker_cmdq(ingest_worker *w);
+/* Sends one JSON message (an object with "type") to the web gateway now, not with the
+ * batch's messages; dropped and counted when the gateway's queue is full. */
+void ingest_worker_publish(ingest_worker *w, const char *json, size_t len);
+
 /* Opens a listening socket with SO_REUSEPORT on "ADDR:PORT" (type SOCK_STREAM or
  * SOCK_DGRAM), non-blocking. Returns the fd, or a negative CORE_E* / -errno. */
 int ingest_listen(const char *hostport, int type);

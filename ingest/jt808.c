@@ -821,3 +821,170 @@ const char *ingest_jt808_seal_alarm(uint32_t alarm)
             return seal_map[i].event;
     return "";
 }
+
+/* ---------------------------------------------------------------- downlink commands
+ * Layouts (docs/jt808.md, "Commands"):
+ *   0x8103 set parameters: count BYTE, then per parameter id DWORD, length BYTE, value
+ *          (every parameter Corridor sets is a DWORD of seconds)
+ *   0x8105 terminal control: command word BYTE (4: reset), parameters STRING (none here)
+ *   0x8201 query location: empty; answered by 0x0201 (reply serial WORD + location)
+ *   0x8203 manual alarm confirmation: alarm message serial WORD (0: all), alarm type DWORD
+ *   0x8300 text: flag BYTE (bit 2 display, bit 3 TTS), [2019: text type BYTE, 1 notice],
+ *          text bytes
+ *   0x8500 vehicle control: 2013 control flag BYTE (bit 0: 1 lock the doors, 0 unlock);
+ *          2019 count WORD, then control type WORD 0x0001 (door) and its parameter BYTE
+ *          (0 lock, 1 open). Answered by 0x0500 (reply serial WORD + location, whose
+ *          status bit 12 tells the result). */
+
+int ingest_jt808_command_body(const ingest_jt808_command *c, int v2019, uint8_t *out, size_t cap)
+{
+    size_t o = 0, tl;
+    switch (c->msg_id) {
+    case INGEST_JT808_SET_PARAMS:
+        if (c->n_params < 1 || c->n_params > 4)
+            return CORE_EINVAL;
+        if (cap < 1 + (size_t)c->n_params * 9)
+            return CORE_ETOOBIG;
+        out[o++] = (uint8_t)c->n_params;
+        for (int i = 0; i < c->n_params; i++) {
+            put32(out + o, c->param_id[i]);
+            out[o + 4] = 4;
+            put32(out + o + 5, c->param_value[i]);
+            o += 9;
+        }
+        return (int)o;
+    case INGEST_JT808_TERM_CONTROL:
+        if (cap < 1)
+            return CORE_ETOOBIG;
+        out[0] = c->control_word;
+        return 1;
+    case INGEST_JT808_LOCATE:
+        return 0;
+    case INGEST_JT808_ALARM_CONFIRM:
+        if (cap < 6)
+            return CORE_ETOOBIG;
+        put16(out, c->alarm_serial);
+        put32(out + 2, c->alarm_mask);
+        return 6;
+    case INGEST_JT808_TEXT:
+        tl = strnlen(c->text, sizeof c->text);
+        if (tl == 0 || tl >= sizeof c->text)
+            return CORE_EINVAL;
+        if (cap < tl + 2)
+            return CORE_ETOOBIG;
+        out[o++] = c->text_flag;
+        if (v2019)
+            out[o++] = 1;
+        memcpy(out + o, c->text, tl);
+        return (int)(o + tl);
+    case INGEST_JT808_VEHICLE_CONTROL:
+        if (!v2019) {
+            if (cap < 1)
+                return CORE_ETOOBIG;
+            out[0] = c->lock ? 1 : 0;
+            return 1;
+        }
+        if (cap < 5)
+            return CORE_ETOOBIG;
+        put16(out, 1);
+        put16(out + 2, 0x0001);
+        out[4] = c->lock ? 0 : 1;
+        return 5;
+    default:
+        return CORE_EINVAL;
+    }
+}
+
+int ingest_jt808_command_parse(uint16_t msg_id, const uint8_t *b, size_t len, int v2019,
+                               ingest_jt808_command *c, char *reason, size_t n)
+{
+    memset(c, 0, sizeof *c);
+    c->msg_id = msg_id;
+    switch (msg_id) {
+    case INGEST_JT808_SET_PARAMS: {
+        if (len < 1)
+            return fail(reason, n, "empty parameter list");
+        size_t o = 1;
+        for (int i = 0; i < b[0]; i++) {
+            if (len - o < 5)
+                return fail(reason, n, "parameter %d truncated", i + 1);
+            uint32_t id = be32(b + o);
+            size_t pl = b[o + 4];
+            o += 5;
+            if (pl > len - o)
+                return fail(reason, n, "parameter 0x%04x of %zu bytes overruns the body", id, pl);
+            if (pl == 4 && c->n_params < 4) {
+                c->param_id[c->n_params] = id;
+                c->param_value[c->n_params++] = be32(b + o);
+            }
+            o += pl;
+        }
+        if (o != len)
+            return fail(reason, n, "%zu bytes after the last parameter", len - o);
+        return 0;
+    }
+    case INGEST_JT808_TERM_CONTROL:
+        if (len < 1)
+            return fail(reason, n, "terminal control without a command word");
+        c->control_word = b[0];
+        return 0;
+    case INGEST_JT808_LOCATE:
+        return len == 0 ? 0 : fail(reason, n, "location query with a %zu-byte body", len);
+    case INGEST_JT808_ALARM_CONFIRM:
+        if (len != 6)
+            return fail(reason, n, "alarm confirmation of %zu bytes, 6 expected", len);
+        c->alarm_serial = be16(b);
+        c->alarm_mask = be32(b + 2);
+        return 0;
+    case INGEST_JT808_TEXT: {
+        size_t h = v2019 ? 2 : 1;
+        if (len < h + 1 || len - h >= sizeof c->text)
+            return fail(reason, n, "text message of %zu bytes", len);
+        c->text_flag = b[0];
+        memcpy(c->text, b + h, len - h);
+        c->text[len - h] = 0;
+        return 0;
+    }
+    case INGEST_JT808_VEHICLE_CONTROL:
+        if (!v2019) {
+            if (len != 1)
+                return fail(reason, n, "vehicle control of %zu bytes, 1 expected", len);
+            c->lock = b[0] & 1;
+            return 0;
+        }
+        if (len < 2)
+            return fail(reason, n, "vehicle control of %zu bytes", len);
+        for (size_t o = 2, k = 0; k < be16(b); k++) {
+            if (len - o < 3)
+                return fail(reason, n, "vehicle control item %zu truncated", k + 1);
+            if (be16(b + o) == 0x0001) {
+                c->lock = b[o + 2] == 0;
+                return 0;
+            }
+            return fail(reason, n, "vehicle control type 0x%04x is not the door", be16(b + o));
+        }
+        return fail(reason, n, "vehicle control without a door item");
+    default:
+        return fail(reason, n, "message 0x%04x is not a command", msg_id);
+    }
+}
+
+int ingest_jt808_parse_answer_location(const uint8_t *b, size_t len, int tz_min,
+                                       uint16_t *reply_serial, ingest_jt808_location *l,
+                                       char *reason, size_t n)
+{
+    if (len < 2)
+        return fail(reason, n, "answer of %zu bytes without its serial", len);
+    *reply_serial = be16(b);
+    return ingest_jt808_parse_location(b + 2, len - 2, tz_min, l, NULL, NULL, reason, n);
+}
+
+int ingest_jt808_body_answer_location(uint8_t *out, size_t cap, int tz_min, uint16_t reply_serial,
+                                      const ingest_jt808_location *l)
+{
+    if (cap < 2)
+        return CORE_ETOOBIG;
+    put16(out, reply_serial);
+    int k = ingest_jt808_body_location(out + 2, cap - 2, tz_min, l);
+    return k < 0 ? k : k + 2;
+}

@@ -41,10 +41,30 @@ enum {
     INGEST_JT808_REGISTER = 0x0100,
     INGEST_JT808_AUTH = 0x0102,
     INGEST_JT808_LOCATION = 0x0200,
+    INGEST_JT808_LOCATE_ANSWER = 0x0201, /* answer to 0x8201: reply serial + location */
+    INGEST_JT808_CONTROL_ANSWER = 0x0500, /* answer to 0x8500: reply serial + location */
     INGEST_JT808_BATCH = 0x0704,
     INGEST_JT808_PLAT_ACK = 0x8001, /* platform general response */
     INGEST_JT808_REGISTER_ACK = 0x8100,
+    /* downlink commands (jt808_cmd.c, docs/commands.md) */
+    INGEST_JT808_SET_PARAMS = 0x8103,
+    INGEST_JT808_TERM_CONTROL = 0x8105,
+    INGEST_JT808_LOCATE = 0x8201,
+    INGEST_JT808_ALARM_CONFIRM = 0x8203,
+    INGEST_JT808_TEXT = 0x8300,
+    INGEST_JT808_VEHICLE_CONTROL = 0x8500,
 };
+
+/* 0x8103 parameter ids (JT/T 808-2013 table 12; all DWORD seconds). */
+enum {
+    INGEST_JT808_P_HEARTBEAT = 0x0001,
+    INGEST_JT808_P_SLEEP_REPORT = 0x0027,
+    INGEST_JT808_P_EMERGENCY_REPORT = 0x0028,
+    INGEST_JT808_P_REPORT = 0x0029, /* default time report interval */
+};
+
+/* 0x8105 command words (table 17). */
+enum { INGEST_JT808_CTL_RESET = 4 };
 
 /* 0x8001 results. */
 enum {
@@ -249,6 +269,42 @@ int ingest_jt808_parse_ack(const uint8_t *b, size_t len, uint16_t *reply_serial,
                            int *result);
 int ingest_jt808_parse_register_ack(const uint8_t *b, size_t len, uint16_t *reply_serial,
                                     int *result, char *code, size_t code_cap);
+
+/* ---- downlink commands (jt808_cmd.c) ----
+ * The platform's side encodes them; the device side (corridor-sim, the tests) parses them.
+ * Pure functions like the rest of the codec. */
+
+/* A command, decoded from its queue row (proto.c) into what a frame needs. */
+typedef struct ingest_jt808_command {
+    uint16_t msg_id; /* 0x8103, 0x8105, 0x8201, 0x8203, 0x8300, 0x8500 */
+    /* 0x8103: up to 4 DWORD parameters */
+    int n_params;
+    uint32_t param_id[4], param_value[4];
+    /* 0x8105 */
+    uint8_t control_word;
+    /* 0x8203 */
+    uint16_t alarm_serial;
+    uint32_t alarm_mask;
+    /* 0x8300 */
+    uint8_t text_flag;
+    char text[256];
+    /* 0x8500: 1 lock, 0 unlock */
+    int lock;
+} ingest_jt808_command;
+
+/* Writes the body of c for a terminal of the given edition into out. Returns its length,
+ * or CORE_ETOOBIG / CORE_EINVAL. Layouts in docs/jt808.md. */
+int ingest_jt808_command_body(const ingest_jt808_command *c, int v2019, uint8_t *out, size_t cap);
+/* Parses a command body of message msg_id (the device side). 0 or CORE_EINVAL with a
+ * reason. */
+int ingest_jt808_command_parse(uint16_t msg_id, const uint8_t *b, size_t len, int v2019,
+                               ingest_jt808_command *c, char *reason, size_t n);
+/* 0x0201 and 0x0500: the answered serial, then a location body. 0 or CORE_EINVAL. */
+int ingest_jt808_parse_answer_location(const uint8_t *b, size_t len, int tz_min,
+                                       uint16_t *reply_serial, ingest_jt808_location *l,
+                                       char *reason, size_t n);
+int ingest_jt808_body_answer_location(uint8_t *out, size_t cap, int tz_min, uint16_t reply_serial,
+                                      const ingest_jt808_location *l);
 
 /* ---- names ---- */
 

@@ -31,13 +31,14 @@
  *
  * Owns: the listening socket and every connection. Runs on the worker thread only.
  */
-#include "ingest_int.h"
 #include "jt808.h"
+#include "proto.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <json-c/json.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@ typedef struct jt_ack {
     uint16_t serial, msg_id;
     int remaining; /* done callbacks to come, plus one while still submitting */
     int stored, rejected, db_failed;
+    int silent; /* an answer to a command (0x0201, 0x0500): the platform does not reply */
 } jt_ack;
 
 struct jt_srv {
@@ -140,6 +142,8 @@ static void conn_close(jt_conn *c, const char *why)
         return;
     core_debug(MOD, "%s: closed: %s", c->peer, why);
     c->closing = 1;
+    if (c->authed)
+        ingest_seal_offline(c->w, c->seal_id, c);
     if (c->idle) {
         event_free(c->idle);
         c->idle = NULL;
@@ -216,7 +220,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 static void send_msg(jt_conn *c, uint16_t msg_id, const uint8_t *body, size_t len)
 {
-    uint8_t frame[2 * (21 + 80 + 1) + 2];
+    uint8_t frame[2 * (21 + 512 + 1) + 2]; /* a command body is at most 512 bytes */
     if (c->closing || !c->bev)
         return;
     struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -262,7 +266,7 @@ static void ack_release(jt_ack *a)
     jt_conn *c = a->c;
     if (--a->remaining > 0)
         return;
-    if (!a->db_failed)
+    if (!a->db_failed && !a->silent)
         send_ack(c, a->serial, a->msg_id,
                  a->stored || !a->rejected ? INGEST_JT808_OK : INGEST_JT808_BAD_MESSAGE);
     if (a->prev)
@@ -386,13 +390,15 @@ static int cmp_time(const void *x, const void *y)
 }
 
 /* Takes the n positions of one message (already decoded into locs, owned from now on). */
-static void report(jt_conn *c, const ingest_jt808_head *h, ingest_jt808_location *locs, int n)
+static void report(jt_conn *c, const ingest_jt808_head *h, ingest_jt808_location *locs, int n,
+                   int silent)
 {
     jt_ack *a = ack_new(c, h->serial, h->msg_id);
     if (!a) {
         free(locs);
         return; /* out of memory: unacknowledged, the device re-sends */
     }
+    a->silent = silent;
     int64_t limit = core_now_us() + (int64_t)ingest_worker_cfg(c->w)->max_future_s * 1000000;
     int keep = 0;
     for (int i = 0; i < n; i++) {
@@ -511,8 +517,11 @@ static void on_auth(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, si
     if (rc == 0 && strcmp(au.code, c->code) == 0) {
         c->authed = 1;
         send_ack(c, h->serial, h->msg_id, INGEST_JT808_OK);
+        ingest_seal_online(c->w, &ingest_jt808_protocol, c->seal_id, c); /* its queue */
         return;
     }
+    if (c->authed)
+        ingest_seal_offline(c->w, c->seal_id, c);
     c->authed = 0;
     bad(c, rc ? "auth from an unknown terminal" : "wrong auth code");
     send_ack(c, h->serial, h->msg_id, INGEST_JT808_FAIL);
@@ -536,7 +545,158 @@ static void on_location(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b
         send_ack(c, h->serial, h->msg_id, INGEST_JT808_BAD_MESSAGE);
         return;
     }
-    report(c, h, locs, cnt);
+    report(c, h, locs, cnt, 0);
+}
+
+/* ---- commands (proto.h): downlink frames and the device's answers ---- */
+
+static int is_command_id(int id)
+{
+    return id == INGEST_JT808_SET_PARAMS || id == INGEST_JT808_TERM_CONTROL ||
+           id == INGEST_JT808_LOCATE || id == INGEST_JT808_ALARM_CONFIRM ||
+           id == INGEST_JT808_TEXT || id == INGEST_JT808_VEHICLE_CONTROL;
+}
+
+/* 0x0001: the terminal's general response to a command frame. */
+static void on_term_ack(jt_conn *c, const uint8_t *b, size_t n)
+{
+    uint16_t serial, id;
+    int result;
+    if (ingest_jt808_parse_ack(b, n, &serial, &id, &result)) {
+        bad(c, "malformed general response");
+        return;
+    }
+    if (is_command_id(id))
+        ingest_command_answer(c->w, c->seal_id, serial, id, result, NULL, 0);
+}
+
+/* 0x0201 (to 0x8201) and 0x0500 (to 0x8500): the answered serial and a location, whose
+ * lock bit is the result of a seal or unseal. The answer is matched first, so that a
+ * confirmed unseal has ended its trip before this fix is evaluated; then the fix is stored
+ * like any other (without a 0x8001: an answer is not answered). */
+static void on_answer_location(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, size_t n)
+{
+    char why[160];
+    uint16_t serial;
+    ingest_jt808_location *l = malloc(sizeof *l);
+    if (!l)
+        return;
+    if (ingest_jt808_parse_answer_location(b, n, c->tz_min, &serial, l, why, sizeof why)) {
+        free(l);
+        bad(c, why);
+        return;
+    }
+    int open = (l->alarm & INGEST_JT808_ALARM_DOOR_OPEN) || !(l->status & INGEST_JT808_ST_DOOR_LOCKED);
+    int asked = h->msg_id == INGEST_JT808_LOCATE_ANSWER ? INGEST_JT808_LOCATE
+                                                        : INGEST_JT808_VEHICLE_CONTROL;
+    ingest_command_answer(c->w, c->seal_id, serial, asked, INGEST_JT808_OK,
+                          asked == INGEST_JT808_VEHICLE_CONTROL ? (open ? "open" : "locked") : NULL,
+                          1);
+    report(c, h, l, 1, 1);
+}
+
+/* The whole number member key of o in 1..max into *v; 0 when absent, -1 when bad. */
+static int param_u32(json_object *o, const char *key, uint32_t max, uint32_t *v)
+{
+    json_object *x;
+    if (!o || !json_object_object_get_ex(o, key, &x))
+        return 0;
+    int64_t k = json_object_get_int64(x);
+    if (!json_object_is_type(x, json_type_int) || k < 0 || (uint64_t)k > max)
+        return -1;
+    *v = (uint32_t)k;
+    return 1;
+}
+
+/* The frame of command cmd (its params as corridor.command_create checked them). */
+static int command_frame(const ingest_cmd *cmd, ingest_jt808_command *jc, char *err, size_t n)
+{
+    static const struct {
+        const char *key;
+        uint32_t id;
+    } params[] = {{"seconds", INGEST_JT808_P_REPORT},
+                  {"report_s", INGEST_JT808_P_REPORT},
+                  {"sleep_report_s", INGEST_JT808_P_SLEEP_REPORT},
+                  {"emergency_report_s", INGEST_JT808_P_EMERGENCY_REPORT},
+                  {"heartbeat_s", INGEST_JT808_P_HEARTBEAT}};
+    /* the alarm bits JT/T 808-2013 lets the platform confirm (table 24, note) */
+    const uint32_t confirmable = 1u << 0 | 1u << 3 | 1u << 20 | 1u << 21 | 1u << 22 |
+                                 1u << 27 | 1u << 28;
+    int rc = 0;
+    json_object *p = json_tokener_parse(cmd->params);
+    memset(jc, 0, sizeof *jc);
+    if (strcmp(cmd->name, "set_interval") == 0 || strcmp(cmd->name, "set_params") == 0) {
+        jc->msg_id = INGEST_JT808_SET_PARAMS;
+        for (size_t i = 0; i < sizeof params / sizeof params[0] && jc->n_params < 4; i++) {
+            uint32_t v;
+            int k = param_u32(p, params[i].key, 86400, &v);
+            if (k < 0 || (k == 1 && v == 0)) {
+                snprintf(err, n, "%s must be 1..86400 seconds", params[i].key);
+                rc = CORE_EINVAL;
+            } else if (k == 1) {
+                jc->param_id[jc->n_params] = params[i].id;
+                jc->param_value[jc->n_params++] = v;
+            }
+        }
+        if (!rc && jc->n_params == 0) {
+            snprintf(err, n, "no parameter to set");
+            rc = CORE_EINVAL;
+        }
+    } else if (strcmp(cmd->name, "locate") == 0) {
+        jc->msg_id = INGEST_JT808_LOCATE;
+    } else if (strcmp(cmd->name, "seal") == 0 || strcmp(cmd->name, "unseal") == 0) {
+        jc->msg_id = INGEST_JT808_VEHICLE_CONTROL;
+        jc->lock = cmd->name[0] == 's';
+    } else if (strcmp(cmd->name, "reboot") == 0) {
+        jc->msg_id = INGEST_JT808_TERM_CONTROL;
+        jc->control_word = INGEST_JT808_CTL_RESET;
+    } else if (strcmp(cmd->name, "text") == 0) {
+        json_object *t;
+        jc->msg_id = INGEST_JT808_TEXT;
+        jc->text_flag = 0x04; /* bit 2: show on the terminal's display */
+        if (!p || !json_object_object_get_ex(p, "text", &t) ||
+            snprintf(jc->text, sizeof jc->text, "%s", json_object_get_string(t)) >=
+                (int)sizeof jc->text) {
+            snprintf(err, n, "text missing or longer than %zu bytes", sizeof jc->text - 1);
+            rc = CORE_EINVAL;
+        }
+    } else if (strcmp(cmd->name, "alarm_ack") == 0) {
+        uint32_t serial = 0, mask = confirmable;
+        jc->msg_id = INGEST_JT808_ALARM_CONFIRM;
+        if (param_u32(p, "serial", 65535, &serial) < 0 ||
+            param_u32(p, "alarm_mask", UINT32_MAX, &mask) < 0) {
+            snprintf(err, n, "bad alarm serial or mask");
+            rc = CORE_EINVAL;
+        }
+        jc->alarm_serial = (uint16_t)serial;
+        jc->alarm_mask = mask & confirmable;
+    } else {
+        snprintf(err, n, "JT/T 808 has no form of the command \"%s\"", cmd->name);
+        rc = CORE_EINVAL;
+    }
+    json_object_put(p);
+    return rc;
+}
+
+int ingest_jt808_send(void *conn, const ingest_cmd *cmd, int *serial, int *msg_id, char *err,
+                      size_t n)
+{
+    jt_conn *c = conn;
+    ingest_jt808_command jc;
+    uint8_t body[512];
+    if (c->closing || !c->bev)
+        return CORE_ECLOSED;
+    if (command_frame(cmd, &jc, err, n))
+        return CORE_EINVAL;
+    int len = ingest_jt808_command_body(&jc, c->v2019, body, sizeof body);
+    if (len < 0) {
+        snprintf(err, n, "the command does not fit a frame");
+        return CORE_EINVAL;
+    }
+    *serial = c->out_serial;
+    *msg_id = jc.msg_id;
+    send_msg(c, jc.msg_id, body, (size_t)len);
+    return c->closing ? CORE_ECLOSED : 0;
 }
 
 /* Numbers compare without their leading zeros (a 2019 header pads to 20 digits). */
@@ -562,8 +722,20 @@ static void dispatch(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, s
         send_ack(c, h->serial, h->msg_id, INGEST_JT808_OK);
         return;
     case INGEST_JT808_TERM_ACK:
-        return; /* answers to commands; none are sent */
+        if (c->authed)
+            on_term_ack(c, b, n);
+        return; /* an answer is never answered */
+    case INGEST_JT808_LOCATE_ANSWER:
+    case INGEST_JT808_CONTROL_ANSWER:
+        if (!c->authed || !same_terminal(h->terminal, c->terminal)) {
+            bad(c, "answer before authentication");
+            return;
+        }
+        on_answer_location(c, h, b, n);
+        return;
     case INGEST_JT808_LOGOUT:
+        if (c->authed)
+            ingest_seal_offline(c->w, c->seal_id, c);
         c->authed = 0;
         send_ack(c, h->serial, h->msg_id, INGEST_JT808_OK);
         return;

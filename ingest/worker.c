@@ -28,10 +28,7 @@
  * countries changed (a pause of the worker's loop, about half a second for 150,000 grid
  * pieces); until then the batches go without the copy.
  */
-#include "ingest_int.h"
-#ifdef HAVE_INGEST_AIS
-#include "ais_conn.h"
-#endif
+#include "proto.h"
 
 #include <errno.h>
 #include <event2/thread.h>
@@ -86,8 +83,8 @@ struct ingest_worker {
     struct space_waiter *waiters, *wake_buf; /* wake_buf: batch_max entries */
     int n_waiters, cap_waiters;
     ingest_counters c;
-    void *osmand, *jt808, *ais;
-    int osmand_fd, jt808_fd, ais_tcp_fd, ais_udp_fd;
+    void *state[INGEST_PROTOCOLS_MAX]; /* each protocol module's, as ingest_protocols[] */
+    ingest_cmdq *cmdq;
 };
 
 struct ingest {
@@ -126,6 +123,18 @@ const core_config *ingest_worker_cfg(ingest_worker *w)
 ingest_counters *ingest_worker_counters(ingest_worker *w)
 {
     return &w->c;
+}
+
+ingest_cmdq *ingest_worker_cmdq(ingest_worker *w)
+{
+    return w->cmdq;
+}
+
+void ingest_worker_publish(ingest_worker *w, const char *json, size_t len)
+{
+    int ok = w->push_ok && nng_send(w->push, (void *)json, len, NNG_FLAG_NONBLOCK) == 0;
+    atomic_fetch_add_explicit(ok ? &w->c.published : &w->c.publish_dropped, 1,
+                              memory_order_relaxed);
 }
 
 int ingest_listen(const char *hostport, int type)
@@ -496,19 +505,13 @@ void ingest_worker_on_space(ingest_worker *w, void (*fn)(void *arg), void *arg)
 
 static void stop_handlers(ingest_worker *w)
 {
-    if (w->osmand)
-        ingest_osmand_stop(w->osmand);
-    w->osmand = NULL;
-#ifdef HAVE_INGEST_JT808
-    if (w->jt808)
-        ingest_jt808_stop(w->jt808);
-    w->jt808 = NULL;
-#endif
-#ifdef HAVE_INGEST_AIS
-    if (w->ais)
-        ingest_ais_stop(w->ais);
-    w->ais = NULL;
-#endif
+    ingest_commands_free(w->cmdq); /* before the connections it points to */
+    w->cmdq = NULL;
+    for (int i = ingest_n_protocols - 1; i >= 0; i--) {
+        if (w->state[i])
+            ingest_protocols[i]->stop(w->state[i]);
+        w->state[i] = NULL;
+    }
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -571,7 +574,6 @@ static int worker_init(ingest_worker *w, int id, const core_config *cfg, char *e
     int rc;
     w->id = id;
     w->cfg = cfg;
-    w->osmand_fd = w->jt808_fd = w->ais_tcp_fd = w->ais_udp_fd = -1;
     w->wake_buf = calloc((size_t)cfg->batch_max, sizeof *w->wake_buf);
     w->pub = malloc(PUB_MAX);
     if (cfg->worker_regions && !(w->quiet = geo_quiet_new())) {
@@ -601,39 +603,12 @@ static int worker_init(ingest_worker *w, int id, const core_config *cfg, char *e
         if ((rc = nng_dial(w->push, cfg->events_url, NULL, NNG_FLAG_NONBLOCK)))
             core_warn(MOD, "worker %d: dialling %s: %s", id, cfg->events_url, nng_strerror(rc));
     }
-    /* listeners */
-    if (cfg->osmand && *cfg->osmand) {
-        if ((w->osmand_fd = ingest_listen(cfg->osmand, SOCK_STREAM)) < 0) {
-            snprintf(err, n, "--osmand %s: %s", cfg->osmand, core_strerror(w->osmand_fd));
-            return CORE_EINVAL;
-        }
-        if ((rc = ingest_osmand_start(w, w->osmand_fd, &w->osmand, err, n)))
+    /* the protocol modules (proto.c), each with its listeners */
+    for (int i = 0; i < ingest_n_protocols; i++)
+        if ((rc = ingest_protocols[i]->start(w, &w->state[i], err, n)))
             return rc;
-    }
-#ifdef HAVE_INGEST_JT808
-    if (cfg->jt808 && *cfg->jt808) {
-        if ((w->jt808_fd = ingest_listen(cfg->jt808, SOCK_STREAM)) < 0) {
-            snprintf(err, n, "--jt808 %s: %s", cfg->jt808, core_strerror(w->jt808_fd));
-            return CORE_EINVAL;
-        }
-        if ((rc = ingest_jt808_start(w, w->jt808_fd, &w->jt808, err, n)))
-            return rc;
-    }
-#endif
-#ifdef HAVE_INGEST_AIS
-    if (cfg->ais && *cfg->ais) {
-        w->ais_tcp_fd = ingest_listen(cfg->ais, SOCK_STREAM);
-        /* one UDP socket is enough: datagrams are spread over workers by SO_REUSEPORT */
-        w->ais_udp_fd = ingest_listen(cfg->ais, SOCK_DGRAM);
-        if (w->ais_tcp_fd < 0 || w->ais_udp_fd < 0) {
-            snprintf(err, n, "--ais %s: %s", cfg->ais,
-                     core_strerror(w->ais_tcp_fd < 0 ? w->ais_tcp_fd : w->ais_udp_fd));
-            return CORE_EINVAL;
-        }
-        if ((rc = ingest_ais_start(w, w->ais_tcp_fd, w->ais_udp_fd, &w->ais, err, n)))
-            return rc;
-    }
-#endif
+    if (!(w->cmdq = ingest_commands_new(w)))
+        core_warn(MOD, "worker %d: no command queue (out of memory): commands wait", id);
     return 0;
 }
 
@@ -762,26 +737,28 @@ size_t ingest_metrics(ingest *in, char *buf, size_t cap)
     OUT("# TYPE corridor_events_dropped_total counter\ncorridor_events_dropped_total %llu\n",
         dropped);
 #undef OUT
-#ifdef HAVE_INGEST_AIS
-    void *ais[64];
-    int k = 0;
-    for (int i = 0; i < in->n && k < 64; i++)
-        ais[k++] = in->w[i].ais;
-    if (len < cap)
-        len += ingest_ais_metrics_n(ais, k, buf + len, cap - len);
-#endif
+    void *states[64];
+    for (int p = 0; p < ingest_n_protocols; p++) {
+        if (!ingest_protocols[p]->metrics || len >= cap)
+            continue;
+        int k = 0;
+        for (int i = 0; i < in->n && k < 64; i++)
+            states[k++] = in->w[i].state[p];
+        len += ingest_protocols[p]->metrics(states, k, buf + len, cap - len);
+    }
     return len < cap ? len : cap;
 }
 
 size_t ingest_feeds_json(ingest *in, char *buf, size_t cap)
 {
-#ifdef HAVE_INGEST_AIS
-    void *ais[64];
-    int k = 0;
-    for (int i = 0; i < in->n && k < 64; i++)
-        ais[k++] = in->w[i].ais;
-    return ingest_ais_feeds_json_n(ais, k, buf, cap);
-#else
+    void *states[64];
+    for (int p = 0; p < ingest_n_protocols; p++) {
+        if (!ingest_protocols[p]->feeds_json)
+            continue;
+        int k = 0;
+        for (int i = 0; i < in->n && k < 64; i++)
+            states[k++] = in->w[i].state[p];
+        return ingest_protocols[p]->feeds_json(states, k, buf, cap);
+    }
     return (size_t)snprintf(buf, cap, "[]");
-#endif
 }

@@ -42,11 +42,14 @@ static const char *const trip_keys[] = {
 static const char *const watch_keys[] = {"mmsi", "imo",           "declaration", "reason",
                                          "port", "port_fence_id", "actor",       NULL};
 
+static const char *const command_keys[] = {"command", "params", "reason", "expires_at", NULL};
+
 static const struct {
     const char *pattern;
     const char *const *keys;
 } bodies[] = {
     {"/api/seals", seal_keys},
+    {"/api/seals/{id}/commands", command_keys},
     {"/api/geofences", fence_keys},
     {"/api/incidents/{id}/actions", action_keys},
     {"/api/rrus", rru_keys},

@@ -69,7 +69,12 @@ static const struct {
     {"web_route_create", "SELECT corridor.route_create($1::json)::text", 1},
     {"web_route_list", "SELECT corridor.route_list()::text", 0},
     {"web_trip_arm", "SELECT corridor.trip_arm($1::json)::text", 1},
-    {"web_trip_disarm", "SELECT corridor.trip_disarm($1::uuid)::text", 1},
+    {"web_trip_disarm", "SELECT corridor.trip_disarm($1::uuid, now(), $2)::text", 2},
+    /* device commands (rest_commands.c): functions of schema/058_commands.sql */
+    {"web_command_create", "SELECT corridor.command_create($1, $2::json, $3)::text", 3},
+    {"web_command_list", "SELECT corridor.command_list($1)::text", 1},
+    {"web_command_cancel", "SELECT corridor.command_cancel($1, $2::bigint, $3)::text", 3},
+    {"web_command_approve", "SELECT corridor.command_approve($1, $2::bigint, $3)::text", 3},
     {"web_trip_get", "SELECT corridor.trip_get($1::uuid)::text", 1},
     {"web_trip_list", "SELECT corridor.trip_list()::text", 0},
     {"web_trip_report", "SELECT corridor.trip_report($1::uuid)::text", 1},

@@ -413,6 +413,12 @@ const web_route web_routes[] = {
     {WEB_GET, "/metrics", h_metrics, WEB_ROLE_LOOPBACK | WEB_ROLE_ADMIN, 0},
     {WEB_GET, "/api/seals", h_seals_list, R_ARMING, 0},
     {WEB_POST, "/api/seals", h_seals_add, R_ARMING, WEB_ROUTE_BODY},
+    /* device commands (rest_commands.c): officers and arming teams; the second officer's
+     * approval of an unseal is an officer's */
+    {WEB_GET, "/api/seals/{id}/commands", web_h_commands_list, R_ARMING, 0},
+    {WEB_POST, "/api/seals/{id}/commands", web_h_commands_add, R_ARMING, WEB_ROUTE_BODY},
+    {WEB_DELETE, "/api/seals/{id}/commands/{cid}", web_h_command_cancel, R_ARMING, 0},
+    {WEB_POST, "/api/seals/{id}/commands/{cid}/approve", web_h_command_approve, R_OFFICER, 0},
     {WEB_GET, "/api/geofences", h_geofences_list, R_ARMING, 0}, /* the arming page picks origins */
     {WEB_POST, "/api/geofences", h_geofences_add, R_OFFICER, WEB_ROUTE_BODY},
     {WEB_DELETE, "/api/geofences/{id}", h_geofences_del, R_OFFICER, 0},

@@ -120,12 +120,21 @@ void web_h_trip_disarm(struct web *w, const web_req *req, web_resp *resp)
     const char *id = trip_id(req, resp);
     if (!id)
         return;
-    const char *vals[1] = {id};
-    PGresult *r = run(w, resp, "web_trip_disarm", 1, vals);
+    char actor[160];
+    const char *vals[2] = {id, web_ident_actor(&req->who, actor, sizeof actor)};
+    PGresult *r = run(w, resp, "web_trip_disarm", 2, vals);
     if (!r)
         return;
     json_object *o = json_tokener_parse(PQgetvalue(r, 0, 0)), *v;
-    if (!o || !json_object_object_get_ex(o, "refused", &v) || !json_object_get_boolean(v)) {
+    if (o && json_object_object_get_ex(o, "command", &v) &&
+        json_object_is_type(v, json_type_object)) {
+        /* a seal that takes commands: the unseal is queued, the trip ends when the seal
+         * confirms it is open (docs/commands.md) */
+        web_resp_json(resp, 202, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        size_t len;
+        const char *s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &len);
+        web_ws_event(w, s, len);
+    } else if (!o || !json_object_object_get_ex(o, "refused", &v) || !json_object_get_boolean(v)) {
         web_resp_json(resp, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
     } else {
         /* {"refused", "error", "detail", "distance_m", "incident"}: the same with 409, and

@@ -234,6 +234,12 @@ void web_h_watchlist_add(struct web *w, const web_req *req, web_resp *resp);
 void web_h_watchlist_remove(struct web *w, const web_req *req, web_resp *resp);
 void web_h_feeds(struct web *w, const web_req *req, web_resp *resp);
 
+/* Device command handlers (rest_commands.c). */
+void web_h_commands_add(struct web *w, const web_req *req, web_resp *resp);
+void web_h_commands_list(struct web *w, const web_req *req, web_resp *resp);
+void web_h_command_cancel(struct web *w, const web_req *req, web_resp *resp);
+void web_h_command_approve(struct web *w, const web_req *req, web_resp *resp);
+
 /* Partner handlers (rest_partner.c). */
 void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp);
 

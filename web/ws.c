@@ -444,8 +444,8 @@ static void on_object(struct web *w, json_object *o, const char *raw, size_t raw
     }
     if (strcmp(type, "position") == 0)
         on_position(w, o, text, len);
-    else if (strcmp(type, "incident") == 0)
-        on_incident(w, text, len);
+    else if (strcmp(type, "incident") == 0 || strcmp(type, "command") == 0)
+        on_incident(w, text, len); /* a command's change of state never drops either */
     else if (strcmp(type, "vessel") == 0)
         on_vessel(w, o, text, len);
     else
