@@ -245,6 +245,51 @@ static int decode_body(const state *st, const ingest_jt808_head *h, const uint8_
             json_object_object_add(o, "auth_code", text(code));
         return 0;
     }
+    case INGEST_JT808_LOCATE_ANSWER:
+    case INGEST_JT808_CONTROL_ANSWER: {
+        ingest_jt808_location l;
+        uint16_t rs;
+        int rc = ingest_jt808_parse_answer_location(b, n, st->tz_min, &rs, &l, why, wn);
+        if (rc)
+            return rc;
+        json_object_object_add(o, "reply_serial", json_object_new_int(rs));
+        add_location(o, &l, NULL);
+        return 0;
+    }
+    case INGEST_JT808_SET_PARAMS:
+    case INGEST_JT808_TERM_CONTROL:
+    case INGEST_JT808_LOCATE:
+    case INGEST_JT808_ALARM_CONFIRM:
+    case INGEST_JT808_TEXT:
+    case INGEST_JT808_VEHICLE_CONTROL: {
+        ingest_jt808_command c;
+        int rc = ingest_jt808_command_parse(h->msg_id, b, n, h->v2019, &c, why, wn);
+        if (rc)
+            return rc;
+        if (h->msg_id == INGEST_JT808_SET_PARAMS) {
+            json_object *ps = json_object_new_array();
+            for (int i = 0; i < c.n_params; i++) {
+                json_object *p = json_object_new_object();
+                char id[12];
+                snprintf(id, sizeof id, "0x%04x", c.param_id[i]);
+                json_object_object_add(p, "id", json_object_new_string(id));
+                json_object_object_add(p, "value", json_object_new_int64(c.param_value[i]));
+                json_object_array_add(ps, p);
+            }
+            json_object_object_add(o, "params", ps);
+        } else if (h->msg_id == INGEST_JT808_TERM_CONTROL) {
+            json_object_object_add(o, "command_word", json_object_new_int(c.control_word));
+        } else if (h->msg_id == INGEST_JT808_ALARM_CONFIRM) {
+            json_object_object_add(o, "alarm_serial", json_object_new_int(c.alarm_serial));
+            json_object_object_add(o, "alarm_mask", json_object_new_int64(c.alarm_mask));
+        } else if (h->msg_id == INGEST_JT808_TEXT) {
+            json_object_object_add(o, "flag", json_object_new_int(c.text_flag));
+            json_object_object_add(o, "text", text(c.text));
+        } else if (h->msg_id == INGEST_JT808_VEHICLE_CONTROL) {
+            json_object_object_add(o, "doors", json_object_new_string(c.lock ? "lock" : "unlock"));
+        }
+        return 0;
+    }
     default:
         json_object_object_add(o, "body", hexstr(b, n));
         return 0;

@@ -60,6 +60,20 @@ static void body(const ingest_jt808_head *h, const uint8_t *b, size_t n)
             abort();
     }
     ingest_jt808_parse_auth(b, n, h->v2019, &a, why, sizeof why);
+    /* the device side of commands, and the answers that carry a location */
+    ingest_jt808_command cmd;
+    if (ingest_jt808_command_parse(h->msg_id, b, n, h->v2019, &cmd, why, sizeof why) == 0) {
+        uint8_t out[512];
+        ingest_jt808_command back;
+        int k = ingest_jt808_command_body(&cmd, h->v2019, out, sizeof out);
+        if (k >= 0 && (ingest_jt808_command_parse(h->msg_id, out, (size_t)k, h->v2019, &back, NULL,
+                                                  0) != 0 ||
+                       back.n_params != cmd.n_params || back.lock != cmd.lock))
+            abort();
+    }
+    uint16_t answered;
+    if (ingest_jt808_parse_answer_location(b, n, 480, &answered, &l, why, sizeof why) == 0)
+        check_location(&l, 480);
     ingest_jt808_parse_ack(b, n, &rs, &rid, &res);
     ingest_jt808_parse_register_ack(b, n, &rs, &res, code, sizeof code);
     ingest_jt808_seal_alarm(n >= 4 ? (uint32_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3] : 0);

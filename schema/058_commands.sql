@@ -569,7 +569,7 @@ BEGIN
         FROM (SELECT ts FROM corridor.positions
               WHERE seal_id = c.seal_id AND ts > c.acknowledged_at - interval '1 second'
               ORDER BY ts DESC LIMIT 2) z HAVING count(*) = 2;
-        IF gap IS NOT NULL AND abs(gap - want) <= greatest(2, want * 0.25) THEN
+        IF gap IS NOT NULL AND abs(gap - want) <= greatest(1, want * 0.2) THEN
             body := corridor.command_json(corridor.command_move(c, 'confirmed', 'system',
                         'confirm', 'fixes now ' || round(gap::numeric, 1) || ' s apart'));
             RETURN NEXT;

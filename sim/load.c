@@ -155,6 +155,8 @@ static void *jt_open(struct load *L, char *err, size_t n)
     sim_jt *j = sim_jt_new(L->base, L->o->jt808, terminal, jt_done, &L->conns[i], err, n);
     if (j && L->o->backfill > 0)
         sim_jt_set_backfill(j, L->o->backfill);
+    if (j)
+        sim_jt_set_ignore(j, L->o->ignore_commands);
     return j;
 }
 

@@ -8,6 +8,12 @@
  * matched to its frame by serial (the server answers in order, after commit) and reported
  * through the done callback with the latency from the frame's due time.
  *
+ * Commands (docs/commands.md): the terminal answers what the centre sends, as a device
+ * does: 0x8103 sets its report interval (sim_jt_interval), 0x8500 locks or unlocks it
+ * (sim_jt_locked; its later fixes carry the lock state) and is answered with 0x0500 and a
+ * location, 0x8201 with 0x0201 and its last location, the others with 0x0001 result 0.
+ * sim_jt_set_ignore makes it take no notice of commands (retries, expiry).
+ *
  * Memory is bounded: SIM_JT_INFLIGHT_MAX frames in flight, a fixed frame splitter, and the
  * bufferevent's output (a few frames). Owned by the load generator's single thread.
  *
@@ -43,6 +49,11 @@ struct sim_jt {
     sim_jt_done_fn done;
     void *arg;
     int backfill;       /* positions to replay as a blind-area batch once authenticated */
+    int ignore;         /* take no notice of commands */
+    int interval_s;     /* report interval the centre set (0x8103 0x0029), 0: none */
+    int unlocked;       /* the centre unlocked it (0x8500); its fixes say so */
+    unsigned commands;  /* commands answered */
+    ingest_jt808_location last; /* the last location sent, for answers */
     int backfill_acked; /* 1 once the platform acknowledged that batch */
     uint8_t pend[SIM_JT_PEND_MAX]; /* frames gathered this loop iteration */
     int pend_len, in_dirty;
@@ -194,6 +205,54 @@ static void on_ack(sim_jt *j, const uint8_t *b, size_t n)
     }
 }
 
+/* The last location with the lock as it is now, the time now (an answer is a fresh fix). */
+static ingest_jt808_location now_location(const sim_jt *j)
+{
+    ingest_jt808_location l = j->last;
+    l.ts_us = core_now_us() / 1000000 * 1000000;
+    l.status |= INGEST_JT808_ST_FIX;
+    if (j->unlocked)
+        l.status &= ~(uint32_t)INGEST_JT808_ST_DOOR_LOCKED;
+    else
+        l.status |= INGEST_JT808_ST_DOOR_LOCKED;
+    return l;
+}
+
+/* A command from the centre: carried out and answered (unless told to ignore them). */
+static void on_command(sim_jt *j, const ingest_jt808_head *h, const uint8_t *body, size_t blen)
+{
+    ingest_jt808_command c;
+    char why[128];
+    uint8_t b[256];
+    int n;
+    if (j->ignore || j->state != JT_READY)
+        return;
+    if (ingest_jt808_command_parse(h->msg_id, body, blen, h->v2019, &c, why, sizeof why)) {
+        n = ingest_jt808_body_ack(b, sizeof b, h->serial, h->msg_id, INGEST_JT808_BAD_MESSAGE);
+        send_frame(j, INGEST_JT808_TERM_ACK, b, (size_t)n);
+        return;
+    }
+    j->commands++;
+    if (h->msg_id == INGEST_JT808_LOCATE || h->msg_id == INGEST_JT808_VEHICLE_CONTROL) {
+        if (h->msg_id == INGEST_JT808_VEHICLE_CONTROL)
+            j->unlocked = !c.lock;
+        ingest_jt808_location l = now_location(j);
+        n = ingest_jt808_body_answer_location(b, sizeof b, INGEST_JT808_TZ_DEFAULT_MIN, h->serial,
+                                              &l);
+        if (n > 0)
+            send_frame(j,
+                       h->msg_id == INGEST_JT808_LOCATE ? INGEST_JT808_LOCATE_ANSWER
+                                                        : INGEST_JT808_CONTROL_ANSWER,
+                       b, (size_t)n);
+        return;
+    }
+    for (int i = 0; h->msg_id == INGEST_JT808_SET_PARAMS && i < c.n_params; i++)
+        if (c.param_id[i] == INGEST_JT808_P_REPORT)
+            j->interval_s = (int)c.param_value[i];
+    n = ingest_jt808_body_ack(b, sizeof b, h->serial, h->msg_id, INGEST_JT808_OK);
+    send_frame(j, INGEST_JT808_TERM_ACK, b, (size_t)n);
+}
+
 static void on_frame(sim_jt *j, const uint8_t *frame, size_t len)
 {
     ingest_jt808_head h;
@@ -222,6 +281,8 @@ static void on_frame(sim_jt *j, const uint8_t *frame, size_t len)
             j->state = JT_DEAD;
     } else if (h.msg_id == INGEST_JT808_PLAT_ACK) {
         on_ack(j, body, blen);
+    } else if (h.msg_id >= 0x8000) {
+        on_command(j, &h, body, blen);
     }
 }
 
@@ -294,6 +355,7 @@ sim_jt *sim_jt_new(struct event_base *base, const char *hostport, const char *te
     j->done = done;
     j->arg = arg;
     j->serial = 1;
+    ingest_jt808_location_clear(&j->last);
     ingest_jt808_splitter_init(&j->sp);
     if (!G.ev)
         G.ev = event_new(base, -1, 0, on_flush, NULL); /* NULL: frames go one by one */
@@ -331,7 +393,10 @@ int sim_jt_ping(sim_jt *j, const ingest_jt808_location *l, int64_t due_us)
     if (j->fl_len == SIM_JT_INFLIGHT_MAX)
         return CORE_EFULL;
     uint8_t b[256];
-    int n = ingest_jt808_body_location(b, sizeof b, INGEST_JT808_TZ_DEFAULT_MIN, l);
+    j->last = *l;
+    if (j->unlocked)
+        j->last.status &= ~(uint32_t)INGEST_JT808_ST_DOOR_LOCKED;
+    int n = ingest_jt808_body_location(b, sizeof b, INGEST_JT808_TZ_DEFAULT_MIN, &j->last);
     if (n < 0)
         return n;
     uint16_t serial = j->serial;
@@ -343,6 +408,26 @@ int sim_jt_ping(sim_jt *j, const ingest_jt808_location *l, int64_t due_us)
     j->fl_due[at] = due_us;
     j->fl_len++;
     return 0;
+}
+
+void sim_jt_set_ignore(sim_jt *j, int ignore)
+{
+    j->ignore = ignore;
+}
+
+int sim_jt_interval(const sim_jt *j)
+{
+    return j->interval_s;
+}
+
+int sim_jt_locked(const sim_jt *j)
+{
+    return !j->unlocked;
+}
+
+unsigned sim_jt_commands(const sim_jt *j)
+{
+    return j->commands;
 }
 
 void sim_jt_free(sim_jt *j)

@@ -16,7 +16,7 @@
 #define SIM_DEFAULT_DATA "data/northern_corridor.csv"
 #endif
 
-enum { M_DEMO = 1, M_SCENARIO = 2, M_LOAD = 4, M_TRIPS = 8 };
+enum { M_DEMO = 1, M_SCENARIO = 2, M_LOAD = 4, M_TRIPS = 8, M_ELOCKS = 16 };
 
 static void usage(FILE *out)
 {
@@ -35,6 +35,8 @@ static void usage(FILE *out)
         "             JSON line of results at the end\n"
         "  trips      trips under customs control: routes, arming, a clean trip Mombasa ->\n"
         "             Malaba disarmed at Malaba and one trip per trip rule (docs/trips.md)\n"
+        "  elocks     a few JT/T 808 e-locks that stay connected and take the centre's\n"
+        "             commands (set_interval, locate, seal, unseal, text; docs/commands.md)\n"
         "  ais        a real AIS NMEA feed of ships approaching Mombasa over TCP or UDP\n"
         "             (see corridor-sim ais --help)\n"
         "\n"
@@ -57,6 +59,8 @@ static void usage(FILE *out)
         "  --device-time UNIX_S   device time of each seal's first jt808 ping [auto]\n"
         "  --backfill N           each jt808 terminal first replays a blind-area batch (0x0704)\n"
         "                         of N positions (1..30) from the hour before [0]\n"
+        "  --commands answer|ignore  whether jt808 terminals answer the centre's commands\n"
+        "                         (elocks, load) [answer]\n"
         "  --log-level LEVEL      debug, info, warn, error [info]\n"
         "  --help                 this text\n",
         SIM_DEFAULT_DATA);
@@ -114,7 +118,7 @@ int main(int argc, char **argv)
         }
     if (argc < 2)
         return bad("missing mode (demo-data, scenario, trips, ais or load)%s%s", "", "");
-    int mode;
+    int mode, interval_given = 0;
     if (!strcmp(argv[1], "demo-data"))
         mode = M_DEMO;
     else if (!strcmp(argv[1], "scenario"))
@@ -123,30 +127,34 @@ int main(int argc, char **argv)
         mode = M_LOAD;
     else if (!strcmp(argv[1], "trips"))
         mode = M_TRIPS;
+    else if (!strcmp(argv[1], "elocks"))
+        mode = M_ELOCKS;
     else
-        return bad("unknown mode \"%s\" (demo-data, scenario, trips, ais or load)%s", argv[1], "");
+        return bad("unknown mode \"%s\" (demo-data, scenario, trips, elocks, ais or load)%s",
+                   argv[1], "");
 
     static const struct {
         const char *name;
         int modes;
     } flags[] = {
-        {"http", M_DEMO | M_SCENARIO | M_TRIPS},
+        {"http", M_DEMO | M_SCENARIO | M_TRIPS | M_ELOCKS},
         {"osmand", M_SCENARIO | M_LOAD | M_TRIPS},
-        {"token", M_DEMO | M_SCENARIO | M_LOAD | M_TRIPS},
+        {"token", M_DEMO | M_SCENARIO | M_LOAD | M_TRIPS | M_ELOCKS},
         {"data", M_DEMO | M_TRIPS},
-        {"seals", M_SCENARIO | M_LOAD},
-        {"speedup", M_SCENARIO},
-        {"interval", M_SCENARIO},
-        {"duration", M_SCENARIO | M_LOAD},
+        {"seals", M_SCENARIO | M_LOAD | M_ELOCKS},
+        {"speedup", M_SCENARIO | M_ELOCKS},
+        {"interval", M_SCENARIO | M_ELOCKS},
+        {"duration", M_SCENARIO | M_LOAD | M_ELOCKS},
+        {"commands", M_LOAD | M_ELOCKS},
         {"rate", M_LOAD},
         {"connections", M_LOAD},
         {"pipeline", M_LOAD},
         {"register-http", M_LOAD},
         {"protocol", M_LOAD},
-        {"jt808", M_LOAD},
+        {"jt808", M_LOAD | M_ELOCKS},
         {"device-time", M_LOAD},
         {"backfill", M_LOAD},
-        {"log-level", M_DEMO | M_SCENARIO | M_LOAD | M_TRIPS},
+        {"log-level", M_DEMO | M_SCENARIO | M_LOAD | M_TRIPS | M_ELOCKS},
     };
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -179,6 +187,10 @@ int main(int argc, char **argv)
             if (!hostport_ok(val))
                 return bad("--%s \"%s\" is not ADDR:PORT", name, val);
             o.jt808 = val;
+        } else if (!strcmp(name, "commands")) {
+            if (strcmp(val, "answer") && strcmp(val, "ignore"))
+                return bad("--commands \"%s\" is not answer or ignore%s", val, "");
+            o.ignore_commands = !strcmp(val, "ignore");
         } else if (!strcmp(name, "backfill")) {
             char *end;
             long count = strtol(val, &end, 10);
@@ -219,6 +231,7 @@ int main(int argc, char **argv)
             if (num(val, 1, 3600, &v))
                 return bad("--interval \"%s\" is not a number of seconds in 1..3600%s", val, "");
             o.interval_s = v;
+            interval_given = 1;
         } else if (!strcmp(name, "duration")) {
             if (num(val, 0.001, 365 * 86400.0, &v) || v <= 0)
                 return bad("--duration \"%s\" is not a positive number of seconds%s", val, "");
@@ -267,6 +280,12 @@ int main(int argc, char **argv)
         return sim_scenario(&o);
     case M_TRIPS:
         return sim_trips(&o);
+    case M_ELOCKS:
+        if (o.seals > 50)
+            return bad("elocks takes --seals 1..50%s%s", "", "");
+        if (o.interval_s < 10 && !interval_given)
+            o.interval_s = 10;
+        return sim_elocks(&o);
     default:
         return sim_load(&o);
     }

@@ -192,6 +192,12 @@ int sim_jt_backfill_acked(const sim_jt *j);
 int sim_jt_inflight(const sim_jt *j);
 /* Sends one 0x0200 (0, CORE_EFULL at SIM_JT_INFLIGHT_MAX, CORE_ECLOSED when not ready). */
 int sim_jt_ping(sim_jt *j, const struct ingest_jt808_location *l, int64_t due_us);
+/* Commands (docs/commands.md): a terminal answers them unless told to ignore them; the
+ * report interval the centre set (0: none), whether it is locked, how many it answered. */
+void sim_jt_set_ignore(sim_jt *j, int ignore);
+int sim_jt_interval(const sim_jt *j);
+int sim_jt_locked(const sim_jt *j);
+unsigned sim_jt_commands(const sim_jt *j);
 void sim_jt_free(sim_jt *j);
 
 /* ---- modes ---- */
@@ -203,6 +209,7 @@ typedef struct sim_opts {
     double speedup, interval_s, duration_s, rate;
     double device_time; /* load jt808: Unix seconds of each seal's first ping; 0: auto */
     int backfill;       /* load jt808: positions each terminal replays as a 0x0704 batch */
+    int ignore_commands; /* elocks, load jt808: terminals take no notice of commands */
 } sim_opts;
 
 /* Each returns the process exit status (0 success, 1 failure after a logged reason). */
@@ -210,6 +217,7 @@ int sim_demo_data(const sim_opts *o);
 int sim_scenario(const sim_opts *o);
 int sim_load(const sim_opts *o);
 int sim_trips(const sim_opts *o); /* trips.c */
+int sim_elocks(const sim_opts *o); /* elock.c */
 /* `corridor-sim ais ...` (ais_feed.c) parses its own flags: argv[1] is "ais". */
 int sim_ais_main(int argc, char **argv);
 

@@ -693,6 +693,125 @@ START_TEST(decode_tool)
 }
 END_TEST
 
+
+/* ---- downlink commands: bytes from the standard's layouts (docs/jt808.md) ---- */
+
+static void body_is(const ingest_jt808_command *c, int v2019, const uint8_t *want, size_t n)
+{
+    uint8_t out[512];
+    int k = ingest_jt808_command_body(c, v2019, out, sizeof out);
+    ck_assert_int_eq(k, (int)n);
+    ck_assert_mem_eq(out, want, n);
+    /* the device side reads back what was meant */
+    ingest_jt808_command back;
+    char why[128];
+    ck_assert_msg(ingest_jt808_command_parse(c->msg_id, out, (size_t)k, v2019, &back, why,
+                                             sizeof why) == 0, "%s", why);
+    ck_assert_int_eq(back.n_params, c->n_params);
+    ck_assert_int_eq(back.lock, c->lock);
+    ck_assert_int_eq(back.control_word, c->control_word);
+    ck_assert_int_eq(back.alarm_serial, c->alarm_serial);
+    ck_assert_uint_eq(back.alarm_mask, c->alarm_mask);
+    ck_assert_str_eq(back.text, c->text);
+}
+
+START_TEST(command_bodies)
+{
+    /* 0x8103: two DWORD parameters, report interval 0x0029 = 30 s, heartbeat 0x0001 = 60 s */
+    ingest_jt808_command c = {.msg_id = INGEST_JT808_SET_PARAMS, .n_params = 2,
+                              .param_id = {INGEST_JT808_P_REPORT, INGEST_JT808_P_HEARTBEAT},
+                              .param_value = {30, 60}};
+    const uint8_t set[] = {2, 0, 0, 0, 0x29, 4, 0, 0, 0, 30, 0, 0, 0, 0x01, 4, 0, 0, 0, 60};
+    body_is(&c, 0, set, sizeof set);
+    /* 0x8201: empty */
+    c = (ingest_jt808_command){.msg_id = INGEST_JT808_LOCATE};
+    body_is(&c, 0, NULL, 0);
+    /* 0x8105 reset */
+    c = (ingest_jt808_command){.msg_id = INGEST_JT808_TERM_CONTROL, .control_word = 4};
+    const uint8_t reset[] = {4};
+    body_is(&c, 0, reset, 1);
+    /* 0x8203: serial 0x1234, SOS and danger warning */
+    c = (ingest_jt808_command){.msg_id = INGEST_JT808_ALARM_CONFIRM, .alarm_serial = 0x1234,
+                               .alarm_mask = 9};
+    const uint8_t confirm[] = {0x12, 0x34, 0, 0, 0, 9};
+    body_is(&c, 0, confirm, sizeof confirm);
+    /* 0x8300: flag, [2019: type 1], text */
+    c = (ingest_jt808_command){.msg_id = INGEST_JT808_TEXT, .text_flag = 4, .text = "Go"};
+    const uint8_t text13[] = {4, 'G', 'o'}, text19[] = {4, 1, 'G', 'o'};
+    body_is(&c, 0, text13, sizeof text13);
+    body_is(&c, 1, text19, sizeof text19);
+    /* 0x8500 unlock: 2013 flag bit 0 = 0; 2019 one item, type 0x0001 door, 1 = open */
+    c = (ingest_jt808_command){.msg_id = INGEST_JT808_VEHICLE_CONTROL, .lock = 0};
+    const uint8_t un13[] = {0}, un19[] = {0, 1, 0, 1, 1};
+    body_is(&c, 0, un13, 1);
+    body_is(&c, 1, un19, sizeof un19);
+    c.lock = 1;
+    const uint8_t lk13[] = {1}, lk19[] = {0, 1, 0, 1, 0};
+    body_is(&c, 0, lk13, 1);
+    body_is(&c, 1, lk19, sizeof lk19);
+}
+END_TEST
+
+START_TEST(command_bad_bodies)
+{
+    ingest_jt808_command c;
+    char why[128];
+    const uint8_t overrun[] = {1, 0, 0, 0, 0x29, 9, 0, 0, 0, 30};
+    ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_SET_PARAMS, overrun, sizeof overrun,
+                                                0, &c, why, sizeof why), CORE_EINVAL);
+    ck_assert(strstr(why, "overruns") != NULL);
+    const uint8_t trailing[] = {0, 7};
+    ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_SET_PARAMS, trailing, 2, 0, &c, why,
+                                                sizeof why), CORE_EINVAL);
+    ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_ALARM_CONFIRM, trailing, 2, 0, &c,
+                                                why, sizeof why), CORE_EINVAL);
+    ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_LOCATE, trailing, 2, 0, &c, why,
+                                                sizeof why), CORE_EINVAL);
+    const uint8_t notdoor[] = {0, 1, 0, 2, 1};
+    ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_VEHICLE_CONTROL, notdoor,
+                                                sizeof notdoor, 1, &c, why, sizeof why),
+                     CORE_EINVAL);
+    ck_assert_int_eq(ingest_jt808_command_parse(0x0200, trailing, 2, 0, &c, why, sizeof why),
+                     CORE_EINVAL);
+    /* a command the codec has no layout for, or an empty text */
+    c = (ingest_jt808_command){.msg_id = 0x8888};
+    uint8_t out[16];
+    ck_assert_int_eq(ingest_jt808_command_body(&c, 0, out, sizeof out), CORE_EINVAL);
+    c = (ingest_jt808_command){.msg_id = INGEST_JT808_TEXT};
+    ck_assert_int_eq(ingest_jt808_command_body(&c, 0, out, sizeof out), CORE_EINVAL);
+    c = (ingest_jt808_command){.msg_id = INGEST_JT808_SET_PARAMS, .n_params = 3};
+    ck_assert_int_eq(ingest_jt808_command_body(&c, 0, out, sizeof out), CORE_ETOOBIG);
+}
+END_TEST
+
+START_TEST(answer_with_location)
+{
+    /* 0x0201 / 0x0500: the answered serial, then a location body */
+    ingest_jt808_location l, back;
+    ingest_jt808_location_clear(&l);
+    l.lat = -1.2921;
+    l.lon = 36.8219;
+    l.ts_us = 1796000000LL * 1000000;
+    l.status = INGEST_JT808_ST_FIX;
+    uint8_t b[128];
+    int n = ingest_jt808_body_answer_location(b, sizeof b, 480, 0xbeef, &l);
+    ck_assert_int_eq(n, 2 + 28);
+    ck_assert_int_eq(b[0], 0xbe);
+    ck_assert_int_eq(b[1], 0xef);
+    uint16_t serial;
+    char why[128];
+    ck_assert_int_eq(ingest_jt808_parse_answer_location(b, (size_t)n, 480, &serial, &back, why,
+                                                        sizeof why), 0);
+    ck_assert_int_eq(serial, 0xbeef);
+    ck_assert(fabs(back.lat - l.lat) < 1e-6 && fabs(back.lon - l.lon) < 1e-6);
+    ck_assert_int_eq(back.ts_us, l.ts_us);
+    ck_assert_int_eq(ingest_jt808_parse_answer_location(b, 1, 480, &serial, &back, why,
+                                                        sizeof why), CORE_EINVAL);
+    ck_assert_int_eq(ingest_jt808_parse_answer_location(b, 20, 480, &serial, &back, why,
+                                                        sizeof why), CORE_EINVAL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("jt808");
@@ -712,6 +831,11 @@ static Suite *suite(void)
     tcase_add_test(tc, time_zones);
     tcase_add_test(tc, decode_tool);
     suite_add_tcase(s, tc);
+    TCase *cmd = tcase_create("commands");
+    tcase_add_test(cmd, command_bodies);
+    tcase_add_test(cmd, command_bad_bodies);
+    tcase_add_test(cmd, answer_with_location);
+    suite_add_tcase(s, cmd);
     return s;
 }
 

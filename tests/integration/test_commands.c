@@ -6,6 +6,7 @@
  */
 #include "harness.h"
 #include "jt808.h"
+#include "proto.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -563,6 +564,27 @@ START_TEST(precise_refusals)
 }
 END_TEST
 
+/* The modules (proto.c) and the database (corridor.protocol_commands) say the same. */
+START_TEST(protocols_say_what_the_database_says)
+{
+    int n_c = 0;
+    for (int i = 0; i < ingest_n_protocols; i++) {
+        const ingest_protocol *p = ingest_protocols[i];
+        for (const char *const *c = p->commands; c && *c; c++, n_c++) {
+            const char *v[2] = {p->name, *c};
+            ck_assert_msg(harness_query_long_params(db, "SELECT count(*) FROM corridor.protocol_commands"
+                                                        " WHERE protocol = $1 AND command = $2",
+                                                    2, v) == 1,
+                          "%s takes %s, the database does not say so", p->name, *c);
+        }
+    }
+    ck_assert_int_gt(n_c, 0);
+    ck_assert_int_eq(q("SELECT count(*) FROM corridor.protocol_commands"), n_c);
+    ck_assert(!ingest_protocol_takes(ingest_protocol_find("osmand"), "locate"));
+    ck_assert(ingest_protocol_takes(ingest_protocol_find("jt808"), "unseal"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("commands");
@@ -578,6 +600,7 @@ static Suite *suite(void)
     tcase_add_test(tc, unseal_outside_destination_needs_a_second_officer);
     tcase_add_test(tc, disarm_at_destination_unseals_and_ends_the_trip);
     tcase_add_test(tc, precise_refusals);
+    tcase_add_test(tc, protocols_say_what_the_database_says);
     suite_add_tcase(s, tc);
     return s;
 }
