@@ -204,6 +204,7 @@
       } else if (m.type === 'position') onPosition(m);
       else if (m.type === 'vessel') { if (state.onVessel) state.onVessel(m); }
       else if (m.type === 'incident') onIncident(m, true);
+      else if (m.type === 'command') { if (state.onCommand) state.onCommand(m); } // commands.js
       else if (m.type === 'error') console.warn('server:', m.error, m.detail);
       updateStatus();
     };
