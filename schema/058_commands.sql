@@ -71,16 +71,18 @@ CREATE TABLE corridor.command_audit (
 );
 CREATE INDEX command_audit_command ON corridor.command_audit (command_id, id);
 
-CREATE FUNCTION corridor.command_audit_append_only() RETURNS trigger
+-- 030's append-only guard, now naming whichever trail it guards
+CREATE OR REPLACE FUNCTION corridor.audit_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION USING ERRCODE = 'CT409',
-        MESSAGE = 'audit_append_only: the command audit trail cannot be changed';
+        MESSAGE = 'audit_append_only: the ' || replace(TG_TABLE_NAME, '_', ' ') ||
+                  ' trail cannot be changed';
 END $$;
 CREATE TRIGGER command_audit_append_only BEFORE UPDATE OR DELETE ON corridor.command_audit
-    FOR EACH ROW EXECUTE FUNCTION corridor.command_audit_append_only();
+    FOR EACH ROW EXECUTE FUNCTION corridor.audit_append_only();
 CREATE TRIGGER command_audit_no_truncate BEFORE TRUNCATE ON corridor.command_audit
-    FOR EACH STATEMENT EXECUTE FUNCTION corridor.command_audit_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION corridor.audit_append_only();
 
 INSERT INTO corridor.rules VALUES ('unseal_requested', 'critical');
 

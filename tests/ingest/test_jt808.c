@@ -701,7 +701,8 @@ static void body_is(const ingest_jt808_command *c, int v2019, const uint8_t *wan
     uint8_t out[512];
     int k = ingest_jt808_command_body(c, v2019, out, sizeof out);
     ck_assert_int_eq(k, (int)n);
-    ck_assert_mem_eq(out, want, n);
+    if (n) /* an empty body compares nothing (and want may be NULL) */
+        ck_assert_mem_eq(out, want, n);
     /* the device side reads back what was meant */
     ingest_jt808_command back;
     char why[128];

@@ -281,6 +281,11 @@ START_TEST(set_interval_acknowledged_then_confirmed)
     PGresult *r = PQexec(db, sql);
     ck_assert_str_eq(PQgetvalue(r, 0, 0), "queued,sent,acknowledged,confirmed");
     PQclear(r);
+    /* the trail cannot be edited */
+    r = PQexec(db, "UPDATE corridor.command_audit SET actor = 'someone else'");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+    ck_assert(strstr(PQresultErrorMessage(r), "command audit trail cannot be changed") != NULL);
+    PQclear(r);
     /* listed newest first */
     ck_assert_int_eq(api(officer_a, "GET", "/api/seals/" SEAL "/commands", NULL), 200);
     ck_assert(strstr(resp, "\"confirmed\"") != NULL);
