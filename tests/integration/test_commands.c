@@ -193,10 +193,12 @@ static long command(const char *token, const char *body)
 
 static void state_is(long id, const char *want, int wait_ms)
 {
-    char sql[256], have[64] = "";
-    snprintf(sql, sizeof sql, "SELECT state FROM corridor.commands WHERE id = %ld", id);
+    char have[64] = "", idt[24];
+    snprintf(idt, sizeof idt, "%ld", id);
+    const char *v[1] = {idt};
     for (int waited = 0;; waited += 100) {
-        PGresult *r = PQexec(db, sql);
+        PGresult *r = PQexecParams(db, "SELECT state FROM corridor.commands WHERE id = $1::bigint",
+                                   1, NULL, v, NULL, NULL, 0);
         snprintf(have, sizeof have, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "(none)");
         PQclear(r);
         if (strcmp(have, want) == 0 || waited >= wait_ms)
@@ -275,10 +277,12 @@ START_TEST(set_interval_acknowledged_then_confirmed)
     /* the trail names who asked, and each step */
     ck_assert_int_eq(q("SELECT count(*) FROM corridor.command_audit WHERE actor = "
                        "'officer:jane.wanjiru' AND action = 'request'"), 1);
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT string_agg(to_state, ',' ORDER BY id) FROM "
-                              "corridor.command_audit WHERE command_id = %ld", id);
-    PGresult *r = PQexec(db, sql);
+    char idt[24];
+    snprintf(idt, sizeof idt, "%ld", id);
+    const char *v[1] = {idt};
+    PGresult *r = PQexecParams(db, "SELECT string_agg(to_state, ',' ORDER BY id) FROM "
+                                   "corridor.command_audit WHERE command_id = $1::bigint",
+                               1, NULL, v, NULL, NULL, 0);
     ck_assert_str_eq(PQgetvalue(r, 0, 0), "queued,sent,acknowledged,confirmed");
     PQclear(r);
     /* the trail cannot be edited */
@@ -381,10 +385,14 @@ START_TEST(refused_or_unanswered_ends_failed)
     }
     ck_assert_int_eq(frames, 2);
     state_is(id, "failed", 3000);
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM corridor.commands WHERE id = %ld AND "
-                              "detail = 'no answer after 2 attempts' AND attempts = 2", id);
-    ck_assert_int_eq(q(sql), 1);
+    char idt[24];
+    snprintf(idt, sizeof idt, "%ld", id);
+    const char *v[1] = {idt};
+    ck_assert_int_eq(harness_query_long_params(db, "SELECT count(*) FROM corridor.commands WHERE "
+                                                   "id = $1::bigint AND detail = 'no answer "
+                                                   "after 2 attempts' AND attempts = 2",
+                                               1, v),
+                     1);
     close(d.fd);
 }
 END_TEST
@@ -429,12 +437,14 @@ END_TEST
 /* A route from Mombasa to Malaba and an armed trip of the seal (SQL API of 004). */
 static void wait_latest(double lat)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM corridor.latest WHERE seal_id = '" SEAL
-                              "' AND abs(lat - (%.6f)) < 1e-6", lat);
-    for (int i = 0; i < 50 && q(sql) == 0; i++)
+    char lt[32];
+    snprintf(lt, sizeof lt, "%.6f", lat);
+    const char *v[1] = {lt};
+    const char *sql = "SELECT count(*) FROM corridor.latest WHERE seal_id = '" SEAL
+                      "' AND abs(lat - $1::float8) < 1e-6";
+    for (int i = 0; i < 50 && harness_query_long_params(db, sql, 1, v) == 0; i++)
         usleep(100 * 1000);
-    ck_assert_int_eq(q(sql), 1);
+    ck_assert_int_eq(harness_query_long_params(db, sql, 1, v), 1);
 }
 
 /* The seal reports locked at the port (arming needs it), then the trip is armed. */
