@@ -30,17 +30,26 @@ static int enabled(const char *hostport)
     return hostport && *hostport;
 }
 
+/* A protocol on one TCP listener at hostport (flag names it for the reason): opened, then
+ * handed to the module's start. Disabled (*state NULL) when hostport is empty. */
+static int tcp_start(ingest_worker *w, const char *flag, const char *hostport,
+                     int (*start)(ingest_worker *, int, void **, char *, size_t), void **state,
+                     char *err, size_t n)
+{
+    int fd;
+    *state = NULL;
+    if (!enabled(hostport))
+        return 0;
+    if (listen_on(flag, hostport, SOCK_STREAM, &fd, err, n))
+        return CORE_EINVAL;
+    return start(w, fd, state, err, n);
+}
+
 /* ---- OsmAnd: listens only ---- */
 static int osmand_start(ingest_worker *w, void **state, char *err, size_t n)
 {
-    const core_config *cfg = ingest_worker_cfg(w);
-    int fd;
-    *state = NULL;
-    if (!enabled(cfg->osmand))
-        return 0;
-    if (listen_on("osmand", cfg->osmand, SOCK_STREAM, &fd, err, n))
-        return CORE_EINVAL;
-    return ingest_osmand_start(w, fd, state, err, n);
+    return tcp_start(w, "osmand", ingest_worker_cfg(w)->osmand, ingest_osmand_start, state, err,
+                     n);
 }
 
 static const ingest_protocol osmand = {
@@ -54,14 +63,7 @@ static const ingest_protocol osmand = {
 #ifdef HAVE_INGEST_JT808
 static int jt808_start(ingest_worker *w, void **state, char *err, size_t n)
 {
-    const core_config *cfg = ingest_worker_cfg(w);
-    int fd;
-    *state = NULL;
-    if (!enabled(cfg->jt808))
-        return 0;
-    if (listen_on("jt808", cfg->jt808, SOCK_STREAM, &fd, err, n))
-        return CORE_EINVAL;
-    return ingest_jt808_start(w, fd, state, err, n);
+    return tcp_start(w, "jt808", ingest_worker_cfg(w)->jt808, ingest_jt808_start, state, err, n);
 }
 
 static const char *const jt808_commands[] = {"set_interval", "set_params", "locate", "seal",
