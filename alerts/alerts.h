@@ -4,7 +4,7 @@
  * on_scene, resolve, note) with their audit trail, the units (RRUs), the response report,
  * and the dispatch stage (dispatch.c): a thread that dispatches incidents to the nearest
  * available unit and serves corridor-rru clients over nng. The rules themselves live in
- * schema/030_incidents.sql; docs/incidents.md describes them for users.
+ * schema/rules/incidents.sql and dispatch.sql; docs/incidents.md describes them for users.
  *
  * The query functions take the caller's libpq connection and run on the caller's thread;
  * they keep no state of their own, so they are thread-safe as long as each thread uses

@@ -172,7 +172,7 @@ static void reply_error(struct dctx *c, int status, const char *code, const char
 
 /*
  * THE token check: the one place a client's identity is verified. The token's SHA-256 is
- * looked up in corridor.tokens (schema/040_tokens.sql: only hashes are stored); it must
+ * looked up in corridor.tokens (schema/rules/tokens.sql: only hashes are stored); it must
  * be an rru token tied to this very unit (`corridord token create --role rru --unit ID`)
  * or an admin token, not revoked, and the unit must exist. Logs name the token by id,
  * never by its text. Returns 0 with the unit's JSON in *unit_json (malloc'd) when

@@ -2,7 +2,7 @@
  * geo_batch.c: micro-batches of observations, sent to PostGIS as one call of
  * corridor.ingest_batch with one array parameter per column, or, with the worker's copy
  * of the safe regions, of corridor.ingest_hinted: the fixes the copy finds quiet and the
- * rest as two sets of columns (057_worker_regions.sql).
+ * rest as two sets of columns (corridor.ingest_hinted, schema/rules/ingest.sql).
  *
  * Owned by one ingest worker thread. All memory is allocated once at geo_batch_new:
  * the observations and one text buffer per column of each set, sized for the capacity,

@@ -1,15 +1,16 @@
 /*
- * geo_quiet.c: an ingest worker's copy of each seal's safe region (053_safe_regions.sql)
- * and of the fence grid (050_grid.sql), with which the worker finds a batch's quiet fixes
- * itself; the database then only confirms that the copy is current and stores them
- * (057_worker_regions.sql).
+ * geo_quiet.c: an ingest worker's copy of each seal's safe region (schema/rules/regions.sql)
+ * and of the fence grid (schema/rules/fences.sql), with which the worker finds a batch's
+ * quiet fixes itself; the database then only confirms that the copy is current and stores
+ * them (corridor.ingest_hinted, schema/rules/ingest.sql).
  *
  * Owned by one ingest worker thread, not thread-safe. Owns: a hash table of seals (each
  * allocated on its own, so pointers survive the table growing), the grid (cells sorted by
  * key, each naming its fence pieces; a piece's WKB is parsed and prepared with GEOS the
  * first time a fix lands in its bounding box) and a GEOS context.
  *
- * The test is 055's quiet test (corridor.ingest_quiet), on the coordinates the database
+ * The test is the database's quiet test (corridor.ingest_quiet in schema/rules/ingest.sql:
+ * the same test in SQL, a change to one is a change to both), on the coordinates the database
  * reads (a batch's text rounds them to 1e-7 degrees; pg7 computes the same doubles), with
  * margins: a fix within GEO_QUIET_MARGIN degrees of a disc's edge or of a fence piece's
  * boundary is left to the database (GEOS decides inside or outside exactly, PostGIS in
@@ -29,7 +30,7 @@
 #include <string.h>
 
 #define GEO_QUIET_MARGIN 1e-9
-#define GEO_QUIET_STEP   0.0089 /* 055: a step of ~1 km is evaluated */
+#define GEO_QUIET_STEP   0.0089 /* ingest_quiet: a step of ~1 km is evaluated */
 #define GEO_QUIET_SEALS  1000000 /* beyond this many seals the copy starts afresh */
 
 struct geo_qseal {
@@ -632,7 +633,8 @@ static double sq(double x)
     return x * x;
 }
 
-/* 055's test of one fix against seal s's region, after the fix at (p_us, plat, plon). */
+/* corridor.ingest_quiet's test of one fix against seal s's region, after the fix at
+ * (p_us, plat, plon). */
 static int fix_quiet(geo_quiet *q, geo_qseal *s, const geo_obs *o, double lat, double lon,
                      int64_t p_us, double plat, double plon)
 {
@@ -652,6 +654,7 @@ static int fix_quiet(geo_quiet *q, geo_qseal *s, const geo_obs *o, double lat, d
             return 0;
         if ((strcmp(o->alarm, "tampering") == 0) != s->tamper)
             return 0;
+        /* the battery test is corridor.battery_low's (schema/rules/common.sql) */
         if (!isnan(o->battery) && !isnan(s->low_batt) &&
             (fabsf(o->battery - s->low_batt) < 0.06f || (o->battery < s->low_batt) != s->lowbatt))
             return 0;

@@ -1,6 +1,6 @@
 /*
  * geofence.h: rule evaluation. Builds micro-batches of observations and hands each to
- * PostGIS as one call of corridor.ingest_batch (schema/002_ingest.sql); validates and
+ * PostGIS as one call of corridor.ingest_hinted (schema/rules/ingest.sql); validates and
  * normalises shapes that users submit (GEOS).
  *
  * A geo_batch belongs to one ingest worker thread and is not thread-safe. The shape
@@ -39,7 +39,7 @@ int geo_batch_add(geo_batch *b, const geo_obs *o);
 int geo_batch_len(const geo_batch *b);
 void geo_batch_clear(geo_batch *b);
 
-/* ---- the worker's copy of the safe regions (geo_quiet.c, 057_worker_regions.sql) ----
+/* ---- the worker's copy of the safe regions (geo_quiet.c, schema/rules/regions.sql) ----
  * With it a worker finds most quiet fixes itself, and the database only confirms that the
  * copy is current. One per worker thread; not thread-safe. */
 typedef struct geo_quiet geo_quiet;
@@ -71,10 +71,10 @@ int geo_batch_send(geo_batch *b, PGconn *conn, geo_quiet *q);
 typedef struct geo_result_ops {
     void (*reject)(void *arg, int idx, const char *reason);
     void (*publish)(void *arg, const char *kind, const char *json, size_t len);
-    /* quiet: n fixes of the batch were stored without rule work (053_safe_regions.sql);
+    /* quiet: n fixes of the batch were stored without rule work (schema/rules/regions.sql);
      * never published. May be NULL. */
     void (*quiet)(void *arg, int n);
-    /* hinted: n of those the worker's copy had found quiet (057). May be NULL. */
+    /* hinted: n of those the worker's copy had found quiet (corridor.ingest_hinted). May be NULL. */
     void (*hinted)(void *arg, int n);
 } geo_result_ops;
 

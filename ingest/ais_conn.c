@@ -16,7 +16,7 @@
  *
  * Storage. AIS needs no acknowledgement, so messages of vessels (types 1, 2, 3, 5, 18,
  * 19, 24, 27; base stations and aids to navigation are not vessels) are batched on this
- * handler and each batch is ONE call of corridor.ingest_vessels (schema/010_vessels.sql,
+ * handler and each batch is ONE call of corridor.ingest_vessels (schema/rules/vessels.sql,
  * arrays per column), sent with PQsendQueryPrepared on the handler's own non-blocking
  * connection and completed from a libevent event on PQsocket: the loop keeps reading feeds
  * while a batch is in the database, and the worker's own batch connection is not held

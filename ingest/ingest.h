@@ -5,7 +5,8 @@
  * connection for its batches (and one for control look-ups), its own listening sockets
  * (SO_REUSEPORT) for every enabled protocol, and an nng push socket to the web gateway.
  * Observations are batched (cfg->batch_max or cfg->batch_ms) and each batch is one call
- * of corridor.ingest_batch; devices are answered only after that transaction commits.
+ * of corridor.ingest_hinted (schema/rules/ingest.sql); devices are answered only after that
+ * transaction commits.
  */
 #ifndef CORRIDOR_INGEST_H
 #define CORRIDOR_INGEST_H
@@ -24,7 +25,7 @@ typedef struct ingest_counters {
     atomic_ullong batch_le[8];  /* latency histogram buckets */
     atomic_ullong published, publish_dropped;
     atomic_ullong quiet;     /* fixes stored without rule work: inside their safe region */
-    atomic_ullong hinted;    /* of those, found quiet by the worker's copy (057) */
+    atomic_ullong hinted;    /* of those, found quiet by the worker's copy (ingest_hinted) */
     atomic_uint queue_depth; /* observations waiting */
     atomic_uint db_up;       /* 1 while the connection works */
 } ingest_counters;

@@ -23,7 +23,7 @@
  *
  * With --worker-regions 1 (the default) the worker keeps a copy of each seal's safe region
  * and of the fence grid (geo_quiet), finds most quiet fixes itself, and the database only
- * confirms the copy (057_worker_regions.sql). The grid is loaded on the control connection
+ * confirms the copy (corridor.ingest_hinted, schema/rules/ingest.sql). The grid is loaded on the control connection
  * when the worker connects and again when a batch reports that fences, routes or
  * countries changed (a pause of the worker's loop, about half a second for 150,000 grid
  * pieces); until then the batches go without the copy.

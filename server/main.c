@@ -25,13 +25,15 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: corridord [migrate] [options]\n"
                  "  corridord            run the monitoring-centre server\n"
-                 "  corridord migrate    apply pending schema migrations and exit\n"
+                 "  corridord migrate    apply pending schema migrations and the rule files, and exit\n"
                  "  corridord token ...  create, list or revoke API tokens (token --help)\n"
                  "options:\n");
     core_config_usage(out);
 }
 
-/* Connects and applies the schema. Returns the connection or NULL (reason logged). */
+/* Connects and applies the schema: migrate 0 only checks it, 1 applies what is pending, 2
+ * also applies the rule files when the database runs them already. Returns the connection
+ * or NULL (reason logged). */
 static PGconn *connect_and_migrate(const core_config *cfg, int migrate)
 {
     char err[1024];
@@ -41,8 +43,12 @@ static PGconn *connect_and_migrate(const core_config *cfg, int migrate)
         PQfinish(db);
         return NULL;
     }
-    int rc = migrate ? schema_migrate(db, err, sizeof err)
+    /* `corridord migrate` applies the rule files always, a start-up when they differ */
+    int rc = migrate ? schema_migrate_rules(db, migrate == 2, err, sizeof err)
                      : schema_ensure_partitions(db, err, sizeof err);
+    if (!migrate && rc == 0 && schema_check(db, err, sizeof err) == 0)
+        core_warn(MOD, "--no-migrate: the database does not run this corridord's schema (%s)",
+                  err);
     if (rc < 0) {
         core_error(MOD, "%s", err);
         PQfinish(db);
@@ -92,7 +98,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    PGconn *db = connect_and_migrate(&cfg, migrate_only || !cfg.no_migrate);
+    PGconn *db = connect_and_migrate(&cfg, migrate_only ? 2 : !cfg.no_migrate);
     if (!db)
         return 1;
     if (migrate_only) {

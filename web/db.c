@@ -65,12 +65,12 @@ static const struct {
      "   'properties', json_build_object('iso2', iso2, 'name', name))"
      "  ORDER BY iso2), '[]'))::text FROM corridor.countries",
      0},
-    /* trips (rest_trips.c): each a function of schema/004_trips.sql returning JSON */
+    /* trips (rest_trips.c): each a function of schema/rules/trips.sql returning JSON */
     {"web_route_create", "SELECT corridor.route_create($1::json)::text", 1},
     {"web_route_list", "SELECT corridor.route_list()::text", 0},
     {"web_trip_arm", "SELECT corridor.trip_arm($1::json)::text", 1},
     {"web_trip_disarm", "SELECT corridor.trip_disarm($1::uuid, now(), $2)::text", 2},
-    /* device commands (rest_commands.c): functions of schema/058_commands.sql */
+    /* device commands (rest_commands.c): functions of schema/rules/commands.sql */
     {"web_command_create", "SELECT corridor.command_create($1, $2::json, $3)::text", 3},
     {"web_command_list", "SELECT corridor.command_list($1)::text", 1},
     {"web_command_cancel", "SELECT corridor.command_cancel($1, $2::bigint, $3)::text", 3},
@@ -78,7 +78,7 @@ static const struct {
     {"web_trip_get", "SELECT corridor.trip_get($1::uuid)::text", 1},
     {"web_trip_list", "SELECT corridor.trip_list()::text", 0},
     {"web_trip_report", "SELECT corridor.trip_report($1::uuid)::text", 1},
-    /* vessels (rest_vessels.c, ws.c): functions of schema/010_vessels.sql returning JSON */
+    /* vessels (rest_vessels.c, ws.c): functions of schema/rules/vessels.sql returning JSON */
     {"web_vessel_list", "SELECT corridor.vessel_list($1::float8[], $2::timestamptz)::text", 2},
     {"web_vessel_get",
      "SELECT corridor.vessel_get($1::bigint,"

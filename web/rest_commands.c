@@ -1,7 +1,7 @@
 /*
  * rest_commands.c: the REST handlers of device commands (docs/commands.md): request,
  * list, cancel and approve. Every rule (who may, four eyes, which protocol takes what, the
- * params) lives in the database (schema/058_commands.sql): each handler runs one prepared
+ * params) lives in the database (schema/rules/commands.sql): each handler runs one prepared
  * statement (db.c: web_command_*) with the caller as the actor and relays its JSON; a
  * refusal is a CTnnn exception that web_db_json turns into {"error", "detail", "field"}.
  * Each change of state goes to the websocket clients at once (and an unseal outside the

@@ -3,7 +3,7 @@
  * (docs/incidents.md): one incident with its trail, lifecycle actions, units, the nearest
  * available units for an incident, and the response report.
  *
- * The rules live in the database (schema/030_incidents.sql) behind the alerts module's
+ * The rules live in the database (schema/rules/incidents.sql) behind the alerts module's
  * functions; these handlers check the shape of the request, call one function on the web
  * thread's connection and answer with what it returned. A successful action is also
  * pushed to every websocket client through the gateway's own event path (web_ws_event),

@@ -1,7 +1,7 @@
 /*
  * rest_partner.c: GET /api/partner/trips, the regional partners' cross-border API
  * (docs/security.md). A partner token sees only the trips that enter or leave its own
- * country (corridor.partner_trips in schema/041_partner.sql decides, and audits every
+ * country (corridor.partner_trips in schema/rules/partner.sql decides, and audits every
  * query); an admin token names the country with ?country=.
  *
  * Owns nothing beyond a call. Runs on the web thread.

@@ -4,7 +4,7 @@
  * [?since=T], GET /api/watchlist[?all=1], POST /api/watchlist, DELETE /api/watchlist/{id},
  * GET /api/feeds.
  *
- * The rules live in the database (schema/010_vessels.sql): each handler checks the shape
+ * The rules live in the database (schema/rules/vessels.sql): each handler checks the shape
  * of what it was given (numbers in the path, the bbox list, a JSON object body), runs one
  * prepared statement (db.c: web_vessel_*, web_watch_*) on the web thread's connection and
  * relays its JSON. A refusal is an exception with SQLSTATE CTnnn (HTTP status nnn) whose

@@ -1,6 +1,6 @@
 /*
- * test_trips.c: the trip rules and the trip API of schema/004_trips.sql and
- * 005_trip_rules.sql, called directly through libpq against a real PostGIS: one test per
+ * test_trips.c: the trip rules and the trip API of schema/rules/ (trips.sql, routes.sql,
+ * ingest.sql, time.sql), called directly through libpq against a real PostGIS: one test per
  * rule with the exact event sequence expected, the negative cases (GPS jitter on the
  * corridor edge, a stop in an authorised parking, a late fix after a closed condition, a
  * second trip on one seal), every arming refusal, ISO 6346 check digits, and the metric
@@ -67,7 +67,7 @@ static void query_text(char *out, size_t n, const char *fmt, ...)
     PQclear(r);
 }
 
-static long quiet_fixes; /* fixes the batches stored without rule work (053) */
+static long quiet_fixes; /* fixes the batches stored without rule work (regions.sql) */
 
 typedef struct fix {
     long t;                       /* seconds after t0 */
@@ -128,7 +128,7 @@ static int batch(const char *seal, const fix *f, int n)
     return incidents;
 }
 
-/* ---- the ingest worker's way (057_worker_regions.sql): the same batches through
+/* ---- the ingest worker's way (corridor.ingest_hinted): the same batches through
  * geo_batch with the worker's copy of the safe regions ---- */
 static geo_quiet *copy;
 static geo_batch *wbatch;
@@ -904,7 +904,7 @@ START_TEST(metric_corridor_at_the_equator_and_60_north)
 }
 END_TEST
 
-/* ---- safe regions (schema/053_safe_regions.sql) ------------------------------------------
+/* ---- safe regions (schema/rules/regions.sql) ------------------------------------------
  * A quiet fix is stored without rule work; that must never change what the rules decide.
  * Two seals drive the same long track on the same route, in the same batches: Q with safe
  * regions (the default), F with every fix evaluated in full (SET corridor.safe_regions =

@@ -1,32 +1,18 @@
--- 041_partner: the regional partners' cross-border API (docs/security.md, "Partner API").
--- A partner state sees the trips whose track enters or leaves its country, and nothing
--- else: each trip with its conveyance, declaration, route, border crossings into or out
--- of that country, status, and its track clipped to the country and about 50 km around
--- it. Every query is recorded in partner_audit, answered or refused (web/rest_partner.c
--- records the refusals).
-
-CREATE TABLE corridor.partner_audit (
-    id       bigserial PRIMARY KEY,
-    token_id bigint,              -- corridor.tokens.id of the caller
-    country  text NOT NULL,       -- the country the query was scoped to
-    query    text NOT NULL,       -- the request's path and query string
-    rows     int NOT NULL,        -- trips returned
-    status   int NOT NULL DEFAULT 200, -- the HTTP answer (refused queries are audited too)
-    at       timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX partner_audit_at ON corridor.partner_audit (at);
-CREATE INDEX trip_legs_country ON corridor.trip_legs (country, entered_at);
+-- rules/partner.sql: what a partner state sees.
+-- A partner administration sees the trips that cross its country or come within about
+-- 50 km of it, and only those, with their positions; every page it reads is audited.
+-- Reads: trips, trip_legs, routes, geofences, countries, positions. Writes: partner_audit.
 
 -- About 50 km in degrees near the equator, where the corridor lies (0.45 deg of latitude is
 -- 50 km; of longitude, 50 km at 0 deg and 49 km at 12 deg S).
-CREATE FUNCTION corridor.partner_buffer_deg() RETURNS float8
+CREATE OR REPLACE FUNCTION corridor.partner_buffer_deg() RETURNS float8
 LANGUAGE sql IMMUTABLE AS $$ SELECT 0.45::float8 $$;
 
 -- GET /api/partner/trips. p_page from 1; 50 trips a page, oldest crossing first. A trip
 -- qualifies when one of its legs is in p_country and another is not (it entered or left)
 -- and its stay in p_country overlaps [p_since, p_until]. Raises CT422 for a bad country or
 -- page. Writes the audit row.
-CREATE FUNCTION corridor.partner_trips(p_country text, p_since timestamptz, p_until timestamptz,
+CREATE OR REPLACE FUNCTION corridor.partner_trips(p_country text, p_since timestamptz, p_until timestamptz,
                                        p_page int, p_token bigint, p_query text)
 RETURNS json LANGUAGE plpgsql AS $$
 DECLARE

@@ -56,27 +56,6 @@ CREATE TABLE corridor.positions (
 ) PARTITION BY RANGE (ts);
 CREATE TABLE corridor.positions_default PARTITION OF corridor.positions DEFAULT;
 
--- Creates the daily partitions from days_back before today to days_ahead after it.
--- Idempotent; the server calls it at start-up and every hour.
-CREATE FUNCTION corridor.ensure_partitions(days_back int, days_ahead int) RETURNS int
-LANGUAGE plpgsql AS $$
-DECLARE
-    d date;
-    made int := 0;
-    part text;
-BEGIN
-    FOR d IN SELECT current_date + k FROM generate_series(-days_back, days_ahead) k LOOP
-        part := 'positions_' || to_char(d, 'YYYYMMDD');
-        IF to_regclass('corridor.' || part) IS NULL THEN
-            EXECUTE format('CREATE TABLE corridor.%I PARTITION OF corridor.positions '
-                           'FOR VALUES FROM (%L) TO (%L)', part, d::timestamp AT TIME ZONE 'UTC',
-                           (d + 1)::timestamp AT TIME ZONE 'UTC');
-            made := made + 1;
-        END IF;
-    END LOOP;
-    RETURN made;
-END $$;
-
 -- The newest observation of each seal: the map snapshot is one read of this table.
 CREATE TABLE corridor.latest (
     seal_id    text PRIMARY KEY,

@@ -1,93 +1,17 @@
--- 058_commands: the centre commands its seals (docs/commands.md).
---
--- A command is a row of corridor.commands, committed before anything is sent. Its states:
---   awaiting_approval -> queued -> sent -> acknowledged -> confirmed
---                                     \-> failed      (the device said no, or no answer
---                                                      after max_attempts sends)
---   any state before sent -> expired (expires_at passed) or cancelled (DELETE)
--- Who moves it:
---   the web gateway   command_create, command_approve, command_cancel (REST)
---   the ingest worker command_due (what to send to a seal it holds), command_sent (a frame
---                     went out with this serial), command_answer (the device's answer,
---                     matched by seal, serial and message id)
---   the sweeper       command_sweep: expiry, retries after answer_timeout_s, and the
---                     confirmation of an effect seen in later fixes (lock state, interval)
--- Every change of state appends a row to corridor.command_audit (append-only) naming who
--- moved it and why; every change is returned as a {"type": "command"} message for /ws.
--- A change to queued notifies channel corridor_commands with the seal id, so the worker
--- holding the seal's connection sends it at once.
-
--- Which protocol takes which command. The C side (ingest/proto.c) says the same for each
--- protocol module; tests/ingest/test_proto.c checks that the two agree.
-CREATE TABLE corridor.protocol_commands (
-    protocol text NOT NULL,
-    command  text NOT NULL,
-    PRIMARY KEY (protocol, command)
-);
-INSERT INTO corridor.protocol_commands VALUES
-    ('jt808', 'set_interval'), ('jt808', 'set_params'), ('jt808', 'locate'), ('jt808', 'seal'),
-    ('jt808', 'unseal'), ('jt808', 'text'), ('jt808', 'reboot'), ('jt808', 'alarm_ack');
-
-CREATE TABLE corridor.commands (
-    id               bigserial PRIMARY KEY,
-    seal_id          text NOT NULL,
-    trip_id          uuid,   -- the trip a disarm's unseal ends when it is confirmed
-    command          text NOT NULL,
-    params           jsonb NOT NULL DEFAULT '{}',
-    state            text NOT NULL CHECK (state IN ('awaiting_approval', 'queued', 'sent',
-                         'acknowledged', 'confirmed', 'failed', 'expired', 'cancelled')),
-    reason           text,
-    requested_by     text NOT NULL,
-    approved_by      text,
-    incident_id      bigint, -- the incident an unseal outside the destination raised
-    created_at       timestamptz NOT NULL DEFAULT now(),
-    updated_at       timestamptz NOT NULL DEFAULT now(),
-    expires_at       timestamptz NOT NULL,
-    sent_at          timestamptz,
-    acknowledged_at  timestamptz,
-    confirmed_at     timestamptz,
-    finished_at      timestamptz,
-    attempts         int NOT NULL DEFAULT 0,
-    max_attempts     int NOT NULL DEFAULT 3,
-    answer_timeout_s int NOT NULL DEFAULT 30,
-    device_serial    int,  -- serial of the frame last sent
-    device_msg_id    int,  -- its message id
-    result           int,  -- the device's answer code (JT/T 808: 0 ok, 1 failed, 2 bad, 3 unsupported)
-    detail           text  -- why it failed, or what confirmed it
-);
-CREATE INDEX commands_seal ON corridor.commands (seal_id, id);
-CREATE INDEX commands_open ON corridor.commands (state, seal_id)
-    WHERE state IN ('awaiting_approval', 'queued', 'sent', 'acknowledged');
-
-CREATE TABLE corridor.command_audit (
-    id         bigserial PRIMARY KEY,
-    command_id bigint NOT NULL,
-    at         timestamptz NOT NULL DEFAULT clock_timestamp(),
-    actor      text NOT NULL,
-    action     text NOT NULL,
-    from_state text,
-    to_state   text,
-    note       text
-);
-CREATE INDEX command_audit_command ON corridor.command_audit (command_id, id);
-
--- 030's append-only guard, now naming whichever trail it guards
-CREATE OR REPLACE FUNCTION corridor.audit_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'CT409',
-        MESSAGE = 'audit_append_only: the ' || replace(TG_TABLE_NAME, '_', ' ') ||
-                  ' trail cannot be changed';
-END $$;
-CREATE TRIGGER command_audit_append_only BEFORE UPDATE OR DELETE ON corridor.command_audit
-    FOR EACH ROW EXECUTE FUNCTION corridor.audit_append_only();
-CREATE TRIGGER command_audit_no_truncate BEFORE TRUNCATE ON corridor.command_audit
-    FOR EACH STATEMENT EXECUTE FUNCTION corridor.audit_append_only();
-
-INSERT INTO corridor.rules VALUES ('unseal_requested', 'critical');
+-- rules/commands.sql: the command queue to the seals (docs/commands.md).
+-- A command (set_interval, locate, seal, unseal, ...) is committed before it is sent and
+-- moves queued -> sent -> acknowledged -> confirmed, or failed / expired / cancelled, with
+-- awaiting_approval first for an unseal (four eyes). The worker holding the seal's
+-- connection takes it (command_due), reports it sent (command_sent) or refused, and the
+-- device's answer (command_answer); command_sweep expires, retries and confirms effects
+-- seen in later fixes. trip_disarm decides whether a disarm must unseal the seal first.
+-- Every transition is in command_audit, which cannot be edited.
+-- Reads: seals, protocol_commands, trips, trip_state, latest, positions, geofences, rules.
+-- Writes: commands, command_audit, trips, trip_state, trip_legs, events, incidents,
+-- incident_audit.
 
 -- The command as the API and /ws show it.
-CREATE FUNCTION corridor.command_json(c corridor.commands) RETURNS json
+CREATE OR REPLACE FUNCTION corridor.command_json(c corridor.commands) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT json_build_object('type', 'command', 'id', c.id, 'seal_id', c.seal_id,
         'trip_id', c.trip_id, 'command', c.command, 'params', c.params, 'state', c.state,
@@ -106,7 +30,7 @@ $$;
 
 -- Moves command c to state to (with the columns that state sets), audits it, notifies the
 -- workers when it becomes queued. Returns the new row.
-CREATE FUNCTION corridor.command_move(c corridor.commands, p_to text, p_actor text,
+CREATE OR REPLACE FUNCTION corridor.command_move(c corridor.commands, p_to text, p_actor text,
                                       p_action text, p_note text DEFAULT NULL)
 RETURNS corridor.commands LANGUAGE plpgsql AS $$
 DECLARE
@@ -128,7 +52,7 @@ BEGIN
 END $$;
 
 -- Checks a command's params; raises 422 bad_params naming the field.
-CREATE FUNCTION corridor.command_check_params(p_command text, p jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION corridor.command_check_params(p_command text, p jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     k text;
@@ -193,7 +117,7 @@ END $$;
 -- only when the seal's latest position is inside the trip's destination; elsewhere it waits
 -- for a second account's approval and raises an unseal_requested incident naming who asked
 -- (returned as "incident" beside the command). p_trip: the trip a disarm ends (internal).
-CREATE FUNCTION corridor.command_create(p_seal text, p json, p_actor text,
+CREATE OR REPLACE FUNCTION corridor.command_create(p_seal text, p json, p_actor text,
                                         p_trip uuid DEFAULT NULL)
 RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
@@ -323,7 +247,7 @@ BEGIN
 END $$;
 
 -- The command p_id of seal p_seal, locked; 404 when there is none.
-CREATE FUNCTION corridor.command_lock(p_seal text, p_id bigint) RETURNS corridor.commands
+CREATE OR REPLACE FUNCTION corridor.command_lock(p_seal text, p_id bigint) RETURNS corridor.commands
 LANGUAGE plpgsql AS $$
 DECLARE
     c corridor.commands;
@@ -337,7 +261,7 @@ BEGIN
 END $$;
 
 -- GET /api/seals/{id}/commands: newest first (at most p_limit).
-CREATE FUNCTION corridor.command_list(p_seal text, p_limit int DEFAULT 100) RETURNS json
+CREATE OR REPLACE FUNCTION corridor.command_list(p_seal text, p_limit int DEFAULT 100) RETURNS json
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM corridor.seals WHERE id = p_seal) THEN
@@ -349,7 +273,7 @@ BEGIN
 END $$;
 
 -- DELETE /api/seals/{id}/commands/{cid}: cancels a command not yet sent.
-CREATE FUNCTION corridor.command_cancel(p_seal text, p_id bigint, p_actor text) RETURNS json
+CREATE OR REPLACE FUNCTION corridor.command_cancel(p_seal text, p_id bigint, p_actor text) RETURNS json
 LANGUAGE plpgsql AS $$
 DECLARE
     c corridor.commands := corridor.command_lock(p_seal, p_id);
@@ -364,7 +288,7 @@ END $$;
 -- POST /api/seals/{id}/commands/{cid}/approve: the second account's approval (four eyes).
 -- The requesting account's own approval is refused and audited: {"refused": true, "error":
 -- "four_eyes", "detail"} (403).
-CREATE FUNCTION corridor.command_approve(p_seal text, p_id bigint, p_actor text) RETURNS json
+CREATE OR REPLACE FUNCTION corridor.command_approve(p_seal text, p_id bigint, p_actor text) RETURNS json
 LANGUAGE plpgsql AS $$
 DECLARE
     c corridor.commands := corridor.command_lock(p_seal, p_id);
@@ -395,7 +319,7 @@ END $$;
 
 -- For the ingest worker that holds seal p_seal's connection: its queued commands, oldest
 -- first (one expired on the way is moved to expired, never sent).
-CREATE FUNCTION corridor.command_due(p_seal text)
+CREATE OR REPLACE FUNCTION corridor.command_due(p_seal text)
 RETURNS TABLE (id bigint, command text, params text, attempt int)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -418,7 +342,7 @@ BEGIN
 END $$;
 
 -- A frame carrying command p_id went out as message p_msg_id with serial p_serial.
-CREATE FUNCTION corridor.command_sent(p_id bigint, p_serial int, p_msg_id int) RETURNS json
+CREATE OR REPLACE FUNCTION corridor.command_sent(p_id bigint, p_serial int, p_msg_id int) RETURNS json
 LANGUAGE plpgsql AS $$
 DECLARE
     c corridor.commands;
@@ -435,7 +359,7 @@ BEGIN
 END $$;
 
 -- The module could not express command p_id for its device (ingest/proto.h: send).
-CREATE FUNCTION corridor.command_refused(p_id bigint, p_why text) RETURNS json
+CREATE OR REPLACE FUNCTION corridor.command_refused(p_id bigint, p_why text) RETURNS json
 LANGUAGE plpgsql AS $$
 DECLARE
     c corridor.commands;
@@ -454,7 +378,7 @@ END $$;
 -- unseal answered with the wanted lock state, are confirmed at once; a confirmed unseal that
 -- a disarm asked for ends its trip here, before the answer's fix is stored, so the opening
 -- is not taken for a seal_opened. Returns the command (NULL when nothing matches).
-CREATE FUNCTION corridor.command_answer(p_seal text, p_serial int, p_msg_id int, p_result int,
+CREATE OR REPLACE FUNCTION corridor.command_answer(p_seal text, p_serial int, p_msg_id int, p_result int,
                                         p_lock text DEFAULT NULL, p_position boolean DEFAULT false)
 RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
@@ -486,7 +410,7 @@ BEGIN
 END $$;
 
 -- Confirms c; an unseal that a disarm asked for ends its trip.
-CREATE FUNCTION corridor.command_confirm(c corridor.commands, p_why text)
+CREATE OR REPLACE FUNCTION corridor.command_confirm(c corridor.commands, p_why text)
 RETURNS corridor.commands LANGUAGE plpgsql AS $$
 DECLARE
     t corridor.trips;
@@ -511,7 +435,7 @@ BEGIN
 END $$;
 
 -- The sweeper's part (corridor.sweep_all): deadlines, retries, and effects seen in fixes.
-CREATE FUNCTION corridor.command_sweep(p_now timestamptz)
+CREATE OR REPLACE FUNCTION corridor.command_sweep(p_now timestamptz)
 RETURNS TABLE (kind text, idx int, body text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -579,11 +503,7 @@ BEGIN
     END LOOP;
 END $$;
 
--- A disarm of a seal that can take commands: inside the destination it sends the unseal and
--- the trip ends when the seal confirms it is open (command_confirm); elsewhere it is refused
--- as before. Seals that cannot take commands are disarmed at once, as before.
-ALTER FUNCTION corridor.trip_disarm(uuid, timestamptz) RENAME TO trip_disarm_now;
-CREATE FUNCTION corridor.trip_disarm(p_trip uuid, p_at timestamptz DEFAULT now(),
+CREATE OR REPLACE FUNCTION corridor.trip_disarm(p_trip uuid, p_at timestamptz DEFAULT now(),
                                      p_actor text DEFAULT 'system')
 RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
@@ -618,3 +538,9 @@ BEGIN
     RETURN (corridor.trip_json(t)::jsonb ||
             jsonb_build_object('disarm', 'awaiting_unseal', 'command', r::jsonb))::json;
 END $$;
+
+CREATE OR REPLACE TRIGGER command_audit_append_only BEFORE UPDATE OR DELETE ON corridor.command_audit
+    FOR EACH ROW EXECUTE FUNCTION corridor.audit_append_only();
+
+CREATE OR REPLACE TRIGGER command_audit_no_truncate BEFORE TRUNCATE ON corridor.command_audit
+    FOR EACH STATEMENT EXECUTE FUNCTION corridor.audit_append_only();

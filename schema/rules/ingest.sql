@@ -1,27 +1,46 @@
--- 051_ingest_fast: corridor.ingest_batch, the one call per micro-batch of observations:
--- the contract of 002_ingest.sql and the trip rules described in 005_trip_rules.sql
--- (docs/rules.md), made fast (docs/performance.md):
---   - the batch's rows come from corridor.batch_rows, a function declared ROWS 1000: the
---     generic plan then knows a batch is large and joins its CTEs by hash, where it used
---     to nest loops over CTE scans (quadratic: 7 s for a batch of 1,000 fixes with 10,000
---     fences and trips);
---   - the fences containing each fix come from the 0.01 degree grid (050_grid.sql) once per
---     fix, as arrays carried on the fix (inside a fence = fence_id = ANY (fences); a fix in
---     an authorised place = kinds overlap), instead of a GiST probe and joins against hits;
---   - the country comes from the 0.1 degree country grid;
---   - batches lock their seals, not 1,024 shared buckets: two workers' batches run at once;
---   - the position messages are built in the statement (no function call per row);
---   - fence transitions come from each fix's entered and left fences (arrays: the fix's
---     fences against the previous fix's or the stored state), with no join of one CTE with
---     another: with no sizes known the planner nests such joins, and the (seal, fence) x
---     fixes join of 005 alone took 540 ms of a 640 ms batch.
--- Everything else: the locks, positions, latest, fence transitions, the trip walk (005's
--- header), evidence and incidents.
+-- rules/ingest.sql: the batch of fixes, from the worker's call to every rule's outcome.
+--
+-- One fix from the socket to the websocket (the C side: ingest/worker.c, web/web.c):
+--   1. A protocol module decodes a frame (ingest/jt808_conn.c, osmand.c) into a geo_obs and
+--      hands it to its worker (ingest_submit, ingest/worker.c), which adds it to the
+--      open batch (geo_batch_add, geofence/geo_batch.c).
+--   2. When the batch is full or --batch-ms passed (flush), the worker sorts out the fixes
+--      its copy of the safe regions finds quiet (geofence/geo_quiet.c) and sends the batch
+--      as one pipelined call (geo_batch_send): corridor.ingest_hinted below.
+--   3. ingest_hinted stores the worker's quiet fixes if the seal's latest row is still what
+--      the copy says; the rest goes through ingest_rounds: ingest_quiet (the database's own
+--      quiet test: store, do not evaluate) then ingest_loud (full evaluation,
+--      ingest_evaluate, and a new safe region, regions.sql).
+--   4. ingest_evaluate runs every per-fix rule in one statement: fences (fences.sql),
+--      route corridor and deviation (routes.sql's in_corridor), unauthorised stops,
+--      checkpoints and leg times, country crossings, speed and impossible movement, seal
+--      opened or tampered, low battery, destination arrival; it writes events, incidents,
+--      fence_state, trip_state, trip_legs, checkpoint_passages and latest.
+--   5. The rows returned ('position', 'incident', 'region', 'reject', ...) come back to
+--      the worker (geo_batch_result), which acknowledges the device only now, after the
+--      commit, and publishes positions and incidents over nng (ingest_worker_publish).
+--   6. The web gateway pulls them (web/web.c) and sends them on /ws to the map.
+-- Rules that fire on time passing rather than on a fix (overdue, silent) are time.sql's.
+--
+-- Ordering: only fixes newer than a seal's latest are evaluated, in device time order, so a
+-- late or re-sent fix is stored but never makes a false transition. Two connections may
+-- carry the same seal, so a batch locks its seals first (ingest_lock, advisory locks in a
+-- fixed order). p_ts holds device times as Unix seconds.
+-- Reads: seals, latest, fence_state, trip_state, routes, route_checkpoints, geofences,
+-- geofence_cells, country_parts, country_cells, rules, safe_gen. Writes: positions, latest,
+-- events, incidents, fence_state, trip_state, trip_legs, checkpoint_passages.
 
--- The batch's columns as rows with their 1-based index. A plpgsql function so that the
--- planner keeps its ROWS estimate (a SQL function would be inlined to an unnest of
--- parameters, estimated at a few rows).
-CREATE FUNCTION corridor.batch_rows(
+CREATE OR REPLACE FUNCTION corridor.position_json(seal_id text, ts timestamptz, lat float8, lon float8,
+                                       speed real, bearing real, battery real, lock text,
+                                       alarm text)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('type', 'position', 'seal_id', seal_id,
+                             'time', to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                             'lat', lat, 'lon', lon, 'speed_kmh', speed, 'bearing', bearing,
+                             'battery', battery, 'lock', lock, 'alarm', alarm)::text
+$$;
+
+CREATE OR REPLACE FUNCTION corridor.batch_rows(
     p_seal text[], p_ts float8[], p_lat float8[], p_lon float8[], p_speed real[],
     p_bearing real[], p_alt real[], p_acc real[], p_batt real[], p_lock text[], p_alarm text[])
 RETURNS TABLE (seal_id text, epoch float8, lat float8, lon float8, speed real, bearing real,
@@ -32,7 +51,32 @@ BEGIN
                                       p_acc, p_batt, p_lock, p_alarm) WITH ORDINALITY;
 END $$;
 
-CREATE FUNCTION corridor.ingest_batch(
+CREATE OR REPLACE FUNCTION corridor.mark_backfilled() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.seal_id IS NOT NULL AND current_setting('corridor.in_batch', true) = 'on'
+       AND now() - NEW.ts > interval '5 minutes' THEN
+        NEW.details := NEW.details || jsonb_build_object(
+            'backfilled', true, 'delay_s', round(extract(epoch FROM now() - NEW.ts)));
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER events_backfilled BEFORE INSERT ON corridor.events
+    FOR EACH ROW EXECUTE FUNCTION corridor.mark_backfilled();
+
+-- The locks of ingest_evaluate for every seal of a batch, taken before any region or
+-- state is read: a batch of another worker touching the same seal waits.
+CREATE OR REPLACE FUNCTION corridor.ingest_lock(p_seal text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(1129270852, b)
+    FROM (SELECT DISTINCT (hashtext(s) & 1023) AS b FROM unnest(p_seal) s ORDER BY 1) x;
+    PERFORM pg_advisory_xact_lock(1129270856, h)
+    FROM (SELECT DISTINCT hashtext(s) AS h FROM unnest(p_seal) s ORDER BY 1) x;
+END $$;
+
+CREATE OR REPLACE FUNCTION corridor.ingest_batch(
     p_seal text[], p_ts float8[], p_lat float8[], p_lon float8[], p_speed real[],
     p_bearing real[], p_alt real[], p_acc real[], p_batt real[], p_lock text[], p_alarm text[])
 RETURNS TABLE (kind text, idx int, body text)
@@ -40,12 +84,379 @@ LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
+    IF coalesce(current_setting('corridor.safe_regions', true), '') = 'off' THEN
+        RETURN QUERY SELECT * FROM corridor.ingest_evaluate(p_seal, p_ts, p_lat, p_lon, p_speed,
+            p_bearing, p_alt, p_acc, p_batt, p_lock, p_alarm);
+        RETURN;
+    END IF;
+    PERFORM corridor.ingest_lock(p_seal);
+    RETURN QUERY SELECT * FROM corridor.ingest_rounds(p_seal, p_ts, p_lat, p_lon, p_speed,
+        p_bearing, p_alt, p_acc, p_batt, p_lock, p_alarm,
+        ARRAY(SELECT generate_series(1, cardinality(p_seal))));
+END $$;
+
+CREATE OR REPLACE FUNCTION corridor.ingest_rounds(
+    p_seal text[], p_ts float8[], p_lat float8[], p_lon float8[], p_speed real[],
+    p_bearing real[], p_alt real[], p_acc real[], p_batt real[], p_lock text[], p_alarm text[],
+    p_i int[])
+RETURNS TABLE (kind text, idx int, body text)
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    r record;
+    n_q int := 0;
+    h_i int[]; h_seal text[]; h_ts float8[]; h_lat float8[]; h_lon float8[]; h_speed real[];
+    h_bearing real[]; h_alt real[]; h_acc real[]; h_batt real[]; h_lock text[];
+    h_alarm text[];
+    t_i int[]; t_seal text[]; t_ts float8[]; t_lat float8[]; t_lon float8[]; t_speed real[];
+    t_bearing real[]; t_alt real[]; t_acc real[]; t_batt real[]; t_lock text[];
+    t_alarm text[];
+BEGIN
+    -- round 1: every fix
+    SELECT * INTO r FROM corridor.ingest_quiet(p_seal, p_ts, p_lat, p_lon, p_speed, p_bearing,
+        p_alt, p_acc, p_batt, p_lock, p_alarm, p_i);
+    RETURN QUERY SELECT 'position'::text, u.i, NULL::text FROM unnest(r.pos_i) u(i);
+    n_q := n_q + r.n_quiet;
+
+    IF r.e_i IS NOT NULL THEN
+        -- each seal's first loud fix (h) now; its later ones (t) after, against the region
+        -- that evaluation leaves
+        SELECT array_agg(x.i) FILTER (WHERE x.head), array_agg(x.seal_id) FILTER (WHERE x.head),
+               array_agg(x.epoch) FILTER (WHERE x.head), array_agg(x.lat) FILTER (WHERE x.head),
+               array_agg(x.lon) FILTER (WHERE x.head), array_agg(x.speed) FILTER (WHERE x.head),
+               array_agg(x.bearing) FILTER (WHERE x.head), array_agg(x.alt) FILTER (WHERE x.head),
+               array_agg(x.acc) FILTER (WHERE x.head), array_agg(x.batt) FILTER (WHERE x.head),
+               array_agg(x.lock) FILTER (WHERE x.head), array_agg(x.alarm) FILTER (WHERE x.head),
+               array_agg(x.i) FILTER (WHERE NOT x.head),
+               array_agg(x.seal_id) FILTER (WHERE NOT x.head),
+               array_agg(x.epoch) FILTER (WHERE NOT x.head),
+               array_agg(x.lat) FILTER (WHERE NOT x.head),
+               array_agg(x.lon) FILTER (WHERE NOT x.head),
+               array_agg(x.speed) FILTER (WHERE NOT x.head),
+               array_agg(x.bearing) FILTER (WHERE NOT x.head),
+               array_agg(x.alt) FILTER (WHERE NOT x.head),
+               array_agg(x.acc) FILTER (WHERE NOT x.head),
+               array_agg(x.batt) FILTER (WHERE NOT x.head),
+               array_agg(x.lock) FILTER (WHERE NOT x.head),
+               array_agg(x.alarm) FILTER (WHERE NOT x.head)
+        INTO h_i, h_seal, h_ts, h_lat, h_lon, h_speed, h_bearing, h_alt, h_acc, h_batt, h_lock,
+             h_alarm, t_i, t_seal, t_ts, t_lat, t_lon, t_speed, t_bearing, t_alt, t_acc, t_batt,
+             t_lock, t_alarm
+        FROM (SELECT e.*, row_number() OVER (PARTITION BY e.seal_id ORDER BY e.epoch, e.i) = 1
+                              AS head
+              FROM unnest(r.e_i, r.e_seal, r.e_ts, r.e_lat, r.e_lon, r.e_speed, r.e_bearing,
+                          r.e_alt, r.e_acc, r.e_batt, r.e_lock, r.e_alarm)
+                   AS e(i, seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt, lock,
+                        alarm)) x;
+        RETURN QUERY SELECT * FROM corridor.ingest_loud(h_i, h_seal, h_ts, h_lat, h_lon, h_speed,
+            h_bearing, h_alt, h_acc, h_batt, h_lock, h_alarm);
+        UPDATE corridor.latest SET safe_ver = safe_ver + 1 WHERE seal_id = ANY (h_seal);
+
+        -- round 2: the seals' later fixes
+        IF t_i IS NOT NULL THEN
+            SELECT * INTO r FROM corridor.ingest_quiet(t_seal, t_ts, t_lat, t_lon, t_speed,
+                t_bearing, t_alt, t_acc, t_batt, t_lock, t_alarm, t_i);
+            RETURN QUERY SELECT 'position'::text, u.i, NULL::text FROM unnest(r.pos_i) u(i);
+            n_q := n_q + r.n_quiet;
+            IF r.e_i IS NOT NULL THEN
+                RETURN QUERY SELECT * FROM corridor.ingest_loud(r.e_i, r.e_seal, r.e_ts,
+                    r.e_lat, r.e_lon, r.e_speed, r.e_bearing, r.e_alt, r.e_acc, r.e_batt,
+                    r.e_lock, r.e_alarm);
+                UPDATE corridor.latest SET safe_ver = safe_ver + 1 WHERE seal_id = ANY (r.e_seal);
+            END IF;
+        END IF;
+    END IF;
+    IF n_q > 0 THEN
+        RETURN QUERY SELECT 'quiet'::text, n_q, NULL::text;
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION corridor.ingest_hinted(
+    p_gen bigint,
+    f_seal text[], f_ts float8[], f_lat float8[], f_lon float8[], f_speed real[],
+    f_bearing real[], f_alt real[], f_acc real[], f_batt real[], f_lock text[], f_alarm text[],
+    f_i int[], f_last boolean[], f_prev float8[], f_ver bigint[],
+    r_seal text[], r_ts float8[], r_lat float8[], r_lon float8[], r_speed real[],
+    r_bearing real[], r_alt real[], r_acc real[], r_batt real[], r_lock text[], r_alarm text[],
+    r_i int[])
+RETURNS TABLE (kind text, idx int, body text)
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    ok text[];
+    ok_i int[];
+    n_f int := 0;
+BEGIN
+    IF coalesce(current_setting('corridor.safe_regions', true), '') = 'off' THEN
+        RETURN QUERY SELECT v.kind, (f_i || r_i)[v.idx], v.body
+        FROM corridor.ingest_evaluate(f_seal || r_seal, f_ts || r_ts, f_lat || r_lat,
+            f_lon || r_lon, f_speed || r_speed, f_bearing || r_bearing, f_alt || r_alt,
+            f_acc || r_acc, f_batt || r_batt, f_lock || r_lock, f_alarm || r_alarm) v;
+        RETURN QUERY SELECT 'gen'::text, 0, g.gen::text FROM corridor.safe_gen g;
+        RETURN;
+    END IF;
+    PERFORM corridor.ingest_lock(f_seal || r_seal);
+
+    IF cardinality(f_seal) > 0 THEN
+        -- the worker's copy is current: same newest fix, same region, current generation;
+        -- then the seal's newest fix becomes its latest, and every one of its fixes is stored
+        WITH u AS (
+            SELECT * FROM unnest(f_seal, f_ts, f_lat, f_lon, f_speed, f_bearing, f_alt, f_acc,
+                                 f_batt, f_lock, f_alarm, f_i, f_last, f_prev, f_ver)
+                AS u(seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt, lock, alarm, i,
+                     last, prev, ver)
+        ), up AS (
+            UPDATE corridor.latest l
+            SET ts = to_timestamp(u.epoch), lat = u.lat, lon = u.lon, speed_kmh = u.speed,
+                bearing = u.bearing, battery = u.batt, lock = u.lock, alarm = u.alarm,
+                updated_at = now()
+            FROM u, corridor.safe_gen g
+            WHERE u.last AND l.seal_id = u.seal_id AND l.ts = to_timestamp(u.prev)
+              AND l.safe_ver = u.ver AND l.safe_gen = g.gen AND g.gen = p_gen
+            RETURNING u.seal_id, u.i
+        ), ins AS (
+            INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
+                                            accuracy, battery, lock, alarm, late)
+            SELECT u.seal_id, to_timestamp(u.epoch), u.lat, u.lon, u.speed, u.bearing, u.alt,
+                   u.acc, u.batt, u.lock, u.alarm, false
+            FROM u WHERE u.seal_id IN (SELECT up.seal_id FROM up)
+            RETURNING 1
+        )
+        SELECT (SELECT array_agg(up.seal_id) FROM up), (SELECT array_agg(up.i) FROM up),
+               (SELECT count(*) FROM ins)
+        INTO ok, ok_i, n_f;
+        -- the newest fix of each: its position message (the worker writes it)
+        RETURN QUERY SELECT 'position'::text, x.i, NULL::text FROM unnest(ok_i) x(i);
+
+        -- a seal whose copy was out of date: its fixes join the rest
+        IF coalesce(cardinality(ok), 0) < (SELECT count(*) FROM unnest(f_last) x WHERE x) THEN
+            SELECT r_seal || array_agg(u.seal_id), r_ts || array_agg(u.epoch),
+                   r_lat || array_agg(u.lat), r_lon || array_agg(u.lon),
+                   r_speed || array_agg(u.speed), r_bearing || array_agg(u.bearing),
+                   r_alt || array_agg(u.alt), r_acc || array_agg(u.acc),
+                   r_batt || array_agg(u.batt), r_lock || array_agg(u.lock),
+                   r_alarm || array_agg(u.alarm), r_i || array_agg(u.i)
+            INTO r_seal, r_ts, r_lat, r_lon, r_speed, r_bearing, r_alt, r_acc, r_batt, r_lock,
+                 r_alarm, r_i
+            FROM unnest(f_seal, f_ts, f_lat, f_lon, f_speed, f_bearing, f_alt, f_acc, f_batt,
+                        f_lock, f_alarm, f_i)
+                AS u(seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt, lock, alarm, i)
+            WHERE u.seal_id NOT IN (SELECT unnest(coalesce(ok, '{}'))); -- hashed
+        END IF;
+    END IF;
+
+    IF cardinality(r_seal) > 0 THEN
+        RETURN QUERY SELECT * FROM corridor.ingest_rounds(r_seal, r_ts, r_lat, r_lon, r_speed,
+            r_bearing, r_alt, r_acc, r_batt, r_lock, r_alarm, r_i);
+        -- the rest's seals: their regions now, for the worker's copy
+        RETURN QUERY SELECT 'region'::text, 0, corridor.region_text(l)
+        FROM corridor.latest l WHERE l.seal_id = ANY (r_seal);
+    END IF;
+    IF n_f > 0 THEN
+        RETURN QUERY SELECT 'quiet'::text, n_f, NULL::text;
+        RETURN QUERY SELECT 'hinted'::text, n_f, NULL::text;
+    END IF;
+    RETURN QUERY SELECT 'gen'::text, 0, g.gen::text FROM corridor.safe_gen g;
+END $$;
+
+-- The quiet test (regions.sql): sorts fixes into quiet and loud and, in the same statement,
+-- stores the quiet ones (positions, latest); returns the position message indexes, the
+-- quiet count and the loud fixes as arrays. The same test exists in C, in the ingest
+-- worker (geofence/geo_quiet.c, fix_quiet), with margins so that it never calls quiet a
+-- fix this one would not: a change to one is a change to both.
+CREATE OR REPLACE FUNCTION corridor.ingest_quiet(
+    p_seal text[], p_ts float8[], p_lat float8[], p_lon float8[], p_speed real[],
+    p_bearing real[], p_alt real[], p_acc real[], p_batt real[], p_lock text[], p_alarm text[],
+    p_i int[],
+    OUT pos_i int[], OUT n_quiet int,
+    OUT e_i int[], OUT e_seal text[], OUT e_ts float8[], OUT e_lat float8[], OUT e_lon float8[],
+    OUT e_speed real[], OUT e_bearing real[], OUT e_alt real[], OUT e_acc real[],
+    OUT e_batt real[], OUT e_lock text[], OUT e_alarm text[])
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    -- quiet or not, per fix (regions.sql): quiet when it and every earlier fix of its seal here are
+    WITH c AS (
+        SELECT r.seal_id, r.epoch, r.lat, r.lon, r.speed, r.bearing, r.alt, r.acc, r.batt,
+               r.lock, r.alarm, r.i,
+               bool_and(r.q) OVER (PARTITION BY r.seal_id COLLATE "C" ORDER BY r.epoch
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS quiet
+        FROM (SELECT b.*,
+                     coalesce(CASE WHEN
+                         l.safe_gen = g.gen AND NOT b.dup AND to_timestamp(b.epoch) > l.ts
+                         AND (l.safe_trip IS NULL
+                              OR ((b.lat - l.safe_lat) ^ 2 + (b.lon - l.safe_lon) ^ 2 < l.safe_r ^ 2
+                                  AND (b.lat - coalesce(b.prev_lat, l.lat)) ^ 2
+                                      + (b.lon - coalesce(b.prev_lon, l.lon)) ^ 2 < 0.0089 ^ 2
+                                  AND b.speed >= l.safe_min_speed
+                                  AND coalesce(b.lock = 'open', l.safe_open) = l.safe_open
+                                  AND coalesce(b.alarm = 'tampering', false) = l.safe_tamper
+                                  AND coalesce(corridor.battery_low(b.batt, l.safe_low_batt),
+                                               l.safe_lowbatt) = l.safe_lowbatt))
+                     -- inside the fence disc, or else ingest_evaluate's fence probe (grid, then the
+                     -- few gridless fences), only for fixes that passed the rest
+                     THEN (b.lat - l.safe_flat) ^ 2 + (b.lon - l.safe_flon) ^ 2 < l.safe_fr ^ 2
+                          OR ARRAY(SELECT h.id FROM (
+                              SELECT gc.fence_id AS id FROM corridor.geofence_cells gc
+                              WHERE gc.cell = corridor.cell01(b.lat, b.lon)
+                                AND (gc.is_full OR ST_Intersects(gc.geom,
+                                         ST_SetSRID(ST_MakePoint(b.lon, b.lat), 4326)))
+                              UNION ALL
+                              SELECT f.id FROM corridor.geofences f
+                              WHERE f.deleted_at IS NULL AND f.gridless
+                                AND ST_Intersects(f.geom, ST_SetSRID(ST_MakePoint(b.lon, b.lat),
+                                                                     4326))
+                              ) h ORDER BY 1) = l.safe_fences
+                     END, false) AS q
+              -- the seal's previous fix here (else its latest), and two fixes of one seal at
+              -- one time (evaluated: one is stored); sorted before the join, the narrow rows,
+              -- by byte order (any order that groups a seal's fixes will do)
+              FROM (SELECT u.*, lag(u.lat) OVER w AS prev_lat, lag(u.lon) OVER w AS prev_lon,
+                           coalesce(u.epoch = lag(u.epoch) OVER w, false)
+                               OR coalesce(u.epoch = lead(u.epoch) OVER w, false) AS dup
+                    FROM unnest(p_seal, p_ts, p_lat, p_lon, p_speed, p_bearing, p_alt, p_acc,
+                                p_batt, p_lock, p_alarm, p_i)
+                         AS u(seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt, lock,
+                              alarm, i)
+                    WINDOW w AS (PARTITION BY u.seal_id COLLATE "C" ORDER BY u.epoch)) b
+              -- one index probe (OFFSET 0 keeps it lateral): a generic plan would hash the
+              -- whole table, a cost that grows with the seals, not the batch
+              LEFT JOIN LATERAL (SELECT l.ts, l.lat, l.lon, l.safe_gen, l.safe_trip, l.safe_lat,
+                                        l.safe_lon, l.safe_r, l.safe_min_speed, l.safe_open,
+                                        l.safe_tamper, l.safe_low_batt, l.safe_lowbatt,
+                                        l.safe_flat, l.safe_flon, l.safe_fr, l.safe_fences
+                                 FROM corridor.latest l
+                                 WHERE l.seal_id = b.seal_id OFFSET 0) l ON true
+              CROSS JOIN corridor.safe_gen g) r
+    ),
+    -- quiet fixes: newer than anything stored for their seal (so never a duplicate), stored
+    -- as the evaluation would store them, with no rule work
+    ins AS (
+        INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
+                                        accuracy, battery, lock, alarm, late)
+        SELECT c.seal_id, to_timestamp(c.epoch), c.lat, c.lon, c.speed, c.bearing, c.alt,
+               c.acc, c.batt, c.lock, c.alarm, false
+        FROM c WHERE c.quiet
+    ),
+    -- the seal's position message names its newest quiet fix: the ingest worker writes it
+    -- from the batch it holds (geo_position_json)
+    up AS (
+        UPDATE corridor.latest l
+        SET ts = f.ts, lat = f.lat, lon = f.lon, speed_kmh = f.speed, bearing = f.bearing,
+            battery = f.batt, lock = f.lock, alarm = f.alarm, updated_at = now()
+        FROM (SELECT DISTINCT ON (c.seal_id) c.seal_id, to_timestamp(c.epoch) AS ts, c.lat,
+                     c.lon, c.speed, c.bearing, c.batt, c.lock, c.alarm, c.i
+              FROM c WHERE c.quiet ORDER BY c.seal_id, c.epoch DESC) f
+        WHERE l.seal_id = f.seal_id
+        RETURNING f.i
+    )
+    SELECT (SELECT array_agg(up.i) FROM up), count(*) FILTER (WHERE c.quiet),
+           array_agg(c.i) FILTER (WHERE NOT c.quiet),
+           array_agg(c.seal_id) FILTER (WHERE NOT c.quiet),
+           array_agg(c.epoch) FILTER (WHERE NOT c.quiet),
+           array_agg(c.lat) FILTER (WHERE NOT c.quiet), array_agg(c.lon) FILTER (WHERE NOT c.quiet),
+           array_agg(c.speed) FILTER (WHERE NOT c.quiet),
+           array_agg(c.bearing) FILTER (WHERE NOT c.quiet),
+           array_agg(c.alt) FILTER (WHERE NOT c.quiet), array_agg(c.acc) FILTER (WHERE NOT c.quiet),
+           array_agg(c.batt) FILTER (WHERE NOT c.quiet),
+           array_agg(c.lock) FILTER (WHERE NOT c.quiet),
+           array_agg(c.alarm) FILTER (WHERE NOT c.quiet)
+    INTO pos_i, n_quiet, e_i, e_seal, e_ts, e_lat, e_lon, e_speed, e_bearing, e_alt, e_acc,
+         e_batt, e_lock, e_alarm
+    FROM c;
+END $$;
+
+-- Evaluates fixes in full (ingest_evaluate) and gives their seals new regions; e_i names each
+-- fix's index in the batch, which the rows returned use.
+CREATE OR REPLACE FUNCTION corridor.ingest_loud(
+    e_i int[], e_seal text[], e_ts float8[], e_lat float8[], e_lon float8[], e_speed real[],
+    e_bearing real[], e_alt real[], e_acc real[], e_batt real[], e_lock text[], e_alarm text[])
+RETURNS TABLE (kind text, idx int, body text)
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    -- the walk's previous fix is the seal's newest, quiet or not
+    UPDATE corridor.trip_state t SET last_ts = l.ts, last_lat = l.lat, last_lon = l.lon
+    FROM corridor.latest l
+    WHERE t.seal_id = ANY (e_seal) AND l.seal_id = t.seal_id AND t.last_ts < l.ts;
+
+    RETURN QUERY
+    SELECT v.kind, e_i[v.idx], v.body
+    FROM corridor.ingest_evaluate(e_seal, e_ts, e_lat, e_lon, e_speed, e_bearing, e_alt, e_acc,
+                                  e_batt, e_lock, e_alarm) v;
+
+    -- a new region for each evaluated seal, from the state the evaluation left; its fences
+    -- are the seal's fence_state, the set the evaluation compares the next fix with
+    UPDATE corridor.latest l
+    SET safe_gen = x.gen, safe_trip = x.trip_id, safe_min_speed = x.stop_speed_kmh,
+        safe_low_batt = x.low_battery_pct, safe_open = x.sealopen, safe_tamper = x.tampered,
+        safe_lowbatt = x.lowbatt,
+        safe_fences = CASE WHEN x.ok THEN ARRAY(SELECT fs.fence_id FROM corridor.fence_state fs
+                                                WHERE fs.seal_id = x.seal_id ORDER BY 1) END,
+        safe_flat = x.lat, safe_flon = x.lon,
+        safe_fr = CASE WHEN x.ok THEN nullif(greatest(least(0.005,
+                      (SELECT min(ST_Distance(ST_Boundary(f.geom), x.p))
+                       FROM corridor.geofences f
+                       WHERE f.deleted_at IS NULL AND f.geom && ST_Expand(x.p, 0.005)))
+                      - 1e-9, 0), 0) END,
+        safe_lat = CASE WHEN x.keep THEN l.safe_lat ELSE x.lat END,
+        safe_lon = CASE WHEN x.keep THEN l.safe_lon ELSE x.lon END,
+        safe_r = CASE WHEN NOT x.ok OR x.trip_id IS NULL THEN NULL
+                      WHEN x.keep THEN l.safe_r
+                      ELSE nullif(greatest(least(
+                          0.05,
+                          x.inner_deg - ST_Distance(x.geom_s, ST_SetSRID(
+                              ST_MakePoint(x.lon * x.scale, x.lat), 4326)),
+                          (SELECT min(ST_Distance(ST_Boundary(c.geom), x.p))
+                           FROM corridor.country_parts c
+                           WHERE c.geom && ST_Expand(x.p, 0.05))) - 1e-9, 0), 0) END
+    FROM (SELECT l2.seal_id, l2.lat, l2.lon, g.gen, s.trip_id, s.sealopen, s.tampered,
+                 s.lowbatt, r.stop_speed_kmh, r.low_battery_pct, r.geom_s, r.scale, r.inner_deg,
+                 ST_SetSRID(ST_MakePoint(l2.lon, l2.lat), 4326) AS p,
+                 (s.seal_id IS NULL
+                  OR (s.last_ts = l2.ts AND NOT s.deviating AND s.out_count = 0
+                      AND s.stop_since IS NULL AND NOT s.signal_lost)) AS ok,
+                 -- the trip disc still holds the seal: kept (the corridor distance is dear)
+                 s.trip_id IS NOT NULL AND l2.safe_gen = g.gen AND l2.safe_trip = s.trip_id
+                 AND (l2.lat - l2.safe_lat) ^ 2 + (l2.lon - l2.safe_lon) ^ 2 < l2.safe_r ^ 2
+                     AS keep
+          FROM corridor.latest l2
+          CROSS JOIN corridor.safe_gen g
+          LEFT JOIN corridor.trip_state s ON s.seal_id = l2.seal_id
+          LEFT JOIN corridor.routes r ON r.id = s.route_id
+          WHERE l2.seal_id = ANY (e_seal)) x
+    WHERE l.seal_id = x.seal_id;
+END $$;
+
+-- Every per-fix rule, in one statement, for fixes that are not quiet (the batch's seals
+-- are locked by ingest_lock first; in_batch marks the events it raises for
+-- mark_backfilled). Stores the positions (exact duplicates once), advances latest, finds
+-- fence transitions against fence_state, walks each armed seal's fixes in device time
+-- order through its trip state (corridor, stops, checkpoints and legs, country, speed,
+-- seal, battery, arrival), writes the state back and records events and incidents.
+-- Returns ('reject', i, reason), ('position', NULL, json), ('incident', NULL, json) rows.
+-- Generic plans without hash joins: it sees a few dozen fixes a batch, and hash joins made
+-- its generic plan read whole tables (seals, trip state) for them.
+CREATE OR REPLACE FUNCTION corridor.ingest_evaluate(
+    p_seal text[], p_ts float8[], p_lat float8[], p_lon float8[], p_speed real[],
+    p_bearing real[], p_alt real[], p_acc real[], p_batt real[], p_lock text[], p_alarm text[])
+RETURNS TABLE (kind text, idx int, body text)
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET corridor.in_batch = 'on'
+SET enable_hashjoin = off
+AS $$
+BEGIN
     -- Two batches that share no seal must not wait for each other (PERF.md: about one
-    -- connection per core, split by seal). 005 locked 1,024 buckets exclusively: two
-    -- batches of 1,000 seals share most buckets, so the workers' batches ran one after
-    -- the other. Now: the buckets in SHARE mode (they still exclude trip_arm and
-    -- trip_disarm, which take their seal's bucket exclusively), then one exclusive lock per
-    -- seal (its full hash), both in a fixed order so batches cannot deadlock. At most
+    -- connection per core, split by seal). Locking 1,024 buckets exclusively, as a first
+    -- version did, two batches of 1,000 seals share most buckets and the workers' batches
+    -- run one after the other. So: the buckets in SHARE mode (they still exclude trip_arm
+    -- and trip_disarm, which take their seal's bucket exclusively), then one exclusive lock
+    -- per seal (its full hash), both in a fixed order so batches cannot deadlock. At most
     -- 1,024 + batch_max locks per batch: max_locks_per_transaction x max_connections must
     -- cover workers x (1,024 + batch_max).
     PERFORM pg_advisory_xact_lock_shared(1129270852, b)
@@ -79,7 +490,7 @@ BEGIN
         RETURNING p.seal_id, p.ts, p.late
     ),
     -- stored just now (not a re-send) and newer than anything seen: evaluate these
-    -- with the live fences that contain each fix (grid probe, 050_grid.sql)
+    -- with the live fences that contain each fix (grid probe, fences.sql)
     fresh AS (
         SELECT u.*, z.fences, z.fkinds
         FROM uniq u JOIN ins USING (seal_id, ts)
@@ -99,7 +510,7 @@ BEGIN
     ),
     -- Each fix against the one before it of the same seal (the first: against the stored
     -- fence state): the fences it entered and left. A transition of (seal, fence) happens
-    -- exactly where the fence is in one set and not the other, which is what 005 computed
+    -- exactly where the fence is in one set and not the other, which a first version computed
     -- by joining every (seal, fence) pair with every fix of the seal; arrays on the fix
     -- need no join of one CTE with another (the planner, knowing no sizes, nests those).
     steps AS (
@@ -172,7 +583,7 @@ BEGIN
         RETURNING l.*
     )
     ,
-    -- ---- trip rules (004_trips.sql, docs/rules.md) ---------------------------------------
+    -- ---- trip rules (trips.sql, routes.sql, docs/rules.md) -------------------------------
     -- fresh fixes of seals on an armed trip, with the per-fix spatial facts computed once
     tobs AS (
         SELECT f.i::int AS i, f.seal_id, f.ts, f.lat, f.lon, f.speed, f.batt, f.lock, f.alarm,
@@ -239,7 +650,7 @@ BEGIN
                coalesce(o.country, w.country),
                coalesce(o.lock = 'open', w.sealopen),
                coalesce(o.alarm = 'tampering', false),
-               coalesce(o.batt < o.low_battery_pct, w.lowbatt),
+               coalesce(corridor.battery_low(o.batt, o.low_battery_pct), w.lowbatt),
                false,
                coalesce(w.arrived_at, CASE WHEN o.dest_enter THEN o.ts END),
                c.qual AND NOT w.deviating,
@@ -252,7 +663,7 @@ BEGIN
                c.skip, c.leg_late, c.ooo,
                coalesce(o.lock = 'open' AND NOT w.sealopen, false),
                coalesce(o.alarm = 'tampering' AND NOT w.tampered, false),
-               coalesce(o.batt < o.low_battery_pct AND NOT w.lowbatt, false),
+               coalesce(corridor.battery_low(o.batt, o.low_battery_pct) AND NOT w.lowbatt, false),
                CASE WHEN a.step_m > 1000 AND a.kmh > o.max_speed_kmh THEN a.kmh END,
                a.step_m, a.step_s,
                CASE WHEN o.country <> w.country THEN w.country END,
@@ -486,8 +897,10 @@ BEGIN
         SET last_ts = f.ts, last_lat = f.lat, last_lon = f.lon, out_since = f.out_since,
             out_count = f.out_count, deviating = f.deviating, stop_lat = f.stop_lat,
             stop_lon = f.stop_lon, stop_since = f.stop_since, stop_ok = f.stop_ok,
-            -- the sweep may have raised this stop meanwhile
-            stop_raised = f.stop_raised OR (s.stop_raised AND s.stop_since = f.stop_since),
+            -- the sweep may have raised this stop meanwhile; a stop that is over (the walk's
+            -- stop_since NULL, so the comparison NULL) is no longer raised
+            stop_raised = coalesce(f.stop_raised OR (s.stop_raised AND s.stop_since = f.stop_since),
+                                  false),
             next_seq = f.next_seq, leg_started_at = f.leg_started_at,
             leg_overdue_seq = greatest(s.leg_overdue_seq, f.leg_overdue_seq),
             skipped = f.skipped, country = f.country, sealopen = f.sealopen,

@@ -1,14 +1,15 @@
--- 056_sweep_due: the sweep reads only the trips that can fire.
---
--- corridor.sweep (005) joined every armed trip with its route, next checkpoint and latest
--- fix to find the few that are overdue, silent or stopped: 10,000 trips, 30,000 index
--- probes, 160-220 ms every 5 s on the benchmark (pg_stat_statements), a burst that sits in
--- the tail of the ping -> incident latency. It now first keeps, from trip_state alone, the
--- trips for which a condition can hold with the smallest limit of any route (and, for
--- signal loss, the last evaluated fix, never newer than the latest one): a superset of the
--- trips that fire, tested exactly as before. Same rows, same state changes. The smallest
--- limits are read from indexes; without hash or merge joins the few trips kept are
--- updated by their key, not by hashing or sorting the whole trip_state. Measured: 160-220 ms -> a few ms.
+-- rules/time.sql: the rules that fire on time passing, not on a fix.
+-- corridor.sweep: a leg overdue at its next checkpoint, the transit time exceeded, a seal
+-- silent past its route's reporting limit (signal_lost, and signal_restored when it comes
+-- back is ingest's), an unauthorised stop whose fixes stopped coming. It first keeps, from
+-- trip_state alone, the trips for which a condition can hold with the smallest limit of any
+-- route, then tests those exactly.
+-- corridor.sweep_all(now) runs every corridor.*_sweep(timestamptz) function (vessels,
+-- dispatch, response targets, commands) and sweep itself, and returns their rows (kind,
+-- idx, body) as ingest_batch does; the sweeper thread calls it every --sweep-interval
+-- seconds (geofence/geo_sweep.c). A family joins by defining its *_sweep function.
+-- Reads: trip_state, routes, route_checkpoints, geofences, latest, rules. Writes: events,
+-- incidents, trip_state.
 
 CREATE OR REPLACE FUNCTION corridor.sweep(p_now timestamptz DEFAULT now())
 RETURNS TABLE (kind text, idx int, body text)
@@ -117,6 +118,19 @@ BEGIN
     SELECT 'incident'::text, NULL::int, corridor.incident_json(n) FROM inc n;
 END $$;
 
-CREATE INDEX routes_reporting_limit ON corridor.routes (reporting_limit_minutes);
-CREATE INDEX routes_stop_minutes ON corridor.routes (stop_minutes);
-CREATE INDEX route_checkpoints_max_leg ON corridor.route_checkpoints (max_leg_minutes);
+CREATE OR REPLACE FUNCTION corridor.sweep_all(p_now timestamptz)
+RETURNS TABLE (kind text, idx int, body text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    fn text;
+BEGIN
+    FOR fn IN
+        SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'corridor' AND (p.proname = 'sweep' OR p.proname LIKE '%\_sweep')
+          AND p.pronargs = 1 AND p.proargtypes[0] = 'timestamptz'::regtype
+        ORDER BY p.proname
+    LOOP
+        RETURN QUERY EXECUTE format('SELECT s.kind::text, s.idx::int, s.body::text FROM corridor.%I($1) s', fn)
+            USING p_now;
+    END LOOP;
+END $$;

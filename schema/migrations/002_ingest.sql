@@ -1,0 +1,21 @@
+-- 002_ingest: the JSON shapes of positions and incidents. The batch function itself,
+-- corridor.ingest_batch, is defined once, in its final form, in 051_ingest_fast.sql (it
+-- needs the trip tables of 004 and the grids of 050); what it does:
+--
+-- In one statement it stores the positions (exact duplicates once), advances the latest
+-- position of each seal, computes geofence enter/exit transitions against the fence
+-- state, records them as events and opens incidents for restricted zones.
+--
+-- Ordering: only observations newer than the seal's latest one are evaluated, in device
+-- time order, so a late or re-sent observation is stored but never makes a false
+-- transition. Two connections may carry the same seal (OsmAnd is stateless HTTP), so the
+-- seals of a batch are locked first (advisory locks taken in a fixed order, so batches
+-- cannot deadlock); the evaluation statement then starts with a fresh snapshot.
+--
+-- p_ts holds device times as Unix seconds (microsecond fractions): cheaper to send and
+-- parse than timestamp text.
+--
+-- Returns one row per thing the caller must act on:
+--   ('reject', i, reason)      observation i (1-based) was refused
+--   ('position', NULL, json)   a seal's new latest position, for the live map
+--   ('incident', NULL, json)   an incident opened or changed

@@ -1,0 +1,27 @@
+-- 005_trip_rules: the trip rules' time side, corridor.sweep (docs/rules.md). Their hot
+-- path is in corridor.ingest_batch (051_ingest_fast.sql): everything 002 describes
+-- (positions, latest, fence transitions, restricted zones) plus the trip rules, still ONE
+-- statement per micro-batch with the same parameters and rows ('reject', i, reason),
+-- ('position', NULL, json), ('incident', NULL, json); trip incidents come out as
+-- 'incident' rows like the others.
+--
+-- How the trip rules stay set-based: the spatial facts of each fresh fix (inside the metric
+-- corridor, in an authorised place, checkpoint or destination entered, country) are
+-- computed once per fix with indexed probes; then a recursive CTE walks every seal's fixes
+-- in device time order, carrying the rule state from the stored trip_state row: step k
+-- handles the k-th fix of every seal in the batch at once, with arithmetic only. Late
+-- fixes are never in `fresh`, so they cannot open, close or reopen anything.
+--
+-- Thread: the calling ingest worker's connection; the seal advisory locks taken first
+-- serialise two batches (or an arming) that touch the same seal.
+
+-- The time rules, for every armed trip at once; the server calls it every few seconds with
+-- its clock. Returns the same rows as ingest_batch ('incident', NULL, json).
+--   transit_overdue   now > deadline and the destination not reached
+--   leg_overdue       the leg to the next checkpoint is older than its max_leg_minutes
+--   signal_loss       no fix for longer than the route's reporting_limit_minutes
+--   unauthorised_stop the last fixes were stationary outside an authorised place for
+--                     longer than stop_minutes (the device may report rarely while parked)
+-- Each fires once per condition (flags in trip_state). The update is optimistic: it applies
+-- only if no batch moved the seal's state since it was read, so a sweep racing a fresh fix
+-- raises nothing rather than something stale; the next sweep looks again.

@@ -1,0 +1,6 @@
+-- 020_sweep: one entry point for the periodic rules.
+-- corridor.sweep_all(now) runs every function corridor.*_sweep(timestamptz) and
+-- corridor.sweep(timestamptz) that the migrations define (time rules of trips, vessels,
+-- dispatch, ...) and returns their rows, each (kind, idx, body) as ingest_batch does.
+-- The sweeper thread of corridord calls it every --sweep-interval seconds; a rule module
+-- joins by defining its function, with no change here.

@@ -1,0 +1,29 @@
+-- 055_quiet_rounds: a batch's quiet fixes cost one statement, and a seal's fixes after its
+-- first loud one get a second chance at being quiet.
+--
+-- Measured on the benchmark (pg_stat_statements, track = all, 30 s above capacity, batches
+-- of ~4,000): 053's batch spent 41 % of its time sorting fixes into quiet and not (one
+-- statement that unnested the batch, probed latest, and split it into 24 arrays), 22 %
+-- storing the quiet ones (a second statement unnesting those arrays again), 25 % in the
+-- evaluation. And of the evaluated fixes about half changed nothing: above capacity a
+-- device's frames arrive in bursts (a seal has 3 to 7 fixes in a batch), and once one of
+-- them was loud (a fence entered, say) every later one of that seal in the batch was
+-- evaluated too, since the region it would be checked against was the old one.
+--
+--   corridor.ingest_quiet   classifies a set of fixes exactly as 053 did and, in the same
+--                           statement (data-modifying CTEs over one materialised
+--                           classification), stores the quiet ones (positions, latest);
+--                           returns the position message indexes, the quiet count and the
+--                           loud fixes as arrays.
+--   corridor.ingest_loud    evaluates a set of fixes in full and gives their seals new
+--                           regions (053's code, moved here unchanged).
+--   corridor.ingest_batch   round 1: ingest_quiet over the batch; then only each seal's
+--                           first loud fix is evaluated (ingest_loud), which leaves the seal
+--                           a new region; round 2: ingest_quiet over the seal's later fixes
+--                           against that region, and ingest_loud over what is still loud.
+-- Splitting a seal's fixes at its first loud one is what would happen had the rest arrived
+-- in the next batch: every rule already handles any split of a device's fixes into batches
+-- (test_trips' safe_regions_change_no_outcome drives seals with 1 to 8 fixes a batch, with
+-- safe regions and without, and requires identical outcomes). Same parameters and rows as
+-- 053's ingest_batch; a seal may now get up to four position messages from one batch, in
+-- device time order.

@@ -1,0 +1,30 @@
+-- 057_worker_regions: the ingest worker sorts out the quiet fixes itself, from its copy of
+-- each seal's safe region (053) and of the fence grid (050); the database only confirms
+-- that the copy is current, and stores them.
+--
+-- Measured in place on the benchmark (fresh committed batches of ~4,000 fixes): sorting
+-- the batch into quiet and not (055's ingest_quiet: the windows over the batch, a latest
+-- probe a fix, the grid probe for ~85 % of fixes) cost about a third of the quiet fixes'
+-- time; what remains is storing them (a positions row, a latest update per seal).
+--
+--   latest.safe_ver       bumped whenever an evaluation gives the seal a region, so that a
+--                         worker's copy is known to be that region (a late fix evaluated
+--                         by another worker renews the region without moving latest.ts)
+--   corridor.ingest_rounds  055's ingest_batch after its locks, over fixes numbered p_i
+--   corridor.ingest_batch   locks, then ingest_rounds (same contract as before)
+--   corridor.ingest_hinted  one call per batch from the workers: the fixes the worker found
+--                           quiet (f_*) and the rest (r_*). A seal's f fixes are stored
+--                           as quiet iff its latest row still is what the worker's copy
+--                           says (same newest fix, same region version, region and grid of
+--                           the current generation); otherwise they join the rest, which
+--                           goes through ingest_rounds exactly as before. Answers as
+--                           ingest_batch, plus the regions of the rest's seals ('region'),
+--                           the generation ('gen') and the count stored this way ('hinted').
+-- Every fix of a seal in f is one the worker found quiet by 055's test, with margins (a
+-- fix within 1e-7 degrees of a disc's edge, a cell's edge or a fence piece's boundary is
+-- left to the database). A seal's f fixes are strictly newer than its latest row, in
+-- device time order; the rest may hold later fixes of the same seal, which is what would
+-- happen had they come in the next batch (test_trips drives seals through the worker's
+-- code and in full and requires identical outcomes).
+
+ALTER TABLE corridor.latest ADD COLUMN safe_ver bigint NOT NULL DEFAULT 0;
