@@ -3,6 +3,9 @@
 -- Citus-compatible by design (docs/scaling.md): positions, latest and fence_state are keyed
 -- by seal_id and never referenced by foreign keys; geofences and countries are small
 -- reference tables.
+--
+-- Its functions and triggers are in schema/rules/common.sql,
+-- in their current form (docs/schema.md).
 CREATE EXTENSION IF NOT EXISTS postgis;
 
 CREATE TABLE corridor.countries (

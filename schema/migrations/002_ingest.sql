@@ -1,6 +1,5 @@
--- 002_ingest: the JSON shapes of positions and incidents. The batch function itself,
--- corridor.ingest_batch, is defined once, in its final form, in 051_ingest_fast.sql (it
--- needs the trip tables of 004 and the grids of 050); what it does:
+-- 002_ingest: the JSON shapes of positions and incidents, and what the batch function,
+-- corridor.ingest_batch, does:
 --
 -- In one statement it stores the positions (exact duplicates once), advances the latest
 -- position of each seal, computes geofence enter/exit transitions against the fence
@@ -19,3 +18,6 @@
 --   ('reject', i, reason)      observation i (1-based) was refused
 --   ('position', NULL, json)   a seal's new latest position, for the live map
 --   ('incident', NULL, json)   an incident opened or changed
+--
+-- Its functions and triggers are in schema/rules/ingest.sql and incidents.sql,
+-- in their current form (docs/schema.md).

@@ -16,6 +16,9 @@
 --
 -- Per-seal state is keyed by seal_id so it co-locates with positions under Citus; routes,
 -- checkpoints and country_parts are small reference tables.
+--
+-- Its functions and triggers are in schema/rules/trips.sql, routes.sql and fences.sql,
+-- in their current form (docs/schema.md).
 
 ALTER TABLE corridor.events ADD COLUMN trip_id uuid;
 CREATE INDEX events_trip ON corridor.events (trip_id, ts) WHERE trip_id IS NOT NULL;

@@ -14,14 +14,6 @@
 --
 -- Thread: the calling ingest worker's connection; the seal advisory locks taken first
 -- serialise two batches (or an arming) that touch the same seal.
-
--- The time rules, for every armed trip at once; the server calls it every few seconds with
--- its clock. Returns the same rows as ingest_batch ('incident', NULL, json).
---   transit_overdue   now > deadline and the destination not reached
---   leg_overdue       the leg to the next checkpoint is older than its max_leg_minutes
---   signal_loss       no fix for longer than the route's reporting_limit_minutes
---   unauthorised_stop the last fixes were stationary outside an authorised place for
---                     longer than stop_minutes (the device may report rarely while parked)
--- Each fires once per condition (flags in trip_state). The update is optimistic: it applies
--- only if no batch moved the seal's state since it was read, so a sweep racing a fresh fix
--- raises nothing rather than something stale; the next sweep looks again.
+--
+-- Its functions and triggers are in schema/rules/time.sql,
+-- in their current form (docs/schema.md).

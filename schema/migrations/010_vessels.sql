@@ -21,6 +21,9 @@
 --
 -- Every rule writes an event in corridor.events (mmsi set, evidence in details) and opens or
 -- updates the one open incident of (subject 'mmsi:<n>', rule); severities from corridor.rules.
+--
+-- Its functions and triggers are in schema/rules/vessels.sql,
+-- in their current form (docs/schema.md).
 
 -- ------------------------------------------------------------------------------------------
 -- Tables

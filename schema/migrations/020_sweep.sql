@@ -4,3 +4,6 @@
 -- dispatch, ...) and returns their rows, each (kind, idx, body) as ingest_batch does.
 -- The sweeper thread of corridord calls it every --sweep-interval seconds; a rule module
 -- joins by defining its function, with no change here.
+--
+-- Its functions and triggers are in schema/rules/time.sql,
+-- in their current form (docs/schema.md).

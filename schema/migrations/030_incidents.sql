@@ -17,6 +17,9 @@
 -- Errors, as in 004: SQLSTATE 'CT' || http, MESSAGE 'code: human sentence'. Errors about
 -- an existing incident carry its current state (corridor.incident_json) in DETAIL, so a
 -- 409 answers with what the loser of a race needs to retry.
+--
+-- Its functions and triggers are in schema/rules/incidents.sql and dispatch.sql,
+-- in their current form (docs/schema.md).
 
 -- ---- the lifecycle on the incidents table ----
 ALTER TABLE corridor.incidents

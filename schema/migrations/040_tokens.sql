@@ -1,6 +1,9 @@
 -- 040_tokens: API tokens (docs/security.md). A token is shown once by
 -- `corridord token create`; only its SHA-256 is stored, so a copy of the database does
 -- not let anyone call the API. role partner carries its country, role rru its unit.
+--
+-- Its functions and triggers are in schema/rules/tokens.sql,
+-- in their current form (docs/schema.md).
 CREATE TABLE corridor.tokens (
     id           bigserial PRIMARY KEY,
     name         text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),

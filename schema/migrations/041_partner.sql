@@ -4,6 +4,9 @@
 -- of that country, status, and its track clipped to the country and about 50 km around
 -- it. Every query is recorded in partner_audit, answered or refused (web/rest_partner.c
 -- records the refusals).
+--
+-- Its functions and triggers are in schema/rules/partner.sql,
+-- in their current form (docs/schema.md).
 
 CREATE TABLE corridor.partner_audit (
     id       bigserial PRIMARY KEY,

@@ -14,6 +14,9 @@
 --
 -- The answers are exactly those of ST_Intersects(fence, point): every clipped piece is a
 -- subset of its fence and the pieces of a fence cover it.
+--
+-- Its functions and triggers are in schema/rules/fences.sql,
+-- in their current form (docs/schema.md).
 
 ALTER TABLE corridor.geofences ADD COLUMN gridless boolean NOT NULL DEFAULT false;
 CREATE INDEX geofences_gridless ON corridor.geofences USING gist (geom)

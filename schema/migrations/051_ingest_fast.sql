@@ -17,6 +17,9 @@
 --     fixes join of 005 alone took 540 ms of a 640 ms batch.
 -- Everything else: the locks, positions, latest, fence transitions, the trip walk (005's
 -- header), evidence and incidents.
+--
+-- Its functions and triggers are in schema/rules/ingest.sql,
+-- in their current form (docs/schema.md).
 
 -- The batch's columns as rows with their 1-based index. A plpgsql function so that the
 -- planner keeps its ROWS estimate (a SQL function would be inlined to an unnest of

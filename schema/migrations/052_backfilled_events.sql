@@ -7,3 +7,6 @@
 -- function are judged (it runs with corridor.in_batch on); the sweep's time rules date
 -- their events by the last fix on purpose. Events are rare next to fixes: one comparison
 -- each.
+--
+-- Its functions and triggers are in schema/rules/ingest.sql,
+-- in their current form (docs/schema.md).

@@ -48,6 +48,9 @@
 -- is never used once the change is committed. Arming, disarming and a lost signal void the
 -- seal's region (row triggers on trip_state).
 --   SET corridor.safe_regions = off   evaluates every fix in full (tests compare the two).
+--
+-- Its functions and triggers are in schema/rules/regions.sql and ingest.sql,
+-- in their current form (docs/schema.md).
 
 CREATE TABLE corridor.safe_gen (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),

@@ -4,3 +4,6 @@
 -- comparison NULL, and the whole batch failed on trip_state's NOT NULL (found by
 -- test_trips' safe_regions_change_no_outcome, which drives on after such a stop). A stop
 -- that is over is no longer raised: NULL there means false.
+--
+-- Its functions and triggers are in schema/rules/ingest.sql (folded into ingest_evaluate),
+-- in their current form (docs/schema.md).

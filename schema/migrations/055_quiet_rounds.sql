@@ -27,3 +27,6 @@
 -- safe regions and without, and requires identical outcomes). Same parameters and rows as
 -- 053's ingest_batch; a seal may now get up to four position messages from one batch, in
 -- device time order.
+--
+-- Its functions and triggers are in schema/rules/ingest.sql,
+-- in their current form (docs/schema.md).

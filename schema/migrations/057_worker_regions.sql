@@ -26,5 +26,8 @@
 -- device time order; the rest may hold later fixes of the same seal, which is what would
 -- happen had they come in the next batch (test_trips drives seals through the worker's
 -- code and in full and requires identical outcomes).
+--
+-- Its functions and triggers are in schema/rules/ingest.sql and regions.sql,
+-- in their current form (docs/schema.md).
 
 ALTER TABLE corridor.latest ADD COLUMN safe_ver bigint NOT NULL DEFAULT 0;

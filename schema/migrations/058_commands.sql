@@ -16,6 +16,9 @@
 -- moved it and why; every change is returned as a {"type": "command"} message for /ws.
 -- A change to queued notifies channel corridor_commands with the seal id, so the worker
 -- holding the seal's connection sends it at once.
+--
+-- Its functions and triggers are in schema/rules/commands.sql and trips.sql,
+-- in their current form (docs/schema.md).
 
 -- Which protocol takes which command. The C side (ingest/proto.c) says the same for each
 -- protocol module; tests/ingest/test_proto.c checks that the two agree.
