@@ -76,7 +76,7 @@ $$;
 -- A battery is low below its route's limit (routes.low_battery_pct, 20 % unless the route
 -- says otherwise: route_create). The one definition of the test: the per-fix rule
 -- (ingest_evaluate), the quiet test (ingest_quiet) and the worker's copy of it in C
--- (geofence/geo_quiet.c, quiet_fix) all ask it. Inlined by the planner.
+-- (geofence/geo_quiet.c, fix_quiet) all ask it. Inlined by the planner.
 CREATE OR REPLACE FUNCTION corridor.battery_low(batt real, low_battery_pct real) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT batt < low_battery_pct $$;
 
