@@ -8,6 +8,7 @@
 #ifndef CORRIDOR_CORE_H
 #define CORRIDOR_CORE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,5 +121,24 @@ void core_queue_free(core_queue *q); /* items still queued are not freed */
 int core_queue_push(core_queue *q, void *item); /* 0, or CORE_EFULL */
 void *core_queue_pop(core_queue *q);            /* NULL when empty */
 size_t core_queue_len(core_queue *q);
+
+/* ---- thread ownership: a debug build checks what the headers claim ----
+ * A loop or connection owned by one thread carries a core_owner. The owning thread calls
+ * core_owner_take() when it starts running it; every function the header says runs on that
+ * thread calls core_owner_check(), which in a debug build (NDEBUG undefined: the test
+ * build) logs the function and aborts when another thread calls it. Free in a release
+ * build. Before core_owner_take() any thread may call (set-up on main()). */
+typedef struct core_owner {
+    pthread_t id;
+    int set;
+} core_owner;
+#ifdef NDEBUG
+#define core_owner_take(o) ((void)(o))
+#define core_owner_check(o) ((void)(o))
+#else
+#define core_owner_take(o) ((o)->id = pthread_self(), (o)->set = 1)
+#define core_owner_check(o) core_owner_check_at((o), __func__)
+#endif
+void core_owner_check_at(const core_owner *o, const char *func);
 
 #endif

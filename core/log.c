@@ -6,6 +6,7 @@
 #include "core.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -68,4 +69,12 @@ void core_log(enum core_log_level level, const char *mod, const char *fmt, ...)
     esc[j] = 0;
     fprintf(stderr, "ts=%s level=%s mod=%s msg=\"%s\"\n", core_iso8601(core_now_us(), ts, sizeof ts),
             names[level], mod, esc);
+}
+
+void core_owner_check_at(const core_owner *o, const char *func)
+{
+    if (o->set && !pthread_equal(o->id, pthread_self())) {
+        core_error("core", "%s ran on a thread that does not own it", func);
+        abort();
+    }
 }

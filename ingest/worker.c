@@ -23,10 +23,25 @@
  *
  * With --worker-regions 1 (the default) the worker keeps a copy of each seal's safe region
  * and of the fence grid (geo_quiet), finds most quiet fixes itself, and the database only
- * confirms the copy (corridor.ingest_hinted, schema/rules/ingest.sql). The grid is loaded on the control connection
- * when the worker connects and again when a batch reports that fences, routes or
- * countries changed (a pause of the worker's loop, about half a second for 150,000 grid
- * pieces); until then the batches go without the copy.
+ * confirms the copy (corridor.ingest_hinted, schema/rules/ingest.sql). The grid is loaded
+ * on the control connection when the worker connects and again when a batch reports that
+ * fences, routes or countries changed (a pause of the worker's loop, about half a second
+ * for 150,000 grid pieces); until then the batches go without the copy.
+ *
+ * ONE FIX, FROM THE SOCKET TO THE WEBSOCKET (the SQL side: schema/rules/ingest.sql's
+ * header; the web side: web/web.c's)
+ *   1. jt808_conn.c on_location (or osmand.c's request handler) decodes the frame into a
+ *      geo_obs and calls ingest_submit() here, with a done callback; ingest_submit adds it
+ *      to the open batch (geo_batch_add) or refuses with CORE_EFULL (backpressure).
+ *   2. flush() sends the open batch when it is full or its timer (on_batch_timer) fires and
+ *      none is in flight: quiet_copy() sorts out the fixes the worker's copy finds quiet,
+ *      geo_batch_send() sends one corridor.ingest_hinted call on the batch connection.
+ *   3. on_db_readable() reads the answer; geo_batch_result() walks its rows and calls
+ *      on_reject, on_publish (a position or incident message), on_quiet and on_hinted.
+ *   4. finish_sent() runs every fix's done callback once the transaction has committed:
+ *      only now does jt808_conn.c send the device its 0x8001 (OsmAnd: its 200).
+ *   5. publish_flush() pushes the batch's messages, one nng message, to the web gateway
+ *      (ingest_worker_publish for the protocol modules' own messages, such as commands).
  */
 #include "proto.h"
 
@@ -67,6 +82,7 @@ struct ingest_worker {
     int id;
     const core_config *cfg;
     pthread_t thread;
+    core_owner owner; /* the worker's thread, from worker_main on */
     struct event_base *base;
     struct event *batch_timer, *db_ev, *reconnect_ev, *stop_ev;
     PGconn *db, *ctl;
@@ -132,6 +148,7 @@ ingest_cmdq *ingest_worker_cmdq(ingest_worker *w)
 
 void ingest_worker_publish(ingest_worker *w, const char *json, size_t len)
 {
+    core_owner_check(&w->owner);
     int ok = w->push_ok && nng_send(w->push, (void *)json, len, NNG_FLAG_NONBLOCK) == 0;
     atomic_fetch_add_explicit(ok ? &w->c.published : &w->c.publish_dropped, 1,
                               memory_order_relaxed);
@@ -322,6 +339,7 @@ static void db_lost(ingest_worker *w)
 static void on_db_readable(evutil_socket_t fd, short what, void *arg)
 {
     ingest_worker *w = arg;
+    core_owner_check(&w->owner);
     int failed = 0;
 
     if (!PQconsumeInput(w->db)) {
@@ -425,6 +443,7 @@ static void maybe_exit(ingest_worker *w)
  * cannot come. */
 static void flush(ingest_worker *w)
 {
+    core_owner_check(&w->owner);
     if (w->in_flight || geo_batch_len(w->open.batch) == 0) {
         maybe_exit(w);
         return;
@@ -463,6 +482,7 @@ static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
 int ingest_submit(ingest_worker *w, enum ingest_proto proto, const geo_obs *obs,
                   ingest_done_fn done, void *arg)
 {
+    core_owner_check(&w->owner);
     if (w->stopping) /* shutting down: what is in flight is flushed, nothing new comes in */
         return CORE_ECLOSED;
     int idx = geo_batch_add(w->open.batch, obs);
@@ -488,6 +508,7 @@ int ingest_submit(ingest_worker *w, enum ingest_proto proto, const geo_obs *obs,
 
 void ingest_worker_on_space(ingest_worker *w, void (*fn)(void *arg), void *arg)
 {
+    core_owner_check(&w->owner);
     if (w->n_waiters == w->cap_waiters) {
         int cap = w->cap_waiters ? w->cap_waiters * 2 : 64;
         struct space_waiter *nw = realloc(w->waiters, (size_t)cap * sizeof *nw);
@@ -524,6 +545,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
     ingest_worker *w = arg;
+    core_owner_take(&w->owner);
     event_base_dispatch(w->base);
     /* every batch is answered: now the handlers may go, with their connections */
     stop_handlers(w);

@@ -9,6 +9,16 @@
  *
  * Owns the context, the thread, the nng socket and aio, the events queue, the seal
  * table and the database connection.
+ *
+ * ONE FIX, FROM THE WORKER TO THE MAP (the steps before: ingest/worker.c's header)
+ *   6. recv_cb() receives the worker's nng message on nng's thread, pushes it into
+ *      w->events and wakes the web thread (lws_cancel_service).
+ *   7. On the web thread, LWS_CALLBACK_EVENT_WAIT_CANCELLED drains w->events
+ *      (web_ws_drain, ws.c): each JSON object goes to web_ws_event, which updates the seal
+ *      table (the snapshot a new client gets) and queues the message for every client
+ *      whose view holds it (on_position: bounding box and filters; on_incident: everyone).
+ *   8. on_writeable() (ws.c) writes each client's queue when lws says the socket can take
+ *      it; the map (web/static/map.js) moves the marker.
  */
 #include "web_int.h"
 
