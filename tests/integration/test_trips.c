@@ -1392,30 +1392,43 @@ START_TEST(quiet_position_message_matches_the_database)
 }
 END_TEST
 
-static Suite *trips_suite(void)
+/* One TCase per rule family (schema/rules/), so one family runs alone:
+ * CK_RUN_CASE=regions build-test/tests/test_trips (docs/testing.md). */
+static TCase *family(Suite *s, const char *name)
 {
-    Suite *s = suite_create("trips");
-    TCase *tc = tcase_create("trips");
+    TCase *tc = tcase_create(name);
     tcase_add_unchecked_fixture(tc, suite_setup, NULL);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+static Suite *trips_suite(void)
+{
+    Suite *s = suite_create("trips");
+    TCase *tc = family(s, "trips"); /* trips.sql: arming, disarming, the trip's views */
     tcase_add_test(tc, iso6346_check_digits);
     tcase_add_test(tc, arming_refusals);
+    tcase_add_test(tc, disarm_outside_destination_is_refused_with_incident);
+    tcase_add_test(tc, trip_views);
+    tc = family(s, "routes"); /* routes.sql and the corridor rule of ingest_evaluate */
     tcase_add_test(tc, route_validation);
     tcase_add_test(tc, route_deviation_and_return);
     tcase_add_test(tc, jitter_on_the_corridor_edge_is_no_deviation);
+    tcase_add_test(tc, metric_corridor_at_the_equator_and_60_north);
+    tc = family(s, "ingest"); /* ingest.sql: the per-fix rules */
     tcase_add_test(tc, late_observation_does_not_reopen);
-    tcase_add_test(tc, checkpoints_in_order_then_arrival);
-    tcase_add_test(tc, checkpoint_skipped_then_out_of_order);
-    tcase_add_test(tc, leg_overdue_at_passage_and_by_sweep);
-    tcase_add_test(tc, transit_overdue_and_signal_loss_by_sweep);
-    tcase_add_test(tc, unauthorised_stop_and_parking);
     tcase_add_test(tc, seal_opened_tampered_low_battery);
     tcase_add_test(tc, impossible_movement);
     tcase_add_test(tc, border_crossing_and_undeclared_exit);
-    tcase_add_test(tc, disarm_outside_destination_is_refused_with_incident);
-    tcase_add_test(tc, trip_views);
-    tcase_add_test(tc, metric_corridor_at_the_equator_and_60_north);
+    tcase_add_test(tc, checkpoints_in_order_then_arrival);
+    tcase_add_test(tc, checkpoint_skipped_then_out_of_order);
+    tc = family(s, "time"); /* time.sql: the sweep */
+    tcase_add_test(tc, leg_overdue_at_passage_and_by_sweep);
+    tcase_add_test(tc, transit_overdue_and_signal_loss_by_sweep);
+    tcase_add_test(tc, unauthorised_stop_and_parking);
+    tc = family(s, "regions"); /* regions.sql and the worker's copy of them */
     tcase_add_test(tc, safe_regions_change_no_outcome);
     tcase_add_test(tc, safe_regions_near_edges_change_no_outcome);
     tcase_add_test(tc, safe_region_yields_to_a_new_fence);
@@ -1424,7 +1437,6 @@ static Suite *trips_suite(void)
     tcase_add_test(tc, worker_copy_out_of_date_changes_no_outcome);
     tcase_add_test(tc, worker_copy_clearance_ends_at_a_fence);
     tcase_add_test(tc, quiet_position_message_matches_the_database);
-    suite_add_tcase(s, tc);
     return s;
 }
 
