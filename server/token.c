@@ -2,7 +2,7 @@
  * token.c: `corridord token create|list|revoke`, the API tokens of docs/security.md.
  *
  * A token is "cor_" and 64 hex digits of getrandom(); it is printed once on stdout and
- * only its SHA-256 goes to the database (corridor.tokens, schema/040_tokens.sql), so the
+ * only its SHA-256 goes to the database (corridor.tokens, schema/rules/tokens.sql), so the
  * database never holds a usable secret. The web gateway (web/auth.c) and the dispatch
  * stage (alerts/dispatch.c) hash what a caller presents the same way and look it up.
  *
