@@ -1,6 +1,6 @@
 -- pgTAP: rules/incidents.sql. Run by tests/schema/pgtap.sh (ctest -R schema_rules_incidents).
 BEGIN;
-SELECT plan(37);
+SELECT plan(38);
 
 -- the data: two units (one off duty) and incidents opened as a rule opens them: a seal
 -- opened ten minutes ago (its rule wrote the wrong severity), a low battery two hours ago,
@@ -117,6 +117,23 @@ SELECT throws_ok(format($$ SELECT corridor.incident_action(%s, '{"action": "assi
 SELECT throws_ok(format($$ SELECT corridor.incident_action(%s, '{"action": "assign", "rru_id": "R1", "as_unit": "R1"}',
                                                           'rru:R1', NULL) $$, pg_temp.inc('S-1')),
                  'CT403', 'not_allowed: a unit cannot assign incidents', 'a unit cannot assign');
+
+-- the same unit again after it acknowledged: docs/incidents.md says 409 already_assigned
+-- ("the same unit again is 409"); incident_action refuses it only while the incident is
+-- dispatched, so an acknowledged incident goes back to dispatched with a second pending
+-- dispatch to the same unit (a bug, to be fixed in rules/incidents.sql)
+INSERT INTO corridor.incidents (rule, severity, subject, seal_id, opened_at, lat, lon)
+VALUES ('seal_tampered', 'critical', 'S-5', 'S-5', now(), -3.9, 39.5);
+DO $$ BEGIN
+    PERFORM corridor.rru_upsert('{"id": "R2", "base": {"type": "Point", "coordinates": [39.5, -3.9]}}');
+    PERFORM corridor.incident_action(pg_temp.inc('S-5'), '{"action": "assign", "rru_id": "R2"}', 'officer:jane', NULL);
+    PERFORM corridor.incident_action(pg_temp.inc('S-5'), '{"action": "ack", "as_unit": "R2"}', 'rru:R2', NULL);
+END $$;
+SELECT todo('incident_action refuses the same unit only while dispatched, not once acknowledged', 1);
+SELECT throws_ok(format($$ SELECT corridor.incident_action(%s, '{"action": "assign", "rru_id": "R2"}', 'officer:jane', NULL) $$,
+                        pg_temp.inc('S-5')),
+                 'CT409', format('already_assigned: incident %s is already dispatched to unit R2', pg_temp.inc('S-5')),
+                 'the unit that acknowledged it is not assigned again');
 
 -- on_scene by the unit acknowledges its dispatch
 SELECT is((corridor.incident_action(pg_temp.inc('S-1'), '{"action": "on_scene", "as_unit": "R1"}',

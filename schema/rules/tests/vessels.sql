@@ -1,6 +1,6 @@
 -- pgTAP: rules/vessels.sql. Run by tests/schema/pgtap.sh (ctest -R schema_rules_vessels).
 BEGIN;
-SELECT plan(39);
+SELECT plan(41);
 
 -- the data: the port of Kilindini (Mombasa), a firing range, a parking lot; times are minutes
 -- after T0 = 1900000000 (Unix seconds), as tests/integration/test_vessels.c does.
@@ -70,6 +70,12 @@ SELECT results_eq($$ SELECT idx, reason FROM b0 WHERE kind = 'reject' $$,
 SELECT results_eq($$ SELECT body ->> 'mmsi', body ->> 'watched', body ->> 'in_harbour' FROM b0 WHERE kind = 'vessel' ORDER BY 1 $$,
                   $$ VALUES ('538000001', 'false', 'true'), ('636012345', 'true', 'false') $$,
                   'both vessels, as vessel messages: watched or not, in the harbour or not');
+
+-- "position not available" (91, 181) is no position: the message counts, the position stays
+SELECT is_empty($$ SELECT * FROM pg_temp.pos('{538000001}', 1, '{91}', '{181}', '{3}') WHERE kind = 'reject' $$,
+                'a report without a position is not rejected');
+SELECT is((SELECT array[lat::text, lon::text, corridor.iso(last_seen)] FROM corridor.vessels WHERE mmsi = 538000001),
+          array['-4.05', '39.65', corridor.iso(pg_temp.t(1))], 'it moves last_seen, not the position');
 
 -- a watched vessel entering the port: an event and a vessel_zone_entry incident;
 -- an unwatched one in the port raises nothing (zone_scope 'watched')
