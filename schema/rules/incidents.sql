@@ -192,9 +192,12 @@ BEGIN
             PERFORM corridor.incident_fail(409, 'unit_unavailable',
                 format('unit %s is off duty', u.id), n);
         END IF;
-        IF n.rru_id = v_unit AND n.status = 'dispatched' THEN
+        -- the unit that has it (sent, or acknowledged) is not sent it again
+        IF n.rru_id = v_unit AND n.status IN ('dispatched', 'acknowledged') THEN
             PERFORM corridor.incident_fail(409, 'already_assigned',
-                format('incident %s is already dispatched to unit %s', n.id, v_unit), n);
+                format('incident %s is already %s unit %s', n.id,
+                       CASE n.status WHEN 'dispatched' THEN 'dispatched to'
+                                     ELSE 'acknowledged by' END, v_unit), n);
         END IF;
         n := corridor.incident_dispatch(n, v_unit, p_actor, 'assign', v_note);
         RETURN corridor.incident_json(n)::json;

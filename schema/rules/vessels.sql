@@ -383,7 +383,8 @@ END $$;
 --   - updates rendezvous pairs and raises 'rendezvous' for pairs together long enough,
 --   - compares new destinations of watched vessels with their declared ports.
 -- Returns ('vessel', NULL, json) per vessel of the batch (its new state) and ('incident', NULL, json) per
--- incident opened or updated; ('reject', i, reason) for a row refused (bad MMSI or position).
+-- incident opened or updated; ('reject', i, reason) for a row refused (a bad MMSI; a position
+-- that is not available, 91/181, drops the position and keeps the message).
 CREATE OR REPLACE FUNCTION corridor.ingest_vessels(
     p_mmsi bigint[], p_ts float8[], p_type int[], p_lat float8[], p_lon float8[],
     p_sog real[], p_cog real[], p_heading int[], p_status int[], p_name text[],

@@ -118,10 +118,8 @@ SELECT throws_ok(format($$ SELECT corridor.incident_action(%s, '{"action": "assi
                                                           'rru:R1', NULL) $$, pg_temp.inc('S-1')),
                  'CT403', 'not_allowed: a unit cannot assign incidents', 'a unit cannot assign');
 
--- the same unit again after it acknowledged: docs/incidents.md says 409 already_assigned
--- ("the same unit again is 409"); incident_action refuses it only while the incident is
--- dispatched, so an acknowledged incident goes back to dispatched with a second pending
--- dispatch to the same unit (a bug, to be fixed in rules/incidents.sql)
+-- the same unit again after it acknowledged: 409 already_assigned (docs/incidents.md: "the
+-- same unit again is 409"), not a second pending dispatch to a unit that has it
 INSERT INTO corridor.incidents (rule, severity, subject, seal_id, opened_at, lat, lon)
 VALUES ('seal_tampered', 'critical', 'S-5', 'S-5', now(), -3.9, 39.5);
 DO $$ BEGIN
@@ -129,10 +127,9 @@ DO $$ BEGIN
     PERFORM corridor.incident_action(pg_temp.inc('S-5'), '{"action": "assign", "rru_id": "R2"}', 'officer:jane', NULL);
     PERFORM corridor.incident_action(pg_temp.inc('S-5'), '{"action": "ack", "as_unit": "R2"}', 'rru:R2', NULL);
 END $$;
-SELECT todo('incident_action refuses the same unit only while dispatched, not once acknowledged', 1);
 SELECT throws_ok(format($$ SELECT corridor.incident_action(%s, '{"action": "assign", "rru_id": "R2"}', 'officer:jane', NULL) $$,
                         pg_temp.inc('S-5')),
-                 'CT409', format('already_assigned: incident %s is already dispatched to unit R2', pg_temp.inc('S-5')),
+                 'CT409', format('already_assigned: incident %s is already acknowledged by unit R2', pg_temp.inc('S-5')),
                  'the unit that acknowledged it is not assigned again');
 
 -- on_scene by the unit acknowledges its dispatch
