@@ -26,7 +26,7 @@ int decode_ais_main(int argc, char **argv)
 {
     static char obuf[1 << 16];
     char line[INGEST_AIS_LINE_MAX + 2];
-    char json[1024];
+    char json[INGEST_AIS_JSON_MAX];
     ingest_ais *d = NULL;
     ingest_ais_msg m;
     ingest_ais_stats st;

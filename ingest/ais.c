@@ -130,6 +130,27 @@ static const struct fld f_t27[] = {U(38, 1, accuracy), U(39, 1, raim), U(40, 4, 
                                    S(44, 18, lon),     S(62, 17, lat), U(79, 6, speed),
                                    U(85, 9, course),   U(94, 1, gnss), END};
 
+/* the fields of types 6-26 a server may want; ingest_ais_json reads the rest from bits */
+static const struct fld f_t9[] = {U(38, 12, alt),
+                                  U(50, 10, speed),
+                                  U(60, 1, accuracy),
+                                  S(61, 28, lon),
+                                  S(89, 27, lat),
+                                  U(116, 12, course),
+                                  U(128, 6, second),
+                                  U(134, 8, regional),
+                                  U(142, 1, dte),
+                                  U(146, 1, assigned),
+                                  U(147, 1, raim),
+                                  U(148, 20, radio),
+                                  END};
+static const struct fld f_t6[] = {U(38, 2, seqno), U(40, 30, dest_mmsi), U(70, 1, retransmit),
+                                  U(72, 10, dac),  U(82, 6, fid),        END};
+static const struct fld f_t8[] = {U(40, 10, dac), U(50, 6, fid), END};
+static const struct fld f_t10[] = {U(40, 30, dest_mmsi), END};
+static const struct fld f_t12[] = {U(38, 2, seqno), U(40, 30, dest_mmsi), U(70, 1, retransmit),
+                                   END};
+
 static const char sixchr[65] = "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_ !\"#$%&'()*+,-./0123456789:;<=>?";
 
 /* ---- bits ---- */
@@ -202,6 +223,47 @@ static void bad(ingest_ais *d, int reason)
     d->st.bad[reason]++;
 }
 
+/* Binary application messages (types 6 and 8) gpsd 3.22 decodes into fields instead of
+ * printing their data: where dac/fid (and for some the exact length) match, gpsd prints
+ * fields, so raw data would differ from gpsdecode. Measured against gpsdecode 3.22 by
+ * sweeping every FID of DAC 1, 200, 235, 250 and others over many lengths. */
+struct app {
+    uint8_t type;
+    uint16_t dac;
+    uint8_t fid;
+    uint16_t bitlen; /* 0: any length */
+};
+static const struct app apps[] = {
+    {6, 1, 12, 0},     {6, 1, 14, 0},     {6, 1, 15, 0},     {6, 1, 16, 0},     {6, 1, 18, 0},
+    {6, 1, 20, 0},     {6, 1, 25, 0},     {6, 1, 28, 0},     {6, 1, 30, 0},     {6, 1, 32, 0},
+    {6, 200, 21, 248}, {6, 200, 22, 232}, {6, 200, 55, 168}, {6, 235, 10, 136}, {6, 250, 10, 136},
+    {8, 1, 11, 0},     {8, 1, 13, 0},     {8, 1, 15, 0},     {8, 1, 17, 0},     {8, 1, 19, 0},
+    {8, 1, 27, 0},     {8, 1, 29, 0},     {8, 1, 31, 0},     {8, 200, 10, 168}, {8, 200, 23, 256},
+    {8, 200, 24, 168}, {8, 200, 40, 168},
+};
+
+/* Which application message m (type 6 or 8) is: an index into apps, or -1 for raw data. */
+static int app_find(const ingest_ais_msg *m)
+{
+    size_t i;
+    for (i = 0; i < sizeof apps / sizeof apps[0]; i++)
+        if (apps[i].type == m->type && apps[i].dac == m->dac && apps[i].fid == m->fid &&
+            (apps[i].bitlen == 0 || apps[i].bitlen == m->bitlen))
+            return (int)i;
+    return -1;
+}
+
+static int app_written(int idx);
+
+/* 0: raw data; 1: fields gpsd prints and we write; -1: fields we do not write yet. */
+static int app_kind(const ingest_ais_msg *m)
+{
+    int i = app_find(m);
+    if (i < 0)
+        return 0;
+    return app_written(i) ? 1 : -1;
+}
+
 /* Returns 1 with *m filled, 0 for nothing to return, or a negative code (counted). */
 static int decode_payload(ingest_ais *d, const char *pl, int n, int fill, ingest_ais_msg *m)
 {
@@ -229,6 +291,13 @@ static int decode_payload(ingest_ais *d, const char *pl, int n, int fill, ingest
     m->type = (int32_t)ubits(b, 0, 6);
     m->repeat = (int32_t)ubits(b, 6, 2);
     m->mmsi = (int32_t)ubits(b, 8, 30);
+    m->bitlen = (int32_t)bitlen;
+    {
+        /* the whole payload, fill bits as received: the JSON writer reads types 6-26 here */
+        size_t keep = nb < (int)sizeof m->bits - 8 ? (size_t)nb : sizeof m->bits - 8;
+        memcpy(m->bits, b, keep);
+        memset(m->bits + keep, 0, sizeof m->bits - keep);
+    }
 
     switch (m->type) {
     case 1:
@@ -322,12 +391,120 @@ static int decode_payload(ingest_ais *d, const char *pl, int n, int fill, ingest
             goto toolong;
         apply(f_t27, b, m);
         break;
+    /* gpsd 3.22's length rules for the types below, measured against gpsdecode */
+    case 6:
+        if (bitlen < 88)
+            goto truncated;
+        if (bitlen > 1008)
+            goto toolong;
+        apply(f_t6, b, m);
+        if (app_kind(m) < 0)
+            goto unsupported;
+        break;
+    case 7:
+    case 13:
+        if (bitlen < 72)
+            goto truncated;
+        if (bitlen > 168)
+            goto toolong;
+        break;
+    case 8:
+        if (bitlen < 56)
+            goto truncated;
+        if (bitlen > 1008)
+            goto toolong;
+        apply(f_t8, b, m);
+        if (app_kind(m) < 0)
+            goto unsupported;
+        break;
+    case 9:
+        if (bitlen < 168)
+            goto truncated;
+        apply(f_t9, b, m);
+        break;
+    case 10:
+        if (bitlen < 72)
+            goto truncated;
+        apply(f_t10, b, m);
+        break;
+    case 11:
+        if (bitlen < 168)
+            goto truncated;
+        apply(f_t4, b, m);
+        break;
+    case 12:
+        if (bitlen < 72)
+            goto truncated;
+        if (bitlen > 1008)
+            goto toolong;
+        apply(f_t12, b, m);
+        break;
+    case 14:
+        if (bitlen < 40)
+            goto truncated;
+        if (bitlen > 1008)
+            goto toolong;
+        break;
+    case 15:
+        if (bitlen < 88)
+            goto truncated;
+        if (bitlen > 168)
+            goto toolong;
+        break;
+    case 16:
+        if (bitlen < 96)
+            goto truncated;
+        if (bitlen > 168)
+            goto toolong;
+        break;
+    case 17:
+        if (bitlen < 80)
+            goto truncated;
+        if (bitlen > 816)
+            goto toolong;
+        break;
+    case 20:
+        if (bitlen < 72)
+            goto truncated;
+        if (bitlen > 186)
+            goto toolong;
+        break;
+    case 22:
+        if (bitlen < 168)
+            goto truncated;
+        break;
+    case 23:
+        if (bitlen < 160)
+            goto truncated;
+        break;
+    case 25:
+    case 26: {
+        /* 25: 40..168 bits; 26: 60..1004 bits and room for its 20-bit radio field; both
+         * need room for the destination and application id their flags announce */
+        int single = m->type == 25;
+        if (bitlen < (single ? 40u : 60u))
+            goto truncated;
+        if (bitlen > (single ? 168u : 1004u))
+            goto toolong;
+        m->addressed = (int32_t)ubits(b, 38, 1);
+        m->structured = (int32_t)ubits(b, 39, 1);
+        if (bitlen < (size_t)(40 + 16 * m->structured + 30 * m->addressed + (single ? 0 : 20)))
+            goto truncated;
+        if (m->addressed)
+            m->dest_mmsi = (int32_t)ubits(b, 40, 30);
+        if (m->structured)
+            m->app_id = (int32_t)ubits(b, 40 + 30 * (unsigned)m->addressed, 16);
+        break;
+    }
     default:
         d->st.unsupported++;
         return 0;
     }
     d->st.messages++;
     return 1;
+unsupported:
+    d->st.unsupported++;
+    return 0;
 truncated:
     bad(d, INGEST_AIS_BAD_TRUNCATED);
     return CORE_EINVAL;
@@ -860,7 +1037,7 @@ static void wkb(struct w *w, const char *key, int32_t v)
 
 static void wks(struct w *w, const char *key, const char *s)
 {
-    char t[2 * 40 + 1], *q = t;
+    char t[2 * (INGEST_AIS_BITS_MAX / 6 + 1) + 1], *q = t;
     wkey(w, key);
     ws(w, "\"");
     for (; *s && q < t + sizeof t - 3; s++) {
@@ -932,6 +1109,251 @@ static void wdims(struct w *w, const ingest_ais_msg *m)
     wku(w, "to_starboard", m->to_starboard);
 }
 
+/* ---- types 6-26: written from the payload bits, in gpsd 3.22's field order ---- */
+
+static uint32_t mu(const ingest_ais_msg *m, unsigned start, unsigned len)
+{
+    return ubits(m->bits, start, len);
+}
+
+static int32_t ms(const ingest_ais_msg *m, unsigned start, unsigned len)
+{
+    return sbits(m->bits, start, len);
+}
+
+static void wkbits(struct w *w, const char *key, const ingest_ais_msg *m, unsigned start,
+                   unsigned len)
+{
+    wku(w, key, (int32_t)mu(m, start, len));
+}
+
+/* a double printed with fmt, as gpsd's printf does; quoted when q */
+static void wkf(struct w *w, const char *key, const char *fmt, double v, int q)
+{
+    char t[64];
+    wkey(w, key);
+    snprintf(t, sizeof t, fmt, v);
+    if (q)
+        ws(w, "\"");
+    ws(w, t);
+    if (q)
+        ws(w, "\"");
+}
+
+/* count six-bit characters from start, cut at '@', trailing spaces removed */
+static void wktext(struct w *w, const char *key, const ingest_ais_msg *m, unsigned start, int count)
+{
+    char t[INGEST_AIS_BITS_MAX / 6 + 2];
+    if (count < 0)
+        count = 0;
+    trim_right(t, sixtext(m->bits, start, count, t));
+    wks(w, key, t);
+}
+
+/* "bitcount:hex" of bitcount bits from start. gpsd copies whole bytes from copy_start (the
+ * data, or for an addressed type 25/26 the data with the 30-bit destination in front, which
+ * it then shifts out): the last byte shows the payload bits that follow up to the end of
+ * the copied bytes, and zeros after them. */
+static void wkdata(struct w *w, const char *key, const ingest_ais_msg *m, unsigned start,
+                   size_t bitcount, unsigned copy_start)
+{
+    static const char hx[] = "0123456789abcdef";
+    char t[2 * (INGEST_AIS_BITS_MAX / 8 + 2) + 1];
+    size_t i, n = (bitcount + 7) / 8, k = 0;
+    size_t limit = copy_start + (start - copy_start + bitcount + 7) / 8 * 8;
+    wkey(w, key);
+    ws(w, "\"");
+    wu(w, (uint32_t)bitcount);
+    ws(w, ":");
+    for (i = 0; i < n && k + 2 < sizeof t; i++) {
+        size_t at = start + 8 * i;
+        unsigned v = mu(m, (unsigned)at, 8);
+        if (at + 8 > limit) /* only the last byte can reach past the copy */
+            v &= (0xffu << (at + 8 - limit)) & 0xffu;
+        t[k++] = hx[v >> 4];
+        t[k++] = hx[v & 15];
+    }
+    t[k] = '\0';
+    ws(w, t);
+    ws(w, "\"");
+}
+
+static const char *const station_legends[16] = {"All types of mobiles",
+                                                "Reserved for future use",
+                                                "All types of Class B mobile stations",
+                                                "SAR airborne mobile station",
+                                                "Aid to Navigation station",
+                                                "Class B shipborne mobile station",
+                                                "Regional use and inland waterways",
+                                                "Regional use and inland waterways",
+                                                "Regional use and inland waterways",
+                                                "Regional use and inland waterways",
+                                                "Reserved for future use",
+                                                "Reserved for future use",
+                                                "Reserved for future use",
+                                                "Reserved for future use",
+                                                "Reserved for future use",
+                                                "Reserved for future use"};
+
+static void wapp(struct w *w, const ingest_ais_msg *m, int idx);
+
+/* types 6-17, 20, 22, 23, 25, 26 (11 is written with 4) */
+static void json_more(struct w *w, const ingest_ais_msg *m)
+{
+    unsigned bl = (unsigned)m->bitlen, u;
+    switch (m->type) {
+    case 6:
+        wku(w, "seqno", m->seqno);
+        wku(w, "dest_mmsi", m->dest_mmsi);
+        wkb(w, "retransmit", m->retransmit);
+        wku(w, "dac", m->dac);
+        wku(w, "fid", m->fid);
+        if (app_find(m) >= 0)
+            wapp(w, m, app_find(m));
+        else
+            wkdata(w, "data", m, 88, bl - 88, 88);
+        break;
+    case 7:
+    case 13:
+        for (u = 0; u < 4; u++) {
+            char key[6] = "mmsi1";
+            key[4] = (char)('1' + u);
+            wku(w, key, 40 + 32 * u < bl ? (int32_t)mu(m, 40 + 32 * u, 30) : 0);
+        }
+        break;
+    case 8:
+        wku(w, "dac", m->dac);
+        wku(w, "fid", m->fid);
+        if (app_find(m) >= 0)
+            wapp(w, m, app_find(m));
+        else
+            wkdata(w, "data", m, 56, bl - 56, 56);
+        break;
+    case 9:
+        wkey(w, "alt");
+        if (m->alt == 4095)
+            ws(w, "\"nan\"");
+        else if (m->alt == 4094)
+            ws(w, "\"high\"");
+        else
+            wu(w, (uint32_t)m->alt);
+        wkey(w, "speed");
+        if (m->speed == 1023)
+            ws(w, "\"nan\"");
+        else if (m->speed == 1022)
+            ws(w, "\"fast\"");
+        else
+            wu(w, (uint32_t)m->speed);
+        wkb(w, "accuracy", m->accuracy);
+        wdeg(w, "lon", m->lon);
+        wdeg(w, "lat", m->lat);
+        wtenths(w, "course", m->course);
+        wku(w, "second", m->second);
+        wku(w, "regional", m->regional);
+        wku(w, "dte", m->dte);
+        wkb(w, "raim", m->raim);
+        wku(w, "radio", m->radio);
+        break;
+    case 10:
+        wku(w, "dest_mmsi", m->dest_mmsi);
+        break;
+    case 12:
+        wku(w, "seqno", m->seqno);
+        wku(w, "dest_mmsi", m->dest_mmsi);
+        wkb(w, "retransmit", m->retransmit);
+        wktext(w, "text", m, 72, (int)(bl - 72) / 6);
+        break;
+    case 14:
+        wktext(w, "text", m, 40, (int)(bl - 40) / 6);
+        break;
+    case 15:
+        wkbits(w, "mmsi1", m, 40, 30);
+        wkbits(w, "type1_1", m, 70, 6);
+        wkbits(w, "offset1_1", m, 76, 12);
+        wku(w, "type1_2", bl > 90 ? (int32_t)mu(m, 90, 6) : 0);
+        wku(w, "offset1_2", bl > 90 ? (int32_t)mu(m, 96, 12) : 0);
+        wku(w, "mmsi2", bl > 110 ? (int32_t)mu(m, 110, 30) : 0);
+        wku(w, "type2_1", bl > 110 ? (int32_t)mu(m, 140, 6) : 0);
+        wku(w, "offset2_1", bl > 110 ? (int32_t)mu(m, 146, 12) : 0);
+        break;
+    case 16:
+        wkbits(w, "mmsi1", m, 40, 30);
+        wkbits(w, "offset1", m, 70, 12);
+        wkbits(w, "increment1", m, 82, 10);
+        wku(w, "mmsi2", bl >= 144 ? (int32_t)mu(m, 92, 30) : 0);
+        wku(w, "offset2", bl >= 144 ? (int32_t)mu(m, 122, 12) : 0);
+        wku(w, "increment2", bl >= 144 ? (int32_t)mu(m, 134, 10) : 0);
+        break;
+    case 17:
+        wkf(w, "lon", "%.1f", ms(m, 40, 18) / 600.0, 0);
+        wkf(w, "lat", "%.1f", ms(m, 58, 17) / 600.0, 0);
+        wkdata(w, "data", m, 80, bl - 80, 80);
+        break;
+    case 20:
+        for (u = 0; u < 4; u++) {
+            char key[12];
+            unsigned base = 40 + 30 * u;
+            snprintf(key, sizeof key, "offset%u", u + 1);
+            wkbits(w, key, m, base, 12);
+            snprintf(key, sizeof key, "number%u", u + 1);
+            wkbits(w, key, m, base + 12, 4);
+            snprintf(key, sizeof key, "timeout%u", u + 1);
+            wkbits(w, key, m, base + 16, 3);
+            snprintf(key, sizeof key, "increment%u", u + 1);
+            wkbits(w, key, m, base + 19, 11);
+        }
+        break;
+    case 22: {
+        int addressed = (int)mu(m, 139, 1);
+        wkbits(w, "channel_a", m, 40, 12);
+        wkbits(w, "channel_b", m, 52, 12);
+        wkbits(w, "txrx", m, 64, 4);
+        wkb(w, "power", (int32_t)mu(m, 68, 1));
+        if (addressed) {
+            wkbits(w, "dest1", m, 69, 30);
+            wkbits(w, "dest2", m, 104, 30);
+        } else {
+            wkf(w, "ne_lon", "%f", ms(m, 69, 18) / 600.0, 1);
+            wkf(w, "ne_lat", "%f", ms(m, 87, 17) / 600.0, 1);
+            wkf(w, "sw_lon", "%f", ms(m, 104, 18) / 600.0, 1);
+            wkf(w, "sw_lat", "%f", ms(m, 122, 17) / 600.0, 1);
+        }
+        wkb(w, "addressed", addressed);
+        wkb(w, "band_a", (int32_t)mu(m, 140, 1));
+        wkb(w, "band_b", (int32_t)mu(m, 141, 1));
+        wkbits(w, "zonesize", m, 142, 3);
+        break;
+    }
+    case 23:
+        wkf(w, "ne_lon", "%f", ms(m, 40, 18) / 600.0, 1);
+        wkf(w, "ne_lat", "%f", ms(m, 58, 17) / 600.0, 1);
+        wkf(w, "sw_lon", "%f", ms(m, 75, 18) / 600.0, 1);
+        wkf(w, "sw_lat", "%f", ms(m, 93, 17) / 600.0, 1);
+        wkbits(w, "stationtype", m, 110, 4);
+        wks(w, "stationtype_text", station_legends[mu(m, 110, 4)]);
+        wkbits(w, "shiptype", m, 114, 8);
+        wks(w, "shiptype_text", ship_text((int32_t)mu(m, 114, 8)));
+        wkbits(w, "interval", m, 146, 4);
+        wkbits(w, "quiet", m, 150, 4);
+        break;
+    case 25:
+    case 26: {
+        unsigned start = 40 + 30 * (unsigned)m->addressed + 16 * (unsigned)m->structured;
+        unsigned tail = m->type == 26 ? 20 : 0;
+        wkb(w, "addressed", m->addressed);
+        wkb(w, "structured", m->structured);
+        wku(w, "dest_mmsi", m->dest_mmsi);
+        wku(w, "app_id", m->app_id);
+        wkdata(w, "data", m, start, bl - start - tail, start - 30 * (unsigned)m->addressed);
+        if (m->type == 26)
+            wku(w, "radio", 0); /* gpsd 3.22 never decodes it */
+        break;
+    }
+    default:
+        break;
+    }
+}
+
 int ingest_ais_json(const ingest_ais_msg *m, const char *device, char *buf, size_t cap)
 {
     struct w w = {buf, buf + cap, 0};
@@ -986,6 +1408,7 @@ int ingest_ais_json(const ingest_ais_msg *m, const char *device, char *buf, size
         wku(&w, "radio", m->radio);
         break;
     case 4:
+    case 11:
         wkey(&w, "timestamp");
         ws(&w, "\"");
         if (m->year < 1000)
@@ -1098,6 +1521,7 @@ int ingest_ais_json(const ingest_ais_msg *m, const char *device, char *buf, size
         break;
     }
     default:
+        json_more(&w, m);
         break;
     }
     ws(&w, "}\r\n");
@@ -1108,6 +1532,21 @@ int ingest_ais_json(const ingest_ais_msg *m, const char *device, char *buf, size
     }
     *w.p = '\0';
     return (int)(w.p - buf);
+}
+
+/* ---- application messages of types 6 and 8 (apps[]) ---- */
+
+static int app_written(int idx)
+{
+    (void)idx;
+    return 0;
+}
+
+static void wapp(struct w *w, const ingest_ais_msg *m, int idx)
+{
+    (void)w;
+    (void)m;
+    (void)idx;
 }
 
 /* ---- encoder ---- */
@@ -1280,8 +1719,17 @@ int ingest_ais_encode(const ingest_ais_msg *m, const char *talker, char channel,
         unapply(f_t27, m, b);
         bitlen = 96;
         break;
-    default:
-        return CORE_EINVAL;
+    default: {
+        /* every other type from its payload bits, the header from the fields */
+        uint8_t pb[sizeof m->bits];
+        if (m->type < 6 || m->type > 26 || m->bitlen < 38 || m->bitlen > INGEST_AIS_BITS_MAX)
+            return CORE_EINVAL;
+        memcpy(pb, m->bits, sizeof pb);
+        put(pb, 0, 6, (uint32_t)m->type);
+        put(pb, 6, 2, (uint32_t)m->repeat);
+        put(pb, 8, 30, (uint32_t)m->mmsi);
+        return ingest_ais_encode_bits(pb, (size_t)m->bitlen, talker, channel, seq_id, out, cap);
+    }
     }
     return ingest_ais_encode_bits(b, bitlen, talker, channel, seq_id, out, cap);
 }

@@ -238,11 +238,154 @@ static int32_t rlat(int bits, int32_t na)
     }
 }
 
+/* put v (len bits) at bit start of b, MSB first */
+static void setbits(uint8_t *b, unsigned start, unsigned len, uint32_t v)
+{
+    unsigned i;
+    for (i = 0; i < len; i++) {
+        unsigned bit = start + i;
+        if ((v >> (len - 1 - i)) & 1u)
+            b[bit >> 3] |= (uint8_t)(0x80u >> (bit & 7));
+        else
+            b[bit >> 3] &= (uint8_t) ~(0x80u >> (bit & 7));
+    }
+}
+
+static unsigned rlen(unsigned lo, unsigned hi)
+{
+    return lo + rnd(hi - lo + 1);
+}
+
+/* The binary application messages gpsd 3.22 prints as fields (type, dac, fid, length or 0
+ * for any); the generator makes raw ones by avoiding these, and fielded ones from those
+ * the decoder writes (app_ok). */
+static const struct {
+    int type, dac, fid, bitlen, ok;
+} apps[] = {
+    {6, 1, 12, 0, 0},     {6, 1, 14, 0, 0},     {6, 1, 15, 0, 0},     {6, 1, 16, 0, 0},
+    {6, 1, 18, 0, 0},     {6, 1, 20, 0, 0},     {6, 1, 25, 0, 0},     {6, 1, 28, 0, 0},
+    {6, 1, 30, 0, 0},     {6, 1, 32, 0, 0},     {6, 200, 21, 248, 0}, {6, 200, 22, 232, 0},
+    {6, 200, 55, 168, 0}, {6, 235, 10, 136, 0}, {6, 250, 10, 136, 0}, {8, 1, 11, 0, 0},
+    {8, 1, 13, 0, 0},     {8, 1, 15, 0, 0},     {8, 1, 17, 0, 0},     {8, 1, 19, 0, 0},
+    {8, 1, 27, 0, 0},     {8, 1, 29, 0, 0},     {8, 1, 31, 0, 0},     {8, 200, 10, 168, 0},
+    {8, 200, 23, 256, 0}, {8, 200, 24, 168, 0}, {8, 200, 40, 168, 0},
+};
+#define NAPPS ((int)(sizeof apps / sizeof apps[0]))
+
+static int is_app(int type, int dac, int fid, unsigned bitlen)
+{
+    int i;
+    for (i = 0; i < NAPPS; i++)
+        if (apps[i].type == type && apps[i].dac == dac && apps[i].fid == fid &&
+            (apps[i].bitlen == 0 || apps[i].bitlen == (int)bitlen))
+            return 1;
+    return 0;
+}
+
+/* Types 6-17, 20, 22, 23, 25, 26 are encoded from m->bits: random bits of a length gpsd
+ * accepts, with the fields that steer decoding (DAC/FID, flags) and edge values set. */
+static void gen_bits(ingest_ais_msg *m)
+{
+    unsigned bl, i, hdr;
+    uint8_t *b = m->bits;
+
+    for (i = 0; i < sizeof m->bits - 8; i++)
+        b[i] = (uint8_t)rnd(256);
+    switch (m->type) {
+    case 6:
+    case 8: {
+        unsigned at = m->type == 6 ? 72 : 40;
+        int dac, fid, k;
+        hdr = m->type == 6 ? 88 : 56;
+        bl = rlen(hdr, rnd(3) ? 400 : 1008);
+        k = (int)rnd((unsigned)NAPPS);
+        if (rnd(3) == 0 && apps[k].type == m->type && apps[k].ok) {
+            dac = apps[k].dac;
+            fid = apps[k].fid;
+            if (apps[k].bitlen)
+                bl = (unsigned)apps[k].bitlen;
+        } else {
+            do { /* raw: a DAC/FID gpsd has no fields for, or a known one at another length */
+                static const int dacs[] = {1, 200, 235, 250, 366, 316, 0, 1023};
+                dac = rnd(4) ? dacs[rnd(8)] : (int)rnd(1024);
+                fid = (int)rnd(64);
+            } while (is_app(m->type, dac, fid, bl));
+        }
+        setbits(b, at, 10, (uint32_t)dac);
+        setbits(b, at + 10, 6, (uint32_t)fid);
+        break;
+    }
+    case 7:
+    case 13:
+        bl = rlen(72, 168);
+        break;
+    case 9:
+        bl = rlen(168, 180);
+        if (rnd(4) == 0)
+            setbits(b, 38, 12, 4094 + rnd(2)); /* altitude not available / high */
+        if (rnd(4) == 0)
+            setbits(b, 50, 10, 1022 + rnd(2)); /* speed not available / fast */
+        break;
+    case 10:
+        bl = rlen(72, 80);
+        break;
+    case 11:
+        bl = rlen(168, 172);
+        break;
+    case 12:
+        bl = rlen(72, rnd(3) ? 300 : 1008);
+        break;
+    case 14:
+        bl = rlen(40, rnd(3) ? 300 : 1008);
+        break;
+    case 15:
+        bl = rlen(88, 168);
+        break;
+    case 16:
+        bl = rlen(96, 168);
+        break;
+    case 17:
+        bl = rlen(80, 816);
+        break;
+    case 20:
+        bl = rlen(72, 186);
+        break;
+    case 22:
+        bl = rlen(168, 172);
+        break;
+    case 23:
+        bl = rlen(160, 168);
+        break;
+    case 25:
+    case 26: {
+        unsigned a = rnd(2), st = rnd(2), need = 40 + 16 * st + 30 * a + (m->type == 26 ? 20 : 0);
+        setbits(b, 38, 1, a);
+        setbits(b, 39, 1, st);
+        bl = m->type == 25 ? rlen(need, 168) : rlen(need < 60 ? 60 : need, 1004);
+        break;
+    }
+    default:
+        bl = 168;
+        break;
+    }
+    /* text of types 12 and 14 mostly from the usual characters, with '@' and spaces */
+    if (m->type == 12 || m->type == 14) {
+        unsigned start = m->type == 12 ? 72 : 40;
+        for (i = start; i + 6 <= bl; i += 6)
+            if (rnd(3))
+                setbits(b, i, 6, rnd(8) == 0 ? 32 : 1 + rnd(26));
+    }
+    for (i = bl; i < 8 * (sizeof m->bits - 8); i++)
+        setbits(b, i, 1, 0); /* zero fill bits, as the encoder sends */
+    m->bitlen = (int32_t)bl;
+}
+
 static void gen(ingest_ais_msg *m, int i)
 {
-    static const int types[] = {1, 2, 3, 4, 5, 18, 19, 21, 24, 27};
+    static const int types[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,
+                                15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27};
     memset(m, 0, sizeof *m);
-    m->type = types[rnd(10)];
+    m->type = types[rnd(sizeof types / sizeof types[0])];
     m->repeat = (int32_t)rnd(4);
     m->mmsi = (int32_t)(rnd(5) == 0 ? 980000000 + rnd(9999999) : 200000000 + rnd(600000000));
     m->status = (int32_t)rnd(16);
@@ -299,6 +442,9 @@ static void gen(ingest_ais_msg *m, int i)
         m->speed = (int32_t)rnd(64);
         m->course = (int32_t)rnd(512);
     }
+    if (m->type != 24 && (m->type >= 6 && m->type <= 26) && m->type != 18 && m->type != 19 &&
+        m->type != 21)
+        gen_bits(m);
     if (i == 0) { /* one fixed edge message first: all "not available" */
         m->type = 1;
         m->lon = 108600000;
@@ -338,22 +484,26 @@ static int cmp_obj(json_object *a, json_object *b, int ln)
     return diff;
 }
 
+#define NGEN 8000
+
 START_TEST(test_compare_gpsdecode)
 {
-    char path[] = "/tmp/corridor_ais_XXXXXX", cmd[256], enc[1024], js[1024], gl[2048];
+    char path[] = "/tmp/corridor_ais_XXXXXX", cmd[256], enc[1024], js[INGEST_AIS_JSON_MAX],
+         gl[INGEST_AIS_JSON_MAX];
     ingest_ais *d = ingest_ais_new(0);
     ingest_ais_msg m;
     FILE *f, *g, *ours;
     char *obuf = NULL;
     size_t olen = 0;
-    int fd, i, ln = 0, diffs = 0, sentences = 0, n;
+    int fd, i, ln = 0, diffs = 0, sentences = 0, n, printed = 0, per_type[28] = {0};
+    ingest_ais_stats st;
 
     ck_assert_msg(access("/usr/bin/gpsdecode", X_OK) == 0, "gpsdecode (gpsd-clients) missing");
     fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     f = fdopen(fd, "w");
     ours = open_memstream(&obuf, &olen);
-    for (i = 0; i < 3000; i++) {
+    for (i = 0; i < NGEN; i++) {
         char *p, *nl;
         gen(&m, i);
         n = ingest_ais_encode(&m, rnd(10) ? "AIVDM" : "AIVDO", "AB"[rnd(2)], i % 10, enc,
@@ -364,19 +514,29 @@ START_TEST(test_compare_gpsdecode)
             ingest_ais_msg o;
             sentences++;
             if (ingest_ais_line(d, p, (size_t)(nl - p), 0, &o) == 1 &&
-                ingest_ais_json(&o, "stdin", js, sizeof js) > 0)
+                ingest_ais_json(&o, "stdin", js, sizeof js) > 0) {
                 fputs(js, ours);
+                printed++;
+                per_type[o.type]++;
+            }
         }
     }
     fclose(f);
     fclose(ours);
-    ck_assert_int_gt(sentences, 3000);
+    ck_assert_int_gt(sentences, NGEN);
+    /* every generated message decodes: none is unsupported or dropped */
+    ingest_ais_get_stats(d, &st);
+    ck_assert_uint_eq(st.unsupported, 0);
+    for (i = 0; i < INGEST_AIS_NBAD; i++)
+        ck_assert_uint_eq(st.bad[i], 0);
+    for (i = 1; i <= 27; i++)
+        ck_assert_msg(per_type[i] > 0, "no message of type %d compared", i);
     snprintf(cmd, sizeof cmd, "/usr/bin/gpsdecode -j < %s 2>/dev/null", path);
     g = popen(cmd, "r");
     ck_assert_ptr_nonnull(g);
     {
         FILE *o = fmemopen(obuf, olen, "r");
-        char ol[2048];
+        char ol[INGEST_AIS_JSON_MAX];
         while (fgets(gl, sizeof gl, g)) {
             json_object *a = json_tokener_parse(gl), *b;
             ln++;
@@ -407,7 +567,12 @@ START_TEST(test_compare_gpsdecode)
     unlink(path);
     free(obuf);
     ingest_ais_free(d);
-    ck_assert_int_gt(ln, 2500);
+    ck_assert_int_gt(ln, NGEN * 8 / 10);
+    ck_assert_int_eq(ln, printed);
+    fprintf(stderr, "compared %d messages with gpsdecode:", ln);
+    for (i = 1; i <= 27; i++)
+        fprintf(stderr, " %d:%d", i, per_type[i]);
+    fprintf(stderr, "\n");
     ck_assert_msg(diffs == 0, "%d differences from gpsdecode", diffs);
 }
 END_TEST
