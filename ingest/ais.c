@@ -642,8 +642,12 @@ int ingest_ais_line(ingest_ais *d, const char *line, size_t len, int64_t now_ms,
     star = check_sum(p + 1, e, &why);
     if (!star)
         return drop(d, why);
-    if (star + 3 != e)
-        return drop(d, INGEST_AIS_BAD_GARBAGE);
+    /* What receivers append after the checksum (",s36310,d-081,T59.01777335", a stray CR,
+     * a literal "\r\n") is not part of the sentence: gpsd ignores it, so do we, as long as
+     * it is printable text. A control character there is garbage, as it is to gpsd. */
+    for (const char *q = star + 3; q < e; q++)
+        if ((*q < 0x20 || *q > 0x7e) && *q != '\r')
+            return drop(d, INGEST_AIS_BAD_GARBAGE);
     if (*p != '!' || star - p < 7 || p[3] != 'V' || p[4] != 'D' || (p[5] != 'M' && p[5] != 'O') ||
         p[6] != ',') {
         d->st.ignored++; /* well-formed NMEA, not AIS */

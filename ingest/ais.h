@@ -113,7 +113,9 @@ typedef struct ingest_ais ingest_ais;
 ingest_ais *ingest_ais_new(int64_t frag_timeout_ms);
 void ingest_ais_free(ingest_ais *d);
 
-/* Decodes one line (no line end needed; trailing CR/LF and spaces are ignored). now_ms is
+/* Decodes one line (no line end needed; trailing CR/LF and spaces are ignored, and so is
+ * printable text after the checksum, such as a receiver's ",s36310,d-081,T59.01777335"
+ * metadata or a stray CR). now_ms is
  * any monotonic clock in milliseconds, used for the fragment timeout.
  * Returns 1 when the line completed a message, now in *out; 0 when the line was good but
  * completed nothing (a fragment was stored, non-AIS NMEA, an unsupported type, an empty

@@ -157,6 +157,46 @@ static void on_msg(void *arg, const ingest_ais_msg *m)
     fed += m->type;
 }
 
+/* What receivers append after the checksum, as seen in feeds: gpsd ignores it. */
+static const char *const suffixes[] = {",s36310,d-081,T59.01777335",
+                                       ",s22643,d-103,T52.93124901,x1,r07RSTO1",
+                                       "\r",
+                                       " ",
+                                       "\\r\\n",
+                                       ",",
+                                       "\r\r",
+                                       ",1234567890"};
+#define NSUFFIXES ((int)(sizeof suffixes / sizeof suffixes[0]))
+
+START_TEST(test_receiver_suffix)
+{
+    ingest_ais *d = ingest_ais_new(0);
+    ingest_ais_msg m;
+    char want[1024], got[1024], ln[256];
+    int i;
+    const char *s;
+
+    ck_assert_int_eq(line(d, T1, &m), 1);
+    ck_assert_int_gt(ingest_ais_json(&m, "stdin", want, sizeof want), 0);
+    for (i = 0; i < NSUFFIXES; i++) {
+        snprintf(ln, sizeof ln, "%s%s", T1, suffixes[i]);
+        ck_assert_int_eq(line(d, ln, &m), 1);
+        ck_assert_int_gt(ingest_ais_json(&m, "stdin", got, sizeof got), 0);
+        ck_assert_str_eq(got, want);
+    }
+    /* multipart, the suffix on each fragment, through the stream splitter */
+    fed = 0;
+    s = T5A ",s36310,d-081,T59.01777335\r\r\n" T5B ",s36310,d-081,T59.01777406\r\n";
+    ingest_ais_feed(d, s, strlen(s), 0, on_msg, NULL);
+    ck_assert_int_eq(fed, 5);
+    /* a control character after the checksum is still garbage, as it is to gpsd */
+    ck_assert_int_eq(line(d, T1 "\x01", &m), CORE_EINVAL);
+    ck_assert_int_eq(badn(d, INGEST_AIS_BAD_GARBAGE), 1);
+    ck_assert_int_eq(badn(d, INGEST_AIS_BAD_CHECKSUM), 0);
+    ingest_ais_free(d);
+}
+END_TEST
+
 START_TEST(test_feed_split)
 {
     ingest_ais *d = ingest_ais_new(0);
@@ -486,6 +526,18 @@ static int cmp_obj(json_object *a, json_object *b, int ln)
 
 #define NGEN 8000
 
+/* Appends a receiver's suffix to every sentence of enc (lines ending "\r\n"). */
+static void add_suffixes(char *enc, size_t cap)
+{
+    char out[2048], *p, *nl;
+    size_t k = 0;
+    const char *sfx = suffixes[rnd(NSUFFIXES)];
+    for (p = enc; (nl = strstr(p, "\r\n")); p = nl + 2)
+        k += (size_t)snprintf(out + k, sizeof out - k, "%.*s%s\r\n", (int)(nl - p), p, sfx);
+    ck_assert_uint_lt(k, cap);
+    memcpy(enc, out, k + 1);
+}
+
 START_TEST(test_compare_gpsdecode)
 {
     char path[] = "/tmp/corridor_ais_XXXXXX", cmd[256], enc[1024], js[INGEST_AIS_JSON_MAX],
@@ -509,6 +561,8 @@ START_TEST(test_compare_gpsdecode)
         n = ingest_ais_encode(&m, rnd(10) ? "AIVDM" : "AIVDO", "AB"[rnd(2)], i % 10, enc,
                               sizeof enc);
         ck_assert_int_gt(n, 0);
+        if (rnd(8) == 0)
+            add_suffixes(enc, sizeof enc);
         fputs(enc, f);
         for (p = enc; (nl = strchr(p, '\n')); p = nl + 1) {
             ingest_ais_msg o;
@@ -588,6 +642,7 @@ int main(void)
     tcase_add_test(tc, test_type5_multipart_and_tags);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_feed_split);
+    tcase_add_test(tc, test_receiver_suffix);
     tcase_add_test(tc, test_encode_roundtrip);
     tcase_add_test(tc, test_compare_gpsdecode);
     tcase_set_timeout(tc, 120);
