@@ -631,6 +631,136 @@ START_TEST(test_compare_gpsdecode)
 }
 END_TEST
 
+/* ---- interleaved multipart messages: never a chimera ---- */
+
+#define IL_MAX  40 /* messages per stream */
+#define IL_OPEN 8  /* at most in progress at once, as Corridor keeps 8 */
+struct il_msg {
+    char sent[9][128]; /* its sentences, in order */
+    int nsent, next;
+    char chan;
+    int seq;
+    char truth[INGEST_AIS_JSON_MAX]; /* its JSON, decoded alone */
+    int seen;
+};
+static struct il_msg il[IL_MAX];
+static int il_n, il_out, il_bad;
+
+static void il_on_msg(void *arg, const ingest_ais_msg *m)
+{
+    char js[INGEST_AIS_JSON_MAX];
+    int k;
+    (void)arg;
+    il_out++;
+    ck_assert_int_gt(ingest_ais_json(m, "stdin", js, sizeof js), 0);
+    for (k = 0; k < il_n; k++)
+        if (strcmp(js, il[k].truth) == 0) {
+            il[k].seen++;
+            return;
+        }
+    il_bad++;
+    fprintf(stderr, "not a message that was sent: %s", js);
+}
+
+/* A receiver's stream: up to IL_OPEN messages in progress at once, their fragments sent in
+ * random order (each message's in its own order), on one channel or two. As a receiver
+ * does, a multipart message takes a sequential id 0..9 not in use on its channel by a
+ * message still in progress; ids are reused once free. gpsd 3.22 keeps one message in
+ * progress per channel whatever its id, so it joins the first fragment of one message to
+ * the second of another (docs/ais.md); every message Corridor prints must be one that was
+ * sent (the generator's truth, each decoded alone), and every message must be printed. */
+START_TEST(test_interleaved_multipart)
+{
+    int round, total_out = 0, total_sent = 0, total_multi = 0;
+
+    for (round = 0; round < 300; round++) {
+        ingest_ais *d = ingest_ais_new(0);
+        int chans = 1 + round % 2, k, opened = 0, open = 0, done = 0;
+        int open_k[IL_OPEN];
+        il_n = 10 + (int)rnd(IL_MAX - 10 + 1);
+        il_out = il_bad = 0;
+        for (k = 0; k < il_n; k++) {
+            struct il_msg *x = &il[k];
+            ingest_ais_msg m;
+            do {
+                gen(&m, 1);
+            } while (m.type == 24 ||
+                     (rnd(4) && m.type != 5 && m.type != 6 && m.type != 8 && m.type != 12 &&
+                      m.type != 14 && m.type != 17 && m.type != 26));
+            m.mmsi = 100000000 + round * IL_MAX + k; /* every message differs */
+            x->chan = chans == 1 ? 'A' : "AB"[rnd(2)];
+            x->nsent = x->next = x->seen = 0;
+            x->seq = -1;
+            x->truth[0] = '\0';
+            {
+                ingest_ais *alone = ingest_ais_new(0);
+                ingest_ais_msg o;
+                char enc[1024], *p, *nl;
+                ck_assert_int_gt(ingest_ais_encode(&m, "AIVDM", x->chan, 0, enc, sizeof enc), 0);
+                for (p = enc; (nl = strchr(p, '\n')); p = nl + 1) {
+                    snprintf(x->sent[x->nsent++], sizeof x->sent[0], "%.*s", (int)(nl - p + 1), p);
+                    if (ingest_ais_line(alone, p, (size_t)(nl - p), 0, &o) == 1)
+                        ingest_ais_json(&o, "stdin", x->truth, sizeof x->truth);
+                }
+                ck_assert_msg(x->truth[0], "generated message does not decode alone");
+                ingest_ais_free(alone);
+            }
+        }
+        while (done < il_n) {
+            /* open the next message when there is room (or by chance), else send a fragment
+             * of one in progress */
+            if (opened < il_n && (open == 0 || (open < IL_OPEN && rnd(3) == 0))) {
+                struct il_msg *x = &il[opened];
+                if (x->nsent > 1) { /* a free id on its channel, put into its sentences */
+                    int used[10] = {0}, j, id;
+                    for (j = 0; j < open; j++)
+                        if (il[open_k[j]].chan == x->chan && il[open_k[j]].seq >= 0)
+                            used[il[open_k[j]].seq] = 1;
+                    do
+                        id = (int)rnd(10);
+                    while (used[id]);
+                    x->seq = id;
+                    for (j = 0; j < x->nsent; j++) {
+                        char *f = x->sent[j], *star = strchr(f, '*');
+                        unsigned sum = 0;
+                        char *q;
+                        /* "!AIVDM,n,k,S,..." : S is after the third comma */
+                        q = strchr(strchr(strchr(f, ',') + 1, ',') + 1, ',') + 1;
+                        *q = (char)('0' + id);
+                        for (q = f + 1; q < star; q++)
+                            sum ^= (unsigned char)*q;
+                        snprintf(star, 6, "*%02X\r\n", sum);
+                    }
+                    total_multi++;
+                }
+                open_k[open++] = opened++;
+                continue;
+            }
+            {
+                int j = (int)rnd((uint32_t)open);
+                struct il_msg *x = &il[open_k[j]];
+                ingest_ais_feed(d, x->sent[x->next], strlen(x->sent[x->next]), 0, il_on_msg, NULL);
+                if (++x->next == x->nsent) {
+                    open_k[j] = open_k[--open];
+                    done++;
+                }
+            }
+        }
+        ck_assert_msg(il_bad == 0, "round %d: %d chimeras", round, il_bad);
+        for (k = 0; k < il_n; k++)
+            ck_assert_msg(il[k].seen == 1, "round %d: message %d printed %d times", round, k,
+                          il[k].seen);
+        total_out += il_out;
+        total_sent += il_n;
+        ingest_ais_free(d);
+    }
+    fprintf(stderr,
+            "interleaved: %d messages sent (%d multipart), %d printed, each one that was "
+            "sent\n",
+            total_sent, total_multi, total_out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ais");
@@ -645,6 +775,7 @@ int main(void)
     tcase_add_test(tc, test_receiver_suffix);
     tcase_add_test(tc, test_encode_roundtrip);
     tcase_add_test(tc, test_compare_gpsdecode);
+    tcase_add_test(tc, test_interleaved_multipart);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
