@@ -702,7 +702,8 @@ int ingest_ais_line(ingest_ais *d, const char *line, size_t len, int64_t now_ms,
     if (n > INGEST_AIS_PAYLOAD_MAX)
         return drop(d, INGEST_AIS_BAD_LENGTH);
 
-    memset(out, 0, sizeof *out);
+    /* the payload bits are filled (and their tail zeroed) by decode_payload */
+    memset(out, 0, offsetof(ingest_ais_msg, bits));
     out->own = own;
     out->channel = chan;
     if (count == 1)
