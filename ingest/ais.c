@@ -1191,14 +1191,16 @@ static void wktext(struct w *w, const char *key, const ingest_ais_msg *m, unsign
 /* "bitcount:hex" of bitcount bits from start. gpsd copies whole bytes from copy_start (the
  * data, or for an addressed type 25/26 the data with the 30-bit destination in front, which
  * it then shifts out): the last byte shows the payload bits that follow up to the end of
- * the copied bytes, and zeros after them. */
+ * the copied bytes, and zeros after them; with exact (type 8: gpsd 3.22 masks its last
+ * byte) only the data's own bits. */
 static void wkdata(struct w *w, const char *key, const ingest_ais_msg *m, unsigned start,
-                   size_t bitcount, unsigned copy_start)
+                   size_t bitcount, unsigned copy_start, int exact)
 {
     static const char hx[] = "0123456789abcdef";
     char t[2 * (INGEST_AIS_BITS_MAX / 8 + 2) + 1];
     size_t i, n = (bitcount + 7) / 8, k = 0;
-    size_t limit = copy_start + (start - copy_start + bitcount + 7) / 8 * 8;
+    size_t limit =
+        exact ? start + bitcount : copy_start + (start - copy_start + bitcount + 7) / 8 * 8;
     wkey(w, key);
     ws(w, "\"");
     wu(w, (uint32_t)bitcount);
@@ -1249,7 +1251,7 @@ static void json_more(struct w *w, const ingest_ais_msg *m)
         if (app_find(m) >= 0)
             wapp(w, m, app_find(m));
         else
-            wkdata(w, "data", m, 88, bl - 88, 88);
+            wkdata(w, "data", m, 88, bl - 88, 88, 0);
         break;
     case 7:
     case 13:
@@ -1265,7 +1267,7 @@ static void json_more(struct w *w, const ingest_ais_msg *m)
         if (app_find(m) >= 0)
             wapp(w, m, app_find(m));
         else
-            wkdata(w, "data", m, 56, bl - 56, 56);
+            wkdata(w, "data", m, 56, bl - 56, 56, 1);
         break;
     case 9:
         wkey(w, "alt");
@@ -1325,7 +1327,7 @@ static void json_more(struct w *w, const ingest_ais_msg *m)
     case 17:
         wkf(w, "lon", "%.1f", ms(m, 40, 18) / 600.0, 0);
         wkf(w, "lat", "%.1f", ms(m, 58, 17) / 600.0, 0);
-        wkdata(w, "data", m, 80, bl - 80, 80);
+        wkdata(w, "data", m, 80, bl - 80, 80, 0);
         break;
     case 20:
         for (u = 0; u < 4; u++) {
@@ -1382,7 +1384,7 @@ static void json_more(struct w *w, const ingest_ais_msg *m)
         wkb(w, "structured", m->structured);
         wku(w, "dest_mmsi", m->dest_mmsi);
         wku(w, "app_id", m->app_id);
-        wkdata(w, "data", m, start, bl - start - tail, start - 30 * (unsigned)m->addressed);
+        wkdata(w, "data", m, start, bl - start - tail, start - 30 * (unsigned)m->addressed, 0);
         if (m->type == 26)
             wku(w, "radio", 0); /* gpsd 3.22 never decodes it */
         break;

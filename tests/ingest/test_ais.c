@@ -552,6 +552,34 @@ static int cmp_obj(json_object *a, json_object *b, int ln)
 
 #define NGEN 8000
 
+/* Sets the fill bits of enc's last sentence to ones, as some transmitters send them
+ * (gpsd keeps them in the last byte of raw data, but for type 8). */
+static void set_fill_bits(char *enc)
+{
+    size_t n = strlen(enc);
+    char *last, *star, *comma, *q;
+    unsigned sum = 0;
+    int fill, v;
+    if (n < 4)
+        return;
+    enc[n - 2] = '\0'; /* drop "\r\n" while looking */
+    last = strrchr(enc, '\n');
+    last = last ? last + 1 : enc;
+    star = strrchr(last, '*');
+    comma = star - 2; /* ",f*hh" */
+    fill = star[-1] - '0';
+    if (fill > 0 && *comma == ',') {
+        char *c = comma - 1;
+        v = *c >= '`' ? *c - '`' + 40 : *c - '0';
+        v |= (1 << fill) - 1;
+        *c = (char)(v < 40 ? v + '0' : v + '`' - 40);
+        for (q = last + 1; q < star; q++)
+            sum ^= (unsigned char)*q;
+        snprintf(star + 1, 3, "%02X", sum);
+    }
+    enc[n - 2] = '\r';
+}
+
 /* Appends a receiver's suffix to every sentence of enc (lines ending "\r\n"). */
 static void add_suffixes(char *enc, size_t cap)
 {
@@ -587,6 +615,8 @@ START_TEST(test_compare_gpsdecode)
         n = ingest_ais_encode(&m, rnd(10) ? "AIVDM" : "AIVDO", "AB"[rnd(2)], i % 10, enc,
                               sizeof enc);
         ck_assert_int_gt(n, 0);
+        if (rnd(4) == 0)
+            set_fill_bits(enc);
         if (rnd(8) == 0)
             add_suffixes(enc, sizeof enc);
         fputs(enc, f);
