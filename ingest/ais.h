@@ -51,9 +51,9 @@ typedef struct ingest_ais_stats {
     uint64_t sentences;   /* AIVDM/AIVDO sentences with a good checksum */
     uint64_t messages;    /* messages decoded (returned to the caller) */
     uint64_t ignored;     /* well-formed NMEA that is not AIS ($GPGGA, ...): not bad */
-    uint64_t unsupported; /* AIS messages gpsd 3.22 does not decode either (type 0 or 28-63,
-                             type 24 part C/D), or a type 6/8 application message gpsd
-                             decodes into fields that are not written here yet */
+    uint64_t unsupported; /* AIS messages gpsd 3.22 does not print either (type 0 or 28-63,
+                             type 24 part C/D), and type 8 DAC 1 FID 19, for which gpsd
+                             prints invalid JSON (docs/ais.md) */
     uint64_t bad[INGEST_AIS_NBAD];
 } ingest_ais_stats;
 
