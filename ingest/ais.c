@@ -2097,9 +2097,8 @@ static void wapp(struct w *w, const ingest_ais_msg *m, int idx)
         wkbool(w, "heading_q", m, 159);
         break;
     }
-    case APP(8, 200, 23): /* EMMA warning: gpsd prints the start's hour, minute, day in the
-                             day, hour, minute places */
-    {
+    case APP(8, 200, 23): { /* EMMA warning: gpsd prints the start's hour, minute and day in
+                               the day, hour and minute places */
         char t[48];
         snprintf(t, sizeof t, "%4u-%02u-%02uT%02u:%02u", mu(m, 56, 8) + 2000, mu(m, 64, 4),
                  mu(m, 90, 5), mu(m, 95, 6), mu(m, 68, 5));
@@ -2107,23 +2106,20 @@ static void wapp(struct w *w, const ingest_ais_msg *m, int idx)
         snprintf(t, sizeof t, "%4u-%02u-%02uT%02u:%02u", mu(m, 73, 8) + 2000, mu(m, 81, 4),
                  mu(m, 85, 5), mu(m, 101, 5), mu(m, 106, 6));
         wks(w, "end", t);
-    }
         wkpos(w, "start_lon", m, 112, 28, 600000.0, "%.6f");
         wkpos(w, "start_lat", m, 140, 27, 600000.0, "%.6f");
         wkpos(w, "end_lon", m, 167, 28, 600000.0, "%.6f");
         wkpos(w, "end_lat", m, 195, 27, 600000.0, "%.6f");
         wklegend(w, "type", mu(m, 222, 4),
                  LEGEND(emma_legends, mu(m, 222, 4), "INVALID EMMA TYPE"));
-        {
-            char t[32];
-            snprintf(t, sizeof t, ",\"min\":%d,\"max\":%d", ms(m, 226, 9), ms(m, 235, 9));
-            ws(w, t);
-        }
+        snprintf(t, sizeof t, ",\"min\":%d,\"max\":%d", ms(m, 226, 9), ms(m, 235, 9));
+        ws(w, t);
         wklegend(w, "class", mu(m, 244, 2),
                  LEGEND(emma_class_legends, mu(m, 244, 2), "INVALID EMMA TYPE"));
         wklegend(w, "wind", mu(m, 246, 4),
                  LEGEND(emma_wind_legends, mu(m, 246, 4), "INVALID EMMA WIND DIRECTION"));
         break;
+    }
     case APP(8, 200, 24): /* inland water levels */
         wktext(w, "country", m, 56, 2);
         ws(w, ",\"gauges\":[");
