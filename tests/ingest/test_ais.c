@@ -692,6 +692,47 @@ START_TEST(test_compare_gpsdecode)
 }
 END_TEST
 
+/* Where gpsd 3.22's own output is broken (docs/ais.md): 8/1/19 is counted unsupported,
+ * not written as gpsd's invalid JSON, and the inland texts gpsd leaves unescaped are
+ * escaped. */
+START_TEST(test_gpsd_broken_output)
+{
+    ingest_ais *d = ingest_ais_new(0);
+    ingest_ais_msg m, o;
+    char enc[1024], js[INGEST_AIS_JSON_MAX];
+    ingest_ais_stats st;
+    json_object *j;
+
+    memset(&m, 0, sizeof m);
+    m.type = 8;
+    m.mmsi = 2300061;
+    m.bitlen = 360;
+    setbits(m.bits, 40, 10, 1);
+    setbits(m.bits, 50, 6, 19);
+    ck_assert_int_gt(ingest_ais_encode(&m, NULL, 'A', 1, enc, sizeof enc), 0);
+    ck_assert_int_eq(line(d, strtok(enc, "\r"), &o), 0);
+    ingest_ais_get_stats(d, &st);
+    ck_assert_uint_eq(st.unsupported, 1);
+
+    memset(&m, 0, sizeof m);
+    m.type = 6;
+    m.mmsi = 2053507;
+    m.bitlen = 248;
+    setbits(m.bits, 72, 10, 200);
+    setbits(m.bits, 82, 6, 21);
+    setbits(m.bits, 88, 6, 34); /* country "\"\\" */
+    setbits(m.bits, 94, 6, 28);
+    ck_assert_int_gt(ingest_ais_encode(&m, NULL, 'A', 1, enc, sizeof enc), 0);
+    ck_assert_int_eq(line(d, strtok(enc, "\r"), &o), 1);
+    ck_assert_int_gt(ingest_ais_json(&o, "stdin", js, sizeof js), 0);
+    j = json_tokener_parse(js);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(j, "country")), "\"\\");
+    json_object_put(j);
+    ingest_ais_free(d);
+}
+END_TEST
+
 /* ---- interleaved multipart messages: never a chimera ---- */
 
 #define IL_MAX  40 /* messages per stream */
@@ -834,6 +875,7 @@ int main(void)
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_feed_split);
     tcase_add_test(tc, test_receiver_suffix);
+    tcase_add_test(tc, test_gpsd_broken_output);
     tcase_add_test(tc, test_encode_roundtrip);
     tcase_add_test(tc, test_compare_gpsdecode);
     tcase_add_test(tc, test_interleaved_multipart);
