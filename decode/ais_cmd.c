@@ -16,8 +16,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: corridor-decode ais [--quiet] < nmea\n"
                  "  Reads AIVDM/AIVDO sentences (tag blocks allowed, multipart reassembled) and\n"
-                 "  prints one JSON object per AIS message (types 1-5, 18, 19, 21, 24, 27) as\n"
-                 "  gpsd's gpsdecode -j does. Bad lines are counted and skipped; a summary of the\n"
+                 "  prints one JSON object per AIS message (types 1-27) as gpsd 3.22's\n"
+                 "  gpsdecode -j does. Bad lines are counted and skipped; a summary of the\n"
                  "  counts is printed on stderr at the end (--quiet: only if something was bad).\n"
                  "  Exit status 0.\n");
 }
@@ -26,7 +26,7 @@ int decode_ais_main(int argc, char **argv)
 {
     static char obuf[1 << 16];
     char line[INGEST_AIS_LINE_MAX + 2];
-    char json[1024];
+    char json[INGEST_AIS_JSON_MAX];
     ingest_ais *d = NULL;
     ingest_ais_msg m;
     ingest_ais_stats st;

@@ -12,7 +12,7 @@
 
 static void on_msg(void *arg, const ingest_ais_msg *m)
 {
-    char js[1024], enc[1024];
+    char js[INGEST_AIS_JSON_MAX], enc[1024];
     (void)arg;
     ingest_ais_json(m, "stdin", js, sizeof js);
     ingest_ais_encode(m, NULL, 'A', 1, enc, sizeof enc);

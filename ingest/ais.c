@@ -1,6 +1,7 @@
 /*
  * ais.c: the NMEA 0183 AIS codec of ingest/ (see ais.h): sentence parsing and checks, tag
- * blocks, multipart reassembly, bit-level decoding of the supported message types, the
+ * blocks, multipart reassembly, bit-level decoding of every message type gpsd 3.22
+ * decodes (with the type 6 and 8 application messages it prints as fields), the
  * gpsdecode-compatible JSON writer and the encoder.
  *
  * Owns nothing global. A decoder is one fixed-size allocation holding its reassembly
@@ -8,8 +9,11 @@
  * thread that feeds it. JSON writer and encoder are pure.
  *
  * DESIGN: one table of fields per message type drives both decoding and encoding, so the
- * two cannot disagree on a bit position. Length rules, text trimming and the few quirks of
- * gpsd 3.22 (type 24 output only when part B meets part A; the type 21 name extension
+ * two cannot disagree on a bit position. Types 6-26 keep their whole payload in the
+ * message (bits): the few fields a server may want are decoded into the struct, and the
+ * JSON writer reads the rest, application messages included, straight from the bits, in
+ * gpsd's order and formats; the encoder sends those bits back. Length rules, text trimming and the
+ * few quirks of gpsd 3.22 (type 24 output only when part B meets part A; the type 21 name extension
  * overflowing into the next fields) are reproduced on purpose, because corridor-decode's
  * output must equal gpsdecode's; docs/ais.md lists them.
  */
@@ -130,6 +134,27 @@ static const struct fld f_t27[] = {U(38, 1, accuracy), U(39, 1, raim), U(40, 4, 
                                    S(44, 18, lon),     S(62, 17, lat), U(79, 6, speed),
                                    U(85, 9, course),   U(94, 1, gnss), END};
 
+/* the fields of types 6-26 a server may want; ingest_ais_json reads the rest from bits */
+static const struct fld f_t9[] = {U(38, 12, alt),
+                                  U(50, 10, speed),
+                                  U(60, 1, accuracy),
+                                  S(61, 28, lon),
+                                  S(89, 27, lat),
+                                  U(116, 12, course),
+                                  U(128, 6, second),
+                                  U(134, 8, regional),
+                                  U(142, 1, dte),
+                                  U(146, 1, assigned),
+                                  U(147, 1, raim),
+                                  U(148, 20, radio),
+                                  END};
+static const struct fld f_t6[] = {U(38, 2, seqno), U(40, 30, dest_mmsi), U(70, 1, retransmit),
+                                  U(72, 10, dac),  U(82, 6, fid),        END};
+static const struct fld f_t8[] = {U(40, 10, dac), U(50, 6, fid), END};
+static const struct fld f_t10[] = {U(40, 30, dest_mmsi), END};
+static const struct fld f_t12[] = {U(38, 2, seqno), U(40, 30, dest_mmsi), U(70, 1, retransmit),
+                                   END};
+
 static const char sixchr[65] = "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_ !\"#$%&'()*+,-./0123456789:;<=>?";
 
 /* ---- bits ---- */
@@ -202,6 +227,51 @@ static void bad(ingest_ais *d, int reason)
     d->st.bad[reason]++;
 }
 
+/* Binary application messages (types 6 and 8) gpsd 3.22 decodes into fields instead of
+ * printing their data: where dac/fid (and for some the exact length) match, gpsd prints
+ * fields, so raw data would differ from gpsdecode. Measured against gpsdecode 3.22 by
+ * sweeping every FID of DAC 1, 200, 235, 250 and others over many lengths. */
+struct app {
+    uint8_t type;
+    uint16_t dac;
+    uint8_t fid;
+    uint16_t bitlen; /* 0: any length */
+};
+static const struct app apps[] = {
+    {6, 1, 12, 0},     {6, 1, 14, 0},     {6, 1, 15, 0},     {6, 1, 16, 0},     {6, 1, 18, 0},
+    {6, 1, 20, 0},     {6, 1, 25, 0},     {6, 1, 28, 0},     {6, 1, 30, 0},     {6, 1, 32, 0},
+    {6, 200, 21, 248}, {6, 200, 22, 232}, {6, 200, 55, 168}, {6, 235, 10, 136}, {6, 250, 10, 136},
+    {8, 1, 11, 0},     {8, 1, 13, 0},     {8, 1, 15, 0},     {8, 1, 17, 0},     {8, 1, 19, 0},
+    {8, 1, 27, 0},     {8, 1, 29, 0},     {8, 1, 31, 0},     {8, 200, 10, 168}, {8, 200, 23, 256},
+    {8, 200, 24, 168}, {8, 200, 40, 168},
+};
+
+/* Which application message m (type 6 or 8) is: an index into apps, or -1 for raw data. */
+static int app_find(const ingest_ais_msg *m)
+{
+    size_t i;
+    for (i = 0; i < sizeof apps / sizeof apps[0]; i++)
+        if (apps[i].type == m->type && apps[i].dac == m->dac && apps[i].fid == m->fid &&
+            (apps[i].bitlen == 0 || apps[i].bitlen == m->bitlen)) {
+            /* gpsd range-checks the inland hazard class; out of range, the data is raw */
+            if (m->type == 8 && m->dac == 200 && m->fid == 10 && ubits(m->bits, 141, 3) > 5)
+                return -1;
+            return (int)i;
+        }
+    return -1;
+}
+
+static int app_written(int idx);
+
+/* 0: raw data; 1: fields gpsd prints and we write; -1: fields we do not write yet. */
+static int app_kind(const ingest_ais_msg *m)
+{
+    int i = app_find(m);
+    if (i < 0)
+        return 0;
+    return app_written(i) ? 1 : -1;
+}
+
 /* Returns 1 with *m filled, 0 for nothing to return, or a negative code (counted). */
 static int decode_payload(ingest_ais *d, const char *pl, int n, int fill, ingest_ais_msg *m)
 {
@@ -229,6 +299,13 @@ static int decode_payload(ingest_ais *d, const char *pl, int n, int fill, ingest
     m->type = (int32_t)ubits(b, 0, 6);
     m->repeat = (int32_t)ubits(b, 6, 2);
     m->mmsi = (int32_t)ubits(b, 8, 30);
+    m->bitlen = (int32_t)bitlen;
+    {
+        /* the whole payload, fill bits as received: the JSON writer reads types 6-26 here */
+        size_t keep = nb < (int)sizeof m->bits - 8 ? (size_t)nb : sizeof m->bits - 8;
+        memcpy(m->bits, b, keep);
+        memset(m->bits + keep, 0, sizeof m->bits - keep);
+    }
 
     switch (m->type) {
     case 1:
@@ -322,12 +399,120 @@ static int decode_payload(ingest_ais *d, const char *pl, int n, int fill, ingest
             goto toolong;
         apply(f_t27, b, m);
         break;
+    /* gpsd 3.22's length rules for the types below, measured against gpsdecode */
+    case 6:
+        if (bitlen < 88)
+            goto truncated;
+        if (bitlen > 1008)
+            goto toolong;
+        apply(f_t6, b, m);
+        if (app_kind(m) < 0)
+            goto unsupported;
+        break;
+    case 7:
+    case 13:
+        if (bitlen < 72)
+            goto truncated;
+        if (bitlen > 168)
+            goto toolong;
+        break;
+    case 8:
+        if (bitlen < 56)
+            goto truncated;
+        if (bitlen > 1008)
+            goto toolong;
+        apply(f_t8, b, m);
+        if (app_kind(m) < 0)
+            goto unsupported;
+        break;
+    case 9:
+        if (bitlen < 168)
+            goto truncated;
+        apply(f_t9, b, m);
+        break;
+    case 10:
+        if (bitlen < 72)
+            goto truncated;
+        apply(f_t10, b, m);
+        break;
+    case 11:
+        if (bitlen < 168)
+            goto truncated;
+        apply(f_t4, b, m);
+        break;
+    case 12:
+        if (bitlen < 72)
+            goto truncated;
+        if (bitlen > 1008)
+            goto toolong;
+        apply(f_t12, b, m);
+        break;
+    case 14:
+        if (bitlen < 40)
+            goto truncated;
+        if (bitlen > 1008)
+            goto toolong;
+        break;
+    case 15:
+        if (bitlen < 88)
+            goto truncated;
+        if (bitlen > 168)
+            goto toolong;
+        break;
+    case 16:
+        if (bitlen < 96)
+            goto truncated;
+        if (bitlen > 168)
+            goto toolong;
+        break;
+    case 17:
+        if (bitlen < 80)
+            goto truncated;
+        if (bitlen > 816)
+            goto toolong;
+        break;
+    case 20:
+        if (bitlen < 72)
+            goto truncated;
+        if (bitlen > 186)
+            goto toolong;
+        break;
+    case 22:
+        if (bitlen < 168)
+            goto truncated;
+        break;
+    case 23:
+        if (bitlen < 160)
+            goto truncated;
+        break;
+    case 25:
+    case 26: {
+        /* 25: 40..168 bits; 26: 60..1004 bits and room for its 20-bit radio field; both
+         * need room for the destination and application id their flags announce */
+        int single = m->type == 25;
+        if (bitlen < (single ? 40u : 60u))
+            goto truncated;
+        if (bitlen > (single ? 168u : 1004u))
+            goto toolong;
+        m->addressed = (int32_t)ubits(b, 38, 1);
+        m->structured = (int32_t)ubits(b, 39, 1);
+        if (bitlen < (size_t)(40 + 16 * m->structured + 30 * m->addressed + (single ? 0 : 20)))
+            goto truncated;
+        if (m->addressed)
+            m->dest_mmsi = (int32_t)ubits(b, 40, 30);
+        if (m->structured)
+            m->app_id = (int32_t)ubits(b, 40 + 30 * (unsigned)m->addressed, 16);
+        break;
+    }
     default:
         d->st.unsupported++;
         return 0;
     }
     d->st.messages++;
     return 1;
+unsupported:
+    d->st.unsupported++;
+    return 0;
 truncated:
     bad(d, INGEST_AIS_BAD_TRUNCATED);
     return CORE_EINVAL;
@@ -465,8 +650,12 @@ int ingest_ais_line(ingest_ais *d, const char *line, size_t len, int64_t now_ms,
     star = check_sum(p + 1, e, &why);
     if (!star)
         return drop(d, why);
-    if (star + 3 != e)
-        return drop(d, INGEST_AIS_BAD_GARBAGE);
+    /* What receivers append after the checksum (",s36310,d-081,T59.01777335", a stray CR,
+     * a literal "\r\n") is not part of the sentence: gpsd ignores it, so do we, as long as
+     * it is printable text. A control character there is garbage, as it is to gpsd. */
+    for (const char *q = star + 3; q < e; q++)
+        if ((*q < 0x20 || *q > 0x7e) && *q != '\r')
+            return drop(d, INGEST_AIS_BAD_GARBAGE);
     if (*p != '!' || star - p < 7 || p[3] != 'V' || p[4] != 'D' || (p[5] != 'M' && p[5] != 'O') ||
         p[6] != ',') {
         d->st.ignored++; /* well-formed NMEA, not AIS */
@@ -513,7 +702,8 @@ int ingest_ais_line(ingest_ais *d, const char *line, size_t len, int64_t now_ms,
     if (n > INGEST_AIS_PAYLOAD_MAX)
         return drop(d, INGEST_AIS_BAD_LENGTH);
 
-    memset(out, 0, sizeof *out);
+    /* the payload bits are filled (and their tail zeroed) by decode_payload */
+    memset(out, 0, offsetof(ingest_ais_msg, bits));
     out->own = own;
     out->channel = chan;
     if (count == 1)
@@ -860,7 +1050,7 @@ static void wkb(struct w *w, const char *key, int32_t v)
 
 static void wks(struct w *w, const char *key, const char *s)
 {
-    char t[2 * 40 + 1], *q = t;
+    char t[2 * (INGEST_AIS_BITS_MAX / 6 + 1) + 1], *q = t;
     wkey(w, key);
     ws(w, "\"");
     for (; *s && q < t + sizeof t - 3; s++) {
@@ -932,6 +1122,278 @@ static void wdims(struct w *w, const ingest_ais_msg *m)
     wku(w, "to_starboard", m->to_starboard);
 }
 
+/* ---- types 6-26: written from the payload bits, in gpsd 3.22's field order ---- */
+
+/* A field of m's payload; bits past the stored payload read as zero, as in gpsd's buffer
+ * (some application messages count their elements beyond the payload). */
+static uint32_t mu(const ingest_ais_msg *m, unsigned start, unsigned len)
+{
+    uint32_t v = 0;
+    unsigned i;
+    if ((start >> 3) + 5 <= sizeof m->bits)
+        return ubits(m->bits, start, len);
+    for (i = 0; i < len; i++) {
+        unsigned bit = start + i;
+        v <<= 1;
+        if (bit < 8 * sizeof m->bits)
+            v |= (uint32_t)(m->bits[bit >> 3] >> (7 - (bit & 7))) & 1u;
+    }
+    return v;
+}
+
+static int32_t ms(const ingest_ais_msg *m, unsigned start, unsigned len)
+{
+    uint32_t v = mu(m, start, len);
+    if (v & (1u << (len - 1)))
+        return (int32_t)(v | ~((1u << len) - 1));
+    return (int32_t)v;
+}
+
+static void wkbits(struct w *w, const char *key, const ingest_ais_msg *m, unsigned start,
+                   unsigned len)
+{
+    wku(w, key, (int32_t)mu(m, start, len));
+}
+
+/* a double printed with fmt, as gpsd's printf does; quoted when q */
+static void wkf(struct w *w, const char *key, const char *fmt, double v, int q)
+{
+    char t[64];
+    wkey(w, key);
+    snprintf(t, sizeof t, fmt, v);
+    if (q)
+        ws(w, "\"");
+    ws(w, t);
+    if (q)
+        ws(w, "\"");
+}
+
+/* count six-bit characters from start, cut at '@', trailing spaces removed */
+static void wktext(struct w *w, const char *key, const ingest_ais_msg *m, unsigned start, int count)
+{
+    char t[INGEST_AIS_BITS_MAX / 6 + 2];
+    int i;
+    if (count < 0)
+        count = 0;
+    if (count > (int)sizeof t - 1)
+        count = (int)sizeof t - 1;
+    for (i = 0; i < count; i++) {
+        char c = sixchr[mu(m, start + 6 * (unsigned)i, 6)];
+        if (c == '@')
+            break;
+        t[i] = c;
+    }
+    t[i] = '\0';
+    trim_right(t, i);
+    wks(w, key, t);
+}
+
+/* "bitcount:hex" of bitcount bits from start. gpsd copies whole bytes from copy_start (the
+ * data, or for an addressed type 25/26 the data with the 30-bit destination in front, which
+ * it then shifts out): the last byte shows the payload bits that follow up to the end of
+ * the copied bytes, and zeros after them; with exact (type 8: gpsd 3.22 masks its last
+ * byte) only the data's own bits. */
+static void wkdata(struct w *w, const char *key, const ingest_ais_msg *m, unsigned start,
+                   size_t bitcount, unsigned copy_start, int exact)
+{
+    static const char hx[] = "0123456789abcdef";
+    char t[2 * (INGEST_AIS_BITS_MAX / 8 + 2) + 1];
+    size_t i, n = (bitcount + 7) / 8, k = 0;
+    size_t limit =
+        exact ? start + bitcount : copy_start + (start - copy_start + bitcount + 7) / 8 * 8;
+    wkey(w, key);
+    ws(w, "\"");
+    wu(w, (uint32_t)bitcount);
+    ws(w, ":");
+    for (i = 0; i < n && k + 2 < sizeof t; i++) {
+        size_t at = start + 8 * i;
+        unsigned v = mu(m, (unsigned)at, 8);
+        if (at + 8 > limit) /* only the last byte can reach past the copy */
+            v &= (0xffu << (at + 8 - limit)) & 0xffu;
+        t[k++] = hx[v >> 4];
+        t[k++] = hx[v & 15];
+    }
+    t[k] = '\0';
+    ws(w, t);
+    ws(w, "\"");
+}
+
+static const char *const station_legends[16] = {"All types of mobiles",
+                                                "Reserved for future use",
+                                                "All types of Class B mobile stations",
+                                                "SAR airborne mobile station",
+                                                "Aid to Navigation station",
+                                                "Class B shipborne mobile station",
+                                                "Regional use and inland waterways",
+                                                "Regional use and inland waterways",
+                                                "Regional use and inland waterways",
+                                                "Regional use and inland waterways",
+                                                "Reserved for future use",
+                                                "Reserved for future use",
+                                                "Reserved for future use",
+                                                "Reserved for future use",
+                                                "Reserved for future use",
+                                                "Reserved for future use"};
+
+static void wapp(struct w *w, const ingest_ais_msg *m, int idx);
+
+/* types 6-17, 20, 22, 23, 25, 26 (11 is written with 4) */
+static void json_more(struct w *w, const ingest_ais_msg *m)
+{
+    unsigned bl = (unsigned)m->bitlen, u;
+    switch (m->type) {
+    case 6:
+        wku(w, "seqno", m->seqno);
+        wku(w, "dest_mmsi", m->dest_mmsi);
+        wkb(w, "retransmit", m->retransmit);
+        wku(w, "dac", m->dac);
+        wku(w, "fid", m->fid);
+        if (app_find(m) >= 0)
+            wapp(w, m, app_find(m));
+        else
+            wkdata(w, "data", m, 88, bl - 88, 88, 0);
+        break;
+    case 7:
+    case 13:
+        for (u = 0; u < 4; u++) {
+            char key[6] = "mmsi1";
+            key[4] = (char)('1' + u);
+            wku(w, key, 40 + 32 * u < bl ? (int32_t)mu(m, 40 + 32 * u, 30) : 0);
+        }
+        break;
+    case 8:
+        wku(w, "dac", m->dac);
+        wku(w, "fid", m->fid);
+        if (app_find(m) >= 0)
+            wapp(w, m, app_find(m));
+        else
+            wkdata(w, "data", m, 56, bl - 56, 56, 1);
+        break;
+    case 9:
+        wkey(w, "alt");
+        if (m->alt == 4095)
+            ws(w, "\"nan\"");
+        else if (m->alt == 4094)
+            ws(w, "\"high\"");
+        else
+            wu(w, (uint32_t)m->alt);
+        wkey(w, "speed");
+        if (m->speed == 1023)
+            ws(w, "\"nan\"");
+        else if (m->speed == 1022)
+            ws(w, "\"fast\"");
+        else
+            wu(w, (uint32_t)m->speed);
+        wkb(w, "accuracy", m->accuracy);
+        wdeg(w, "lon", m->lon);
+        wdeg(w, "lat", m->lat);
+        wtenths(w, "course", m->course);
+        wku(w, "second", m->second);
+        wku(w, "regional", m->regional);
+        wku(w, "dte", m->dte);
+        wkb(w, "raim", m->raim);
+        wku(w, "radio", m->radio);
+        break;
+    case 10:
+        wku(w, "dest_mmsi", m->dest_mmsi);
+        break;
+    case 12:
+        wku(w, "seqno", m->seqno);
+        wku(w, "dest_mmsi", m->dest_mmsi);
+        wkb(w, "retransmit", m->retransmit);
+        wktext(w, "text", m, 72, (int)(bl - 72) / 6);
+        break;
+    case 14:
+        wktext(w, "text", m, 40, (int)(bl - 40) / 6);
+        break;
+    case 15:
+        wkbits(w, "mmsi1", m, 40, 30);
+        wkbits(w, "type1_1", m, 70, 6);
+        wkbits(w, "offset1_1", m, 76, 12);
+        wku(w, "type1_2", bl > 90 ? (int32_t)mu(m, 90, 6) : 0);
+        wku(w, "offset1_2", bl > 90 ? (int32_t)mu(m, 96, 12) : 0);
+        wku(w, "mmsi2", bl > 110 ? (int32_t)mu(m, 110, 30) : 0);
+        wku(w, "type2_1", bl > 110 ? (int32_t)mu(m, 140, 6) : 0);
+        wku(w, "offset2_1", bl > 110 ? (int32_t)mu(m, 146, 12) : 0);
+        break;
+    case 16:
+        wkbits(w, "mmsi1", m, 40, 30);
+        wkbits(w, "offset1", m, 70, 12);
+        wkbits(w, "increment1", m, 82, 10);
+        wku(w, "mmsi2", bl >= 144 ? (int32_t)mu(m, 92, 30) : 0);
+        wku(w, "offset2", bl >= 144 ? (int32_t)mu(m, 122, 12) : 0);
+        wku(w, "increment2", bl >= 144 ? (int32_t)mu(m, 134, 10) : 0);
+        break;
+    case 17:
+        wkf(w, "lon", "%.1f", ms(m, 40, 18) / 600.0, 0);
+        wkf(w, "lat", "%.1f", ms(m, 58, 17) / 600.0, 0);
+        wkdata(w, "data", m, 80, bl - 80, 80, 0);
+        break;
+    case 20:
+        for (u = 0; u < 4; u++) {
+            char key[12];
+            unsigned base = 40 + 30 * u;
+            snprintf(key, sizeof key, "offset%u", u + 1);
+            wkbits(w, key, m, base, 12);
+            snprintf(key, sizeof key, "number%u", u + 1);
+            wkbits(w, key, m, base + 12, 4);
+            snprintf(key, sizeof key, "timeout%u", u + 1);
+            wkbits(w, key, m, base + 16, 3);
+            snprintf(key, sizeof key, "increment%u", u + 1);
+            wkbits(w, key, m, base + 19, 11);
+        }
+        break;
+    case 22: {
+        int addressed = (int)mu(m, 139, 1);
+        wkbits(w, "channel_a", m, 40, 12);
+        wkbits(w, "channel_b", m, 52, 12);
+        wkbits(w, "txrx", m, 64, 4);
+        wkb(w, "power", (int32_t)mu(m, 68, 1));
+        if (addressed) {
+            wkbits(w, "dest1", m, 69, 30);
+            wkbits(w, "dest2", m, 104, 30);
+        } else {
+            wkf(w, "ne_lon", "%f", ms(m, 69, 18) / 600.0, 1);
+            wkf(w, "ne_lat", "%f", ms(m, 87, 17) / 600.0, 1);
+            wkf(w, "sw_lon", "%f", ms(m, 104, 18) / 600.0, 1);
+            wkf(w, "sw_lat", "%f", ms(m, 122, 17) / 600.0, 1);
+        }
+        wkb(w, "addressed", addressed);
+        wkb(w, "band_a", (int32_t)mu(m, 140, 1));
+        wkb(w, "band_b", (int32_t)mu(m, 141, 1));
+        wkbits(w, "zonesize", m, 142, 3);
+        break;
+    }
+    case 23:
+        wkf(w, "ne_lon", "%f", ms(m, 40, 18) / 600.0, 1);
+        wkf(w, "ne_lat", "%f", ms(m, 58, 17) / 600.0, 1);
+        wkf(w, "sw_lon", "%f", ms(m, 75, 18) / 600.0, 1);
+        wkf(w, "sw_lat", "%f", ms(m, 93, 17) / 600.0, 1);
+        wkbits(w, "stationtype", m, 110, 4);
+        wks(w, "stationtype_text", station_legends[mu(m, 110, 4)]);
+        wkbits(w, "shiptype", m, 114, 8);
+        wks(w, "shiptype_text", ship_text((int32_t)mu(m, 114, 8)));
+        wkbits(w, "interval", m, 146, 4);
+        wkbits(w, "quiet", m, 150, 4);
+        break;
+    case 25:
+    case 26: {
+        unsigned start = 40 + 30 * (unsigned)m->addressed + 16 * (unsigned)m->structured;
+        unsigned tail = m->type == 26 ? 20 : 0;
+        wkb(w, "addressed", m->addressed);
+        wkb(w, "structured", m->structured);
+        wku(w, "dest_mmsi", m->dest_mmsi);
+        wku(w, "app_id", m->app_id);
+        wkdata(w, "data", m, start, bl - start - tail, start - 30 * (unsigned)m->addressed, 0);
+        if (m->type == 26)
+            wku(w, "radio", 0); /* gpsd 3.22 never decodes it */
+        break;
+    }
+    default:
+        break;
+    }
+}
+
 int ingest_ais_json(const ingest_ais_msg *m, const char *device, char *buf, size_t cap)
 {
     struct w w = {buf, buf + cap, 0};
@@ -986,6 +1448,7 @@ int ingest_ais_json(const ingest_ais_msg *m, const char *device, char *buf, size
         wku(&w, "radio", m->radio);
         break;
     case 4:
+    case 11:
         wkey(&w, "timestamp");
         ws(&w, "\"");
         if (m->year < 1000)
@@ -1098,6 +1561,7 @@ int ingest_ais_json(const ingest_ais_msg *m, const char *device, char *buf, size
         break;
     }
     default:
+        json_more(&w, m);
         break;
     }
     ws(&w, "}\r\n");
@@ -1108,6 +1572,578 @@ int ingest_ais_json(const ingest_ais_msg *m, const char *device, char *buf, size
     }
     *w.p = '\0';
     return (int)(w.p - buf);
+}
+
+/* ---- application messages of types 6 and 8 (apps[]) ----
+ * Field positions, text lengths, scaling and output order are gpsd 3.22's, quirks
+ * included (a date printed with its fields in the wrong order, a divisor too small for the
+ * field's resolution, an unsigned subtraction that wraps): each was checked against
+ * gpsdecode 3.22 on random payloads. */
+
+#define APP(t, d, f) ((t)*100000 + (d)*100 + (f))
+
+static const char *const trend_legends[4] = {"steady", "increasing", "decreasing", "N/A"};
+static const char *const precip_legends[8] = {"reserved",  "rain", "thunderstorm", "freezing rain",
+                                              "mixed/ice", "snow", "reserved",     "N/A"};
+static const char *const ice_legends[4] = {"no", "yes", "reserved", "N/A"};
+static const char *const racon_legends[4] = {"No RACON installed", "RACON not monitored",
+                                             "RACON operational", "RACON ERROR"};
+static const char *const light_legends[4] = {"No light or no monitoring", "Light ON", "Light OFF",
+                                             "Light ERROR"};
+static const char *const rta_legends[4] = {"Operational", "Limited operation", "Out of order",
+                                           "N/A"};
+static const char *const position_legends[8] = {
+    "Not available", "Port-side to", "Starboard-side to",       "Mediterranean (end-on) mooring",
+    "Mooring buoy",  "Anchorage",    "Reserved for future use", "Reserved for future use"};
+#define RF "Reserved for future use."
+static const char *const route_legends[32] = {"Undefined (default)",
+                                              "Mandatory",
+                                              "Recommended",
+                                              "Alternative",
+                                              "Recommended route through ice",
+                                              "Ship route plan",
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              RF,
+                                              "Cancel route identified by message linkage"};
+#undef RF
+static const char *const idtype_names[4] = {"mmsi", "imo", "callsign", "other"};
+static const char *const hazard_legends[6] = {
+    "0 blue cones/lights", "1 blue cone/light", "2 blue cones/lights",
+    "3 blue cones/lights", "4 B-Flag",          "Unknown"};
+static const char *const loaded_legends[3] = {"N/A (default)", "Unloaded", "Loaded"};
+static const char *const emma_legends[10] = {"Not Available",
+                                             "Wind",
+                                             "Rain",
+                                             "Snow and ice",
+                                             "Thunderstorm",
+                                             "Fog",
+                                             "Low temperature",
+                                             "High temperature",
+                                             "Flood",
+                                             "Forest Fire"};
+static const char *const emma_class_legends[3] = {"Slight", "Medium", "Strong"};
+static const char *const emma_wind_legends[9] = {"N/A",        "North",      "North East",
+                                                 "East",       "South East", "South",
+                                                 "South West", "West",       "North West"};
+static const char *const direction_legends[5] = {"Unknown", "Upstream", "Downstream",
+                                                 "To left bank", "To right bank"};
+static const char *const light_status_legends[8] = {
+    "Unknown", "No light", "White", "Yellow", "Green", "Red", "White flashing", "Yellow flashing."};
+
+/* Inland ship types (DAC 200 FID 10): gpsd matches the ERI code or the AIS type it maps
+ * to, first match wins, and names anything else illegal. */
+static const struct {
+    uint16_t code;
+    uint8_t ais;
+    const char *legend;
+} inland_types[] = {
+    {8000, 99, "Vessel, type unknown"},
+    {8010, 79, "Motor freighter"},
+    {8020, 89, "Motor tanker"},
+    {8021, 80, "Motor tanker, liquid cargo, type N"},
+    {8022, 80, "Motor tanker, liquid cargo, type C"},
+    {8023, 89, "Motor tanker, dry cargo as if liquid (e.g. cement)"},
+    {8030, 79, "Container vessel"},
+    {8040, 80, "Gas tanker"},
+    {8050, 79, "Motor freighter, tug"},
+    {8060, 89, "Motor tanker, tug"},
+    {8070, 79, "Motor freighter with one or more ships alongside"},
+    {8080, 89, "Motor freighter with tanker"},
+    {8090, 79, "Motor freighter pushing one or more freighters"},
+    {8100, 89, "Motor freighter pushing at least one tank-ship"},
+    {8110, 79, "Tug, freighter"},
+    {8120, 89, "Tug, tanker"},
+    {8130, 31, "Tug freighter, coupled"},
+    {8140, 31, "Tug, freighter/tanker, coupled"},
+    {8150, 99, "Freightbarge"},
+    {8160, 99, "Tankbarge"},
+    {8161, 90, "Tankbarge, liquid cargo, type N"},
+    {8162, 90, "Tankbarge, liquid cargo, type C"},
+    {8163, 99, "Tankbarge, dry cargo as if liquid (e.g. cement)"},
+    {8170, 99, "Freightbarge with containers"},
+    {8180, 90, "Tankbarge, gas"},
+    {8210, 79, "Pushtow, one cargo barge"},
+    {8220, 79, "Pushtow, two cargo barges"},
+    {8230, 79, "Pushtow, three cargo barges"},
+    {8240, 79, "Pushtow, four cargo barges"},
+    {8250, 79, "Pushtow, five cargo barges"},
+    {8260, 79, "Pushtow, six cargo barges"},
+    {8270, 79, "Pushtow, seven cargo barges"},
+    {8280, 79, "Pushtow, eight cargo barges"},
+    {8290, 79, "Pushtow, nine or more barges"},
+    {8310, 80, "Pushtow, one tank/gas barge"},
+    {8320, 80, "Pushtow, two barges at least one tanker or gas barge"},
+    {8330, 80, "Pushtow, three barges at least one tanker or gas barge"},
+    {8340, 80, "Pushtow, four barges at least one tanker or gas barge"},
+    {8350, 80, "Pushtow, five barges at least one tanker or gas barge"},
+    {8360, 80, "Pushtow, six barges at least one tanker or gas barge"},
+    {8370, 80, "Pushtow, seven barges at least one tanker or gas barg"},
+};
+
+static const char *legend(const char *const *t, unsigned n, uint32_t v, const char *invalid)
+{
+    return v < n ? t[v] : invalid;
+}
+#define LEGEND(t, v, inv) legend(t, (unsigned)(sizeof t / sizeof t[0]), (v), (inv))
+
+static void wkbool(struct w *w, const char *key, const ingest_ais_msg *m, unsigned start)
+{
+    wkb(w, key, (int32_t)mu(m, start, 1));
+}
+
+/* a value with its legend: "key":v,"key_text":"legend" */
+static void wklegend(struct w *w, const char *key, uint32_t v, const char *text)
+{
+    char k[32];
+    wku(w, key, (int32_t)v);
+    snprintf(k, sizeof k, "%s_text", key);
+    wks(w, k, text);
+}
+
+/* a date-like string built from four (or three) fields with fmt */
+static void wkdate(struct w *w, const char *key, const char *fmt, uint32_t a, uint32_t b,
+                   uint32_t c, uint32_t d)
+{
+    char t[64];
+    snprintf(t, sizeof t, fmt, a, b, c, d);
+    wks(w, key, t);
+}
+
+/* "MM-DDTHH:MMZ" from month, day, hour, minute fields at the given positions */
+static void wketa(struct w *w, const char *key, const ingest_ais_msg *m, unsigned mo, unsigned da,
+                  unsigned ho, unsigned mi)
+{
+    wkdate(w, key, "%02u-%02uT%02u:%02uZ", mu(m, mo, 4), mu(m, da, 5), mu(m, ho, 5), mu(m, mi, 6));
+}
+
+/* a signed position field divided as gpsd does, printed with fmt */
+static void wkpos(struct w *w, const char *key, const ingest_ais_msg *m, unsigned start,
+                  unsigned len, double div, const char *fmt)
+{
+    wkf(w, key, fmt, ms(m, start, len) / div, 0);
+}
+
+/* unsigned field / div, "%.1f" */
+static void wktenth(struct w *w, const char *key, const ingest_ais_msg *m, unsigned start,
+                    unsigned len)
+{
+    wkf(w, key, "%.1f", mu(m, start, len) / 10.0, 0);
+}
+
+/* the low 32 bits of a 42-bit field (gpsd keeps it in an unsigned int) */
+static uint32_t mu42(const ingest_ais_msg *m, unsigned start)
+{
+    return (mu(m, start + 10, 16) << 16) | mu(m, start + 26, 16);
+}
+
+static void wtidals(struct w *w, const ingest_ais_msg *m, int imo289)
+{
+    unsigned bl = (unsigned)m->bitlen, a, size = imo289 ? 88 : 93;
+    int first = 1;
+    wkbits(w, "month", m, 88, 4);
+    wkbits(w, "day", m, 92, 5);
+    ws(w, ",\"tidals\":[");
+    for (a = 97; a <= bl; a += size) {
+        int32_t lon, lat;
+        unsigned o = imo289 ? 49 : 55; /* offset of from_hour */
+        if (imo289) {
+            lon = ms(m, a, 25);
+            lat = ms(m, a + 25, 24);
+        } else {
+            lat = ms(m, a, 27);
+            lon = ms(m, a + 27, 28);
+        }
+        {
+            char t[80];
+            snprintf(t, sizeof t, "%s{\"lon\":%.4f,\"lat\":%.4f", first ? "" : ",", lon / 60000.0,
+                     lat / 60000.0);
+            ws(w, t);
+        }
+        first = 0;
+        wkbits(w, "from_hour", m, a + o, 5);
+        wkbits(w, "from_min", m, a + o + 5, 6);
+        wkbits(w, "to_hour", m, a + o + 11, 5);
+        wkbits(w, "to_min", m, a + o + 16, 6);
+        wkbits(w, "cdir", m, a + o + 22, 9);
+        wkf(w, "cspeed", "%.1f", mu(m, a + o + 31, imo289 ? 8 : 7) / 10.0, 0);
+        ws(w, "}");
+    }
+    ws(w, "]");
+}
+
+static void wroute(struct w *w, const ingest_ais_msg *m, unsigned base)
+{
+    uint32_t n = mu(m, base + 56, 5), i;
+    wkbits(w, "linkage", m, base, 10);
+    wkbits(w, "sender", m, base + 10, 3);
+    wklegend(w, "rtype", mu(m, base + 13, 5), route_legends[mu(m, base + 13, 5)]);
+    wketa(w, "start", m, base + 18, base + 22, base + 27, base + 32);
+    wkbits(w, "duration", m, base + 38, 18);
+    ws(w, ",\"waypoints\":[");
+    for (i = 0; i < n; i++) {
+        char t[80];
+        unsigned a = base + 61 + 55 * i;
+        snprintf(t, sizeof t, "%s{\"lon\":%.6f,\"lat\":%.6f}", i ? "," : "",
+                 ms(m, a, 28) / 600000.0, ms(m, a + 28, 27) / 600000.0);
+        ws(w, t);
+    }
+    ws(w, "]");
+}
+
+/* met/hydro data, IMO236 (FID 11) and IMO289 (FID 31): almost the same layout */
+static void wmeteo11(struct w *w, const ingest_ais_msg *m)
+{
+    wkpos(w, "lat", m, 56, 24, 60000.0, "%.4f");
+    wkpos(w, "lon", m, 80, 25, 60000.0, "%.4f");
+    wkdate(w, "timestamp", "%02uT%02u:%02uZ", mu(m, 105, 5), mu(m, 110, 5), mu(m, 115, 6), 0);
+    wkbits(w, "wspeed", m, 121, 7);
+    wkbits(w, "wgust", m, 128, 7);
+    wkbits(w, "wdir", m, 135, 9);
+    wkbits(w, "wgustdir", m, 144, 9);
+    wkbits(w, "humidity", m, 164, 7);
+    wkf(w, "airtemp", "%.1f", ((int32_t)mu(m, 153, 11) - 600) / 10.0, 0);
+    wkf(w, "dewpoint", "%.1f", ((int32_t)mu(m, 171, 10) - 200) / 10.0, 0);
+    wku(w, "pressure", (int32_t)mu(m, 181, 9) + 800);
+    wks(w, "pressuretend", trend_legends[mu(m, 190, 2)]);
+    wktenth(w, "visibility", m, 192, 8);
+    wkf(w, "waterlevel", "%.1f", ((int32_t)mu(m, 200, 9) - 100) / 10.0, 0);
+    wks(w, "leveltrend", trend_legends[mu(m, 209, 2)]);
+    wktenth(w, "cspeed", m, 211, 8);
+    wkbits(w, "cdir", m, 219, 9);
+    wktenth(w, "cspeed2", m, 228, 8);
+    wkbits(w, "cdir2", m, 236, 9);
+    wkbits(w, "cdepth2", m, 245, 5);
+    wktenth(w, "cspeed3", m, 250, 8);
+    wkbits(w, "cdir3", m, 258, 9);
+    wkbits(w, "cdepth3", m, 267, 5);
+    wktenth(w, "waveheight", m, 272, 8);
+    wkbits(w, "waveperiod", m, 280, 6);
+    wkbits(w, "wavedir", m, 286, 9);
+    wktenth(w, "swellheight", m, 295, 8);
+    wkbits(w, "swellperiod", m, 303, 6);
+    wkbits(w, "swelldir", m, 309, 9);
+    wkbits(w, "seastate", m, 318, 4);
+    wkf(w, "watertemp", "%.1f", ((int32_t)mu(m, 322, 10) - 100) / 10.0, 0);
+    wklegend(w, "preciptype", mu(m, 332, 3), precip_legends[mu(m, 332, 3)]);
+    wktenth(w, "salinity", m, 335, 9);
+    wklegend(w, "ice", mu(m, 344, 2), ice_legends[mu(m, 344, 2)]);
+}
+
+static void wmeteo31(struct w *w, const ingest_ais_msg *m)
+{
+    wkpos(w, "lat", m, 81, 24, 60000.0, "%.4f");
+    wkpos(w, "lon", m, 56, 25, 60000.0, "%.4f");
+    wkbool(w, "accuracy", m, 105);
+    wkdate(w, "timestamp", "%02uT%02u:%02uZ", mu(m, 106, 5), mu(m, 111, 5), mu(m, 116, 6), 0);
+    wkbits(w, "wspeed", m, 122, 7);
+    wkbits(w, "wgust", m, 129, 7);
+    wkbits(w, "wdir", m, 136, 9);
+    wkbits(w, "wgustdir", m, 145, 9);
+    wkbits(w, "humidity", m, 165, 7);
+    wkf(w, "airtemp", "%.1f", ms(m, 154, 11) / 10.0, 0);
+    wkf(w, "dewpoint", "%.1f", ms(m, 172, 10) / 10.0, 0);
+    wku(w, "pressure", (int32_t)mu(m, 182, 9) + 799);
+    wks(w, "pressuretend", trend_legends[mu(m, 191, 2)]);
+    wkbool(w, "visgreater", m, 193);
+    wktenth(w, "visibility", m, 194, 7);
+    /* gpsd subtracts the offset from an unsigned field: below it, the result wraps */
+    wkf(w, "waterlevel", "%.1f", (double)(uint32_t)(mu(m, 201, 12) - 1000u) / 100.0, 0);
+    wks(w, "leveltrend", trend_legends[mu(m, 213, 2)]);
+    wktenth(w, "cspeed", m, 215, 8);
+    wkbits(w, "cdir", m, 223, 9);
+    wktenth(w, "cspeed2", m, 232, 8);
+    wkbits(w, "cdir2", m, 240, 9);
+    wkbits(w, "cdepth2", m, 249, 5);
+    wktenth(w, "cspeed3", m, 254, 8);
+    wkbits(w, "cdir3", m, 262, 9);
+    wkbits(w, "cdepth3", m, 271, 5);
+    wktenth(w, "waveheight", m, 276, 8);
+    wkbits(w, "waveperiod", m, 284, 6);
+    wkbits(w, "wavedir", m, 290, 9);
+    wktenth(w, "swellheight", m, 299, 8);
+    wkbits(w, "swellperiod", m, 307, 6);
+    wkbits(w, "swelldir", m, 313, 9);
+    wkbits(w, "seastate", m, 322, 4);
+    wkf(w, "watertemp", "%.1f", ms(m, 326, 10) / 10.0, 0);
+    wks(w, "preciptype", precip_legends[mu(m, 336, 3)]);
+    wktenth(w, "salinity", m, 339, 9);
+    wks(w, "ice", ice_legends[mu(m, 348, 2)]);
+}
+
+static void wtargets(struct w *w, const ingest_ais_msg *m)
+{
+    unsigned bl = (unsigned)m->bitlen, a;
+    ws(w, ",\"targets\":[");
+    for (a = 56; a <= bl; a += 122) {
+        uint32_t idt = mu(m, a, 2);
+        char t[96];
+        ws(w, a > 56 ? ",{" : "{");
+        snprintf(t, sizeof t, "\"idtype\":%u", idt);
+        ws(w, t);
+        wks(w, "idtype_text", idtype_names[idt]);
+        if (idt < 2) {
+            snprintf(t, sizeof t, "%u", mu42(m, a + 2));
+            wks(w, idtype_names[idt], t);
+        } else {
+            wktext(w, idtype_names[idt], m, a + 2, 7);
+        }
+        wkpos(w, "lat", m, a + 48, 24, 60000.0, "%.4f");
+        wkpos(w, "lon", m, a + 72, 25, 60000.0, "%.4f");
+        wkbits(w, "course", m, a + 97, 9);
+        wkbits(w, "second", m, a + 106, 6);
+        wkbits(w, "speed", m, a + 112, 10);
+        ws(w, "}");
+    }
+    ws(w, "]");
+}
+
+/* 0.05 V steps, printed scaled unless 0 */
+static void wkvolt(struct w *w, const char *key, uint32_t v)
+{
+    if (v)
+        wkf(w, key, "%.2f", v * 0.05, 0);
+    else
+        wku(w, key, 0);
+}
+
+static void winland_place(struct w *w, const ingest_ais_msg *m)
+{
+    wktext(w, "country", m, 88, 2);
+    wktext(w, "locode", m, 100, 3);
+    wktext(w, "section", m, 118, 5);
+    wktext(w, "terminal", m, 148, 5);
+    wktext(w, "hectometre", m, 178, 5);
+    wkdate(w, "eta", "%u-%uT%u:%u", mu(m, 208, 4), mu(m, 212, 5), mu(m, 217, 5), mu(m, 222, 6));
+}
+
+/* Every application message in apps[] is written, but type 8 DAC 1 FID 19: gpsd 3.22's
+ * output for it is not JSON (a comma missing), so it stays unsupported. */
+static int app_written(int idx)
+{
+    return !(apps[idx].type == 8 && apps[idx].dac == 1 && apps[idx].fid == 19);
+}
+
+/* The fields of application message apps[idx] (m is type 6 or 8), after dac and fid. */
+static void wapp(struct w *w, const ingest_ais_msg *m, int idx)
+{
+    unsigned bl = (unsigned)m->bitlen, u;
+    switch (APP(apps[idx].type, apps[idx].dac, apps[idx].fid)) {
+    case APP(6, 1, 12): /* IMO236 dangerous cargo */
+        wktext(w, "lastport", m, 88, 5);
+        wketa(w, "departure", m, 118, 122, 127, 132);
+        wktext(w, "nextport", m, 138, 5);
+        wketa(w, "eta", m, 168, 172, 177, 182);
+        wktext(w, "dangerous", m, 188, 20);
+        wktext(w, "imdcat", m, 308, 4);
+        wkbits(w, "unid", m, 332, 13);
+        wkbits(w, "amount", m, 345, 10);
+        wkbits(w, "unit", m, 355, 2);
+        break;
+    case APP(6, 1, 14): /* IMO236 tidal window */
+        wtidals(w, m, 0);
+        break;
+    case APP(6, 1, 32): /* IMO289 tidal window */
+        wtidals(w, m, 1);
+        break;
+    case APP(6, 1, 15): /* IMO236 extended static: gpsd reads bit 56, inside the header */
+    case APP(8, 1, 15):
+        wkbits(w, "airdraught", m, 56, 11);
+        break;
+    case APP(6, 1, 16): /* persons on board: IMO289 layout at 136 data bits, else IMO236 */
+        wkbits(w, "persons", m, bl - 88 == 136 ? 88 : 55, 13);
+        break;
+    case APP(6, 1, 18): /* IMO289 clearance time to enter port */
+        wkbits(w, "linkage", m, 88, 10);
+        wketa(w, "arrival", m, 98, 102, 107, 112);
+        wktext(w, "portname", m, 118, 20);
+        wktext(w, "destination", m, 238, 5);
+        wkpos(w, "lon", m, 268, 25, 60000.0, "%.4f");
+        wkpos(w, "lat", m, 293, 24, 60000.0, "%.4f");
+        break;
+    case APP(6, 1, 20): { /* IMO289 berthing data */
+        static const char *const svc[] = {
+            "agent",       "fuel",           "chandler", "stevedore",  "electrical", "water",
+            "customs",     "cartage",        "crane",    "lift",       "medical",    "navrepair",
+            "provisions",  "shiprepair",     "surveyor", "steam",      "tugs",       "solidwaste",
+            "liquidwaste", "hazardouswaste", "ballast",  "additional", "regional1",  "regional2",
+            "future1",     "future2"};
+        wkbits(w, "linkage", m, 88, 10);
+        wkbits(w, "berth_length", m, 98, 9);
+        wklegend(w, "position", mu(m, 115, 3), position_legends[mu(m, 115, 3)]);
+        wkdate(w, "arrival", "%u-%uT%u:%u", mu(m, 118, 4), mu(m, 122, 5), mu(m, 127, 5),
+               mu(m, 132, 6));
+        wkbits(w, "availability", m, 138, 1);
+        for (u = 0; u < sizeof svc / sizeof svc[0]; u++)
+            wkbits(w, svc[u], m, 139 + 2 * u, 2);
+        wktext(w, "berth_name", m, 191, 20);
+        wkpos(w, "berth_lon", m, 311, 25, 60000.0, "%.4f");
+        wkpos(w, "berth_lat", m, 336, 24, 60000.0, "%.4f");
+        wkf(w, "berth_depth", "%.1f", mu(m, 107, 8) * 0.1, 0);
+        break;
+    }
+    case APP(6, 1, 25): /* IMO289 dangerous cargo */
+        wkbits(w, "unit", m, 88, 2);
+        wkbits(w, "amount", m, 90, 10);
+        ws(w, ",\"cargos\":[");
+        for (u = 0; 100 + 17 * u < bl; u++) {
+            char t[48];
+            snprintf(t, sizeof t, "%s{\"code\":%u,\"subtype\":%u}", u ? "," : "",
+                     mu(m, 100 + 17 * u, 4), mu(m, 104 + 17 * u, 13));
+            ws(w, t);
+        }
+        ws(w, "]");
+        break;
+    case APP(6, 1, 28): /* IMO289 route information, addressed */
+        wroute(w, m, 88);
+        break;
+    case APP(8, 1, 27): /* IMO289 route information, broadcast */
+        wroute(w, m, 56);
+        break;
+    case APP(6, 1, 30): /* IMO289 text, addressed */
+        wkbits(w, "linkage", m, 88, 10);
+        wktext(w, "text", m, 98, (int)(bl - 98) / 6);
+        break;
+    case APP(8, 1, 29): /* IMO289 text, broadcast */
+        wkbits(w, "linkage", m, 56, 10);
+        wktext(w, "text", m, 66, (int)(bl - 66) / 6);
+        break;
+    case APP(6, 200, 21): /* inland ETA at lock/bridge/terminal */
+        winland_place(w, m);
+        wkbits(w, "tugs", m, 228, 3);
+        wkbits(w, "airdraught", m, 231, 12);
+        break;
+    case APP(6, 200, 22): /* inland RTA at lock/bridge/terminal */
+        winland_place(w, m);
+        wklegend(w, "status", mu(m, 228, 2), rta_legends[mu(m, 228, 2)]);
+        break;
+    case APP(6, 200, 55): /* inland persons on board */
+        wkbits(w, "crew", m, 88, 8);
+        wkbits(w, "passengers", m, 96, 13);
+        wkbits(w, "personnel", m, 109, 8);
+        break;
+    case APP(6, 235, 10): /* GLA AtoN monitoring */
+    case APP(6, 250, 10):
+        wkbool(w, "off_pos", m, 131);
+        wkbool(w, "alarm", m, 122);
+        wkbits(w, "stat_ext", m, 123, 8);
+        wkvolt(w, "ana_int", mu(m, 88, 10));
+        wkvolt(w, "ana_ext1", mu(m, 98, 10));
+        wkvolt(w, "ana_ext2", mu(m, 108, 10));
+        wklegend(w, "racon", mu(m, 118, 2), racon_legends[mu(m, 118, 2)]);
+        wklegend(w, "light", mu(m, 120, 2), light_legends[mu(m, 120, 2)]);
+        break;
+    case APP(8, 1, 11): /* IMO236 met/hydro */
+        wmeteo11(w, m);
+        break;
+    case APP(8, 1, 31): /* IMO289 met/hydro */
+        wmeteo31(w, m);
+        break;
+    case APP(8, 1, 13): /* IMO236 fairway closed: gpsd prints month before day */
+        wktext(w, "reason", m, 56, 20);
+        wktext(w, "closefrom", m, 176, 20);
+        wktext(w, "closeto", m, 296, 20);
+        wkbits(w, "radius", m, 416, 10);
+        wkbits(w, "extunit", m, 426, 2);
+        wkdate(w, "from", "%02u-%02uT%02u:%02u", mu(m, 433, 4), mu(m, 428, 5), mu(m, 437, 5),
+               mu(m, 442, 6));
+        wkdate(w, "to", "%02u-%02uT%02u:%02u", mu(m, 453, 4), mu(m, 448, 5), mu(m, 457, 5),
+               mu(m, 462, 6));
+        break;
+    case APP(8, 1, 17): /* IMO289 VTS targets */
+        wtargets(w, m);
+        break;
+    case APP(8, 200, 10): { /* inland static and voyage data */
+        uint32_t st = mu(m, 127, 14);
+        const char *stt = "Illegal ship type value.";
+        for (u = 0; u < sizeof inland_types / sizeof inland_types[0]; u++)
+            if (inland_types[u].code == st || inland_types[u].ais == st) {
+                stt = inland_types[u].legend;
+                break;
+            }
+        wktext(w, "vin", m, 56, 8);
+        wkbits(w, "length", m, 104, 13);
+        wkbits(w, "beam", m, 117, 10);
+        wklegend(w, "shiptype", st, stt);
+        wklegend(w, "hazard", mu(m, 141, 3),
+                 LEGEND(hazard_legends, mu(m, 141, 3), "INVALID HAZARD TYPE"));
+        wkbits(w, "draught", m, 144, 11);
+        wklegend(w, "loaded", mu(m, 155, 2),
+                 LEGEND(loaded_legends, mu(m, 155, 2), "INVALID LOAD STATUS"));
+        wkbool(w, "speed_q", m, 157);
+        wkbool(w, "course_q", m, 158);
+        wkbool(w, "heading_q", m, 159);
+        break;
+    }
+    case APP(8, 200, 23): { /* EMMA warning: gpsd prints the start's hour, minute and day in
+                               the day, hour and minute places */
+        char t[48];
+        snprintf(t, sizeof t, "%4u-%02u-%02uT%02u:%02u", mu(m, 56, 8) + 2000, mu(m, 64, 4),
+                 mu(m, 90, 5), mu(m, 95, 6), mu(m, 68, 5));
+        wks(w, "start", t);
+        snprintf(t, sizeof t, "%4u-%02u-%02uT%02u:%02u", mu(m, 73, 8) + 2000, mu(m, 81, 4),
+                 mu(m, 85, 5), mu(m, 101, 5), mu(m, 106, 6));
+        wks(w, "end", t);
+        wkpos(w, "start_lon", m, 112, 28, 600000.0, "%.6f");
+        wkpos(w, "start_lat", m, 140, 27, 600000.0, "%.6f");
+        wkpos(w, "end_lon", m, 167, 28, 600000.0, "%.6f");
+        wkpos(w, "end_lat", m, 195, 27, 600000.0, "%.6f");
+        wklegend(w, "type", mu(m, 222, 4),
+                 LEGEND(emma_legends, mu(m, 222, 4), "INVALID EMMA TYPE"));
+        snprintf(t, sizeof t, ",\"min\":%d,\"max\":%d", ms(m, 226, 9), ms(m, 235, 9));
+        ws(w, t);
+        wklegend(w, "class", mu(m, 244, 2),
+                 LEGEND(emma_class_legends, mu(m, 244, 2), "INVALID EMMA TYPE"));
+        wklegend(w, "wind", mu(m, 246, 4),
+                 LEGEND(emma_wind_legends, mu(m, 246, 4), "INVALID EMMA WIND DIRECTION"));
+        break;
+    }
+    case APP(8, 200, 24): /* inland water levels */
+        wktext(w, "country", m, 56, 2);
+        ws(w, ",\"gauges\":[");
+        for (u = 0; 68 + 25 * u < bl; u++) {
+            char t[48];
+            snprintf(t, sizeof t, "%s{\"id\":%u,\"level\":%d}", u ? "," : "",
+                     mu(m, 68 + 25 * u, 11), ms(m, 79 + 25 * u, 14));
+            ws(w, t);
+        }
+        ws(w, "]");
+        break;
+    case APP(8, 200, 40): /* inland signal status */
+        wkpos(w, "lon", m, 56, 28, 600000.0, "%.6f");
+        wkpos(w, "lat", m, 84, 27, 600000.0, "%.6f");
+        wkbits(w, "form", m, 111, 4);
+        wkbits(w, "facing", m, 115, 9);
+        wklegend(w, "direction", mu(m, 124, 3),
+                 LEGEND(direction_legends, mu(m, 124, 3), "INVALID DIRECTION"));
+        wklegend(w, "status", mu(m, 127, 30),
+                 LEGEND(light_status_legends, mu(m, 127, 30), "INVALID STATUS"));
+        break;
+    default:
+        break;
+    }
 }
 
 /* ---- encoder ---- */
@@ -1280,8 +2316,17 @@ int ingest_ais_encode(const ingest_ais_msg *m, const char *talker, char channel,
         unapply(f_t27, m, b);
         bitlen = 96;
         break;
-    default:
-        return CORE_EINVAL;
+    default: {
+        /* every other type from its payload bits, the header from the fields */
+        uint8_t pb[sizeof m->bits];
+        if (m->type < 6 || m->type > 26 || m->bitlen < 38 || m->bitlen > INGEST_AIS_BITS_MAX)
+            return CORE_EINVAL;
+        memcpy(pb, m->bits, sizeof pb);
+        put(pb, 0, 6, (uint32_t)m->type);
+        put(pb, 6, 2, (uint32_t)m->repeat);
+        put(pb, 8, 30, (uint32_t)m->mmsi);
+        return ingest_ais_encode_bits(pb, (size_t)m->bitlen, talker, channel, seq_id, out, cap);
+    }
     }
     return ingest_ais_encode_bits(b, bitlen, talker, channel, seq_id, out, cap);
 }

@@ -3,10 +3,12 @@
  * corridor-decode, corridor-sim and the tests; no other module's code).
  *
  * Decodes AIVDM/AIVDO sentences (any two-letter talker), optional NMEA 4.0 tag blocks,
- * multipart messages (reassembled by sequential id and channel, with a timeout), message
- * types 1, 2, 3, 4, 5, 18, 19, 21, 24 (parts A and B) and 27, with the same field layout,
- * length rules and text trimming as gpsd 3.22. Writes one decoded message as the JSON line
- * gpsdecode -j prints. Encodes messages back into AIVDM sentences (simulator, tests).
+ * multipart messages (reassembled by sequential id and channel, with a timeout), every
+ * message type gpsd 3.22 decodes (1-27; for types 6 and 8 the binary application messages
+ * gpsd 3.22 decodes, the others as raw data, as gpsd prints them), with the same field
+ * layout, length rules and text trimming as gpsd 3.22. Writes one decoded message as the
+ * JSON line gpsdecode -j prints. Encodes messages back into AIVDM sentences (simulator,
+ * tests).
  *
  * Ownership: an ingest_ais decoder is a fixed-size object (no allocation after
  * ingest_ais_new; no per-sentence malloc) owned by one thread, the one that feeds it.
@@ -25,6 +27,11 @@
 #define INGEST_AIS_LINE_MAX        512
 #define INGEST_AIS_PAYLOAD_MAX     256
 #define INGEST_AIS_FRAG_TIMEOUT_MS 5000
+/* A message's payload kept whole in ingest_ais_msg.bits: gpsd accepts at most 1008 bits for
+ * the binary types; longer payloads of the types without a maximum keep their first 1008. */
+#define INGEST_AIS_BITS_MAX 1008
+/* Room ingest_ais_json always has enough of. */
+#define INGEST_AIS_JSON_MAX 4096
 
 /* Why input was dropped. Each has a counter. */
 enum ingest_ais_bad {
@@ -44,7 +51,9 @@ typedef struct ingest_ais_stats {
     uint64_t sentences;   /* AIVDM/AIVDO sentences with a good checksum */
     uint64_t messages;    /* messages decoded (returned to the caller) */
     uint64_t ignored;     /* well-formed NMEA that is not AIS ($GPGGA, ...): not bad */
-    uint64_t unsupported; /* AIS message types not decoded here (6, 8, 9, ...) */
+    uint64_t unsupported; /* AIS messages gpsd 3.22 does not print either (type 0 or 28-63,
+                             type 24 part C/D), and type 8 DAC 1 FID 19, for which gpsd
+                             prints invalid JSON (docs/ais.md) */
     uint64_t bad[INGEST_AIS_NBAD];
 } ingest_ais_stats;
 
@@ -83,6 +92,18 @@ typedef struct ingest_ais_msg {
     char vendorid[8];
     int32_t model, serial, mothership_mmsi;
     int32_t gnss; /* 27 */
+    /* Types 6-17, 20, 22, 23, 25 and 26 (and 11, which also fills the type 4 fields): the
+     * few fields a server may want are decoded here; everything else, the binary data of
+     * 6, 8, 17, 25 and 26 included, stays in bits, from which ingest_ais_json writes the
+     * fields as gpsd does. */
+    int32_t alt;                           /* 9: metres (4095 not available, 4094 higher) */
+    int32_t dest_mmsi, seqno, retransmit;  /* 6, 10, 12 (and 25, 26 when addressed) */
+    int32_t dac, fid;                      /* 6, 8: application identifier */
+    int32_t addressed, structured, app_id; /* 25, 26 */
+    int32_t bitlen; /* payload length in bits, fill bits excluded (all types) */
+    /* the payload's first INGEST_AIS_BITS_MAX bits, MSB first, fill bits as received
+     * (gpsd prints them in the last byte of binary data), zeros after */
+    uint8_t bits[INGEST_AIS_BITS_MAX / 8 + 8];
 } ingest_ais_msg;
 
 typedef struct ingest_ais ingest_ais;
@@ -92,7 +113,9 @@ typedef struct ingest_ais ingest_ais;
 ingest_ais *ingest_ais_new(int64_t frag_timeout_ms);
 void ingest_ais_free(ingest_ais *d);
 
-/* Decodes one line (no line end needed; trailing CR/LF and spaces are ignored). now_ms is
+/* Decodes one line (no line end needed; trailing CR/LF and spaces are ignored, and so is
+ * printable text after the checksum, such as a receiver's ",s36310,d-081,T59.01777335"
+ * metadata or a stray CR). now_ms is
  * any monotonic clock in milliseconds, used for the fragment timeout.
  * Returns 1 when the line completed a message, now in *out; 0 when the line was good but
  * completed nothing (a fragment was stored, non-AIS NMEA, an unsupported type, an empty
@@ -123,11 +146,14 @@ int ingest_ais_position(const ingest_ais_msg *m, double *lat, double *lon);
 /* Writes m as gpsdecode -j (gpsd 3.22, scaled) would print it, with "\r\n" at the end,
  * into buf (NUL-terminated). device is the "device" value ("stdin" for gpsdecode), NULL
  * for none. Returns the length written; 0 when gpsdecode prints nothing for m (a lone
- * type 24 part A or B); CORE_ETOOBIG when cap is too small (1024 is always enough). */
+ * type 24 part A or B); CORE_ETOOBIG when cap is too small (INGEST_AIS_JSON_MAX is always
+ * enough). */
 int ingest_ais_json(const ingest_ais_msg *m, const char *device, char *buf, size_t cap);
 
 /* Encodes m as one or more NMEA sentences, each ending "\r\n", into out (NUL-terminated).
- * Types 1, 2, 3, 4, 5, 18, 19, 21, 24 and 27; for type 24, part A or B encodes that part
+ * Types 1, 2, 3, 4, 5, 18, 19, 21, 24 and 27 from their fields; every other type from
+ * m->bits and m->bitlen (at most INGEST_AIS_BITS_MAX; type, repeat and mmsi from the
+ * fields). For type 24, part A or B encodes that part
  * and PART_AB both (two messages). talker is "AIVDM" or "AIVDO" (NULL: AIVDM); channel
  * 'A' or 'B' (0 leaves it empty); seq_id 0..9 is used for multipart messages (payloads over
  * 60 characters). Numeric fields are masked to their bit widths; text is upper-cased and
