@@ -17,10 +17,10 @@
  * Storage. AIS needs no acknowledgement, so messages of vessels (types 1, 2, 3, 5, 18,
  * 19, 24, 27; base stations and aids to navigation are not vessels) are batched on this
  * handler and each batch is ONE call of corridor.ingest_vessels (schema/rules/vessels.sql,
- * arrays per column), sent with PQsendQueryPrepared on the handler's own non-blocking
- * connection and completed from a libevent event on PQsocket: the loop keeps reading feeds
- * while a batch is in the database, and the worker's own batch connection is not held
- * up by a national feed. A batch goes after AIS_BATCH_MS or at AIS_BATCH_FLUSH rows; one
+ * arrays per column), sent on the handler's own connection through dbpipe.c, the same
+ * asynchronous pipeline as the worker's batches: the loop keeps reading feeds while a
+ * batch is in the database, and the worker's own batch connection is not held up by a
+ * national feed. A batch goes after AIS_BATCH_MS or at AIS_BATCH_FLUSH rows; one
  * is in flight at a time and the open one fills meanwhile up to AIS_BATCH_MAX rows; beyond
  * that, and while the database is down, rows are counted and dropped. The connection is
  * re-made with backoff 1 .. 60 s. The rows the function returns ({"type":"vessel"} and
@@ -35,6 +35,7 @@
  */
 #include "ais.h"
 #include "ais_conn.h"
+#include "dbpipe.h"
 #include "ingest_int.h"
 
 #include <errno.h>
@@ -122,8 +123,6 @@ struct vrow {
     char name[21], callsign[8], dest[21], eta[16];
 };
 
-enum { Q_NONE, Q_BATCH };
-
 struct ais_state {
     ingest_worker *w;
     struct event_base *base;
@@ -142,9 +141,9 @@ struct ais_state {
     int n_clients;
     struct evdns_base *dns;
     /* storage */
-    PGconn *db;
-    struct event *db_rd, *db_wr, *db_retry, *batch_timer;
-    int db_backoff_s, query, timer_armed;
+    ingest_dbpipe *db; /* the vessel batches' connection (dbpipe.h) */
+    struct event *batch_timer;
+    int timer_armed, batch_failed;
     struct vrow *open, *sent;
     int n_open, n_sent;
     char *params;
@@ -156,7 +155,6 @@ struct ais_state {
     atomic_int db_up;
 };
 
-static void db_schedule_retry(ais_state *st);
 static void flush(ais_state *st);
 static void client_schedule(struct ais_client *c);
 
@@ -281,7 +279,7 @@ static void on_msg(void *arg, const ingest_ais_msg *m)
     atomic_fetch_add_explicit(&st->rows_queued, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&ingest_worker_counters(st->w)->obs_ais, 1, memory_order_relaxed);
     if (st->n_open >= AIS_BATCH_FLUSH) {
-        if (st->query == Q_NONE)
+        if (!ingest_dbpipe_busy(st->db))
             event_active(st->batch_timer, EV_TIMEOUT, 0);
     } else if (!st->timer_armed) {
         struct timeval tv = {0, AIS_BATCH_MS * 1000};
@@ -616,158 +614,86 @@ static void publish(ais_state *st, const char *json, size_t len)
         atomic_fetch_add_explicit(&st->publish_dropped, 1, memory_order_relaxed);
 }
 
-static void db_lost(ais_state *st)
-{
-    core_warn(MOD, "worker %d: vessel database connection lost: %s", st->id,
-              st->db ? PQerrorMessage(st->db) : "not connected");
-    if (st->query == Q_BATCH) {
-        atomic_fetch_add_explicit(&st->batch_errors, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&st->dropped_db, (unsigned long long)st->n_sent,
-                                  memory_order_relaxed);
-    }
-    st->n_sent = 0;
-    st->query = Q_NONE;
-    if (st->db_rd)
-        event_free(st->db_rd);
-    if (st->db_wr)
-        event_free(st->db_wr);
-    st->db_rd = st->db_wr = NULL;
-    PQfinish(st->db);
-    st->db = NULL;
-    atomic_store_explicit(&st->db_up, 0, memory_order_relaxed);
-    db_schedule_retry(st);
-}
-
-/* Sends what libpq still holds; waits for writability when the socket is full. */
-static void db_flush_out(ais_state *st)
-{
-    int rc = PQflush(st->db);
-    if (rc < 0)
-        db_lost(st);
-    else if (rc > 0)
-        event_add(st->db_wr, NULL);
-}
-
-static void on_db_write(evutil_socket_t fd, short what, void *arg)
-{
-    db_flush_out(arg);
-}
-
-static void query_done(ais_state *st, int failed)
-{
-    if (st->query == Q_BATCH) {
-        atomic_fetch_add_explicit(&st->batches, 1, memory_order_relaxed);
-        if (failed) {
-            atomic_fetch_add_explicit(&st->batch_errors, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&st->dropped_db, (unsigned long long)st->n_sent,
-                                      memory_order_relaxed);
-        } else {
-            atomic_fetch_add_explicit(&st->rows_stored, (unsigned long long)st->n_sent,
-                                      memory_order_relaxed);
-        }
-    }
-    st->n_sent = 0;
-    st->query = Q_NONE;
-}
-
-static void on_db_read(evutil_socket_t fd, short what, void *arg)
-{
-    ais_state *st = arg;
-    int failed = 0;
-    if (!PQconsumeInput(st->db)) {
-        db_lost(st);
-        return;
-    }
-    while (!PQisBusy(st->db)) {
-        PGresult *r = PQgetResult(st->db);
-        if (!r)
-            break;
-        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-            for (int i = 0; i < PQntuples(r); i++) {
-                const char *kind = PQgetvalue(r, i, 0);
-                if (strcmp(kind, "reject") == 0)
-                    atomic_fetch_add_explicit(&st->rows_rejected, 1, memory_order_relaxed);
-                else
-                    publish(st, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
-            }
-        } else {
-            core_error(MOD, "worker %d: vessel batch failed: %s", st->id, PQresultErrorMessage(r));
-            failed = 1;
-        }
-        PQclear(r);
-    }
-    if (PQstatus(st->db) != CONNECTION_OK) {
-        db_lost(st); /* also while idle: the server went away */
-        return;
-    }
-    if (PQisBusy(st->db) || st->query == Q_NONE)
-        return; /* more to come, or a notice */
-    query_done(st, failed);
-    flush(st);
-}
+/* ---- the vessel batches' connection (dbpipe.h calls these on the worker's loop) ---- */
 
 static const char *sql_batch =
     "SELECT kind, idx, body FROM corridor.ingest_vessels($1::bigint[], $2::float8[], "
     "$3::int[], $4::float8[], $5::float8[], $6::real[], $7::real[], $8::int[], $9::int[], "
     "$10::text[], $11::text[], $12::int[], $13::int[], $14::text[], $15::text[], $16::real[])";
 
-static int db_connect(ais_state *st)
-{
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {st->cfg->db ? st->cfg->db : "", "5", "corridord-ais", NULL};
-    PGresult *r = NULL;
-
-    st->db = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(st->db) != CONNECTION_OK)
-        goto fail;
-    r = PQprepare(st->db, "ais_batch", sql_batch, 0, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        goto fail;
-    PQclear(r);
-    r = NULL;
-    if (PQsetnonblocking(st->db, 1))
-        goto fail;
-    st->db_rd = event_new(st->base, PQsocket(st->db), EV_READ | EV_PERSIST, on_db_read, st);
-    st->db_wr = event_new(st->base, PQsocket(st->db), EV_WRITE, on_db_write, st);
-    if (!st->db_rd || !st->db_wr)
-        goto fail;
-    event_add(st->db_rd, NULL);
-    st->db_backoff_s = 1;
-    atomic_store_explicit(&st->db_up, 1, memory_order_relaxed);
-    return 0;
-fail:
-    core_warn(MOD, "worker %d: vessel storage cannot use the database: %s", st->id,
-              r ? PQresultErrorMessage(r) : PQerrorMessage(st->db));
-    PQclear(r);
-    if (st->db_rd)
-        event_free(st->db_rd);
-    if (st->db_wr)
-        event_free(st->db_wr);
-    st->db_rd = st->db_wr = NULL;
-    PQfinish(st->db);
-    st->db = NULL;
-    return CORE_EDB;
-}
-
-static void on_db_retry(evutil_socket_t fd, short what, void *arg)
+static int db_setup(void *arg, PGconn *conn, char *err, size_t n)
 {
     ais_state *st = arg;
-    if (db_connect(st) == 0) {
-        atomic_fetch_add_explicit(&st->db_reconnects, 1, memory_order_relaxed);
-        core_info(MOD, "worker %d: vessel storage reconnected", st->id);
-        flush(st);
+    PGresult *r = PQprepare(conn, "ais_batch", sql_batch, 0, NULL);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        snprintf(err, n, "preparing ais_batch: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    if (ok)
+        atomic_store_explicit(&st->db_up, 1, memory_order_relaxed);
+    return ok ? 0 : CORE_EDB;
+}
+
+/* The batch in flight is over: stored, or lost with its rows counted. */
+static void batch_over(ais_state *st, int failed)
+{
+    atomic_fetch_add_explicit(&st->batches, 1, memory_order_relaxed);
+    if (failed) {
+        atomic_fetch_add_explicit(&st->batch_errors, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->dropped_db, (unsigned long long)st->n_sent,
+                                  memory_order_relaxed);
     } else {
-        db_schedule_retry(st);
+        atomic_fetch_add_explicit(&st->rows_stored, (unsigned long long)st->n_sent,
+                                  memory_order_relaxed);
+    }
+    st->n_sent = 0;
+}
+
+static void db_lost(void *arg, int in_flight)
+{
+    ais_state *st = arg;
+    atomic_store_explicit(&st->db_up, 0, memory_order_relaxed);
+    if (in_flight) {
+        atomic_fetch_add_explicit(&st->batch_errors, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->dropped_db, (unsigned long long)st->n_sent,
+                                  memory_order_relaxed);
+    }
+    st->n_sent = 0;
+}
+
+static void db_restored(void *arg)
+{
+    ais_state *st = arg;
+    atomic_fetch_add_explicit(&st->db_reconnects, 1, memory_order_relaxed);
+    flush(st);
+}
+
+static void db_result(void *arg, PGresult *r)
+{
+    ais_state *st = arg;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        core_error(MOD, "worker %d: vessel batch failed: %s", st->id, PQresultErrorMessage(r));
+        st->batch_failed = 1;
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *kind = PQgetvalue(r, i, 0);
+        if (strcmp(kind, "reject") == 0)
+            atomic_fetch_add_explicit(&st->rows_rejected, 1, memory_order_relaxed);
+        else
+            publish(st, PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
     }
 }
 
-static void db_schedule_retry(ais_state *st)
+static void db_done(void *arg)
 {
-    struct timeval tv = {st->db_backoff_s, 0};
-    event_add(st->db_retry, &tv);
-    st->db_backoff_s =
-        st->db_backoff_s * 2 > AIS_BACKOFF_MAX_S ? AIS_BACKOFF_MAX_S : st->db_backoff_s * 2;
+    ais_state *st = arg;
+    batch_over(st, st->batch_failed);
+    st->batch_failed = 0;
+    flush(st);
 }
+
+static const ingest_dbpipe_ops db_ops = {db_setup, db_result, db_done, db_lost, db_restored};
 
 /* Sends the open batch when nothing is in flight. Without a database
  * the open rows are dropped and counted: AIS needs no acknowledgement, and the next
@@ -775,7 +701,7 @@ static void db_schedule_retry(ais_state *st)
 static void flush(ais_state *st)
 {
     const char *vals[AIS_NCOLS];
-    if (st->query != Q_NONE || st->n_open == 0)
+    if (ingest_dbpipe_busy(st->db) || st->n_open == 0)
         return;
     if (st->timer_armed) {
         event_del(st->batch_timer);
@@ -786,7 +712,8 @@ static void flush(ais_state *st)
     st->open = t;
     st->n_sent = st->n_open;
     st->n_open = 0;
-    if (!st->db) {
+    PGconn *conn = ingest_dbpipe_conn(st->db);
+    if (!conn) {
         atomic_fetch_add_explicit(&st->dropped_db, (unsigned long long)st->n_sent,
                                   memory_order_relaxed);
         st->n_sent = 0;
@@ -800,12 +727,10 @@ static void flush(ais_state *st)
         st->n_sent = 0;
         return;
     }
-    st->query = Q_BATCH;
-    if (!PQsendQueryPrepared(st->db, "ais_batch", AIS_NCOLS, vals, NULL, NULL, 0)) {
-        db_lost(st);
-        return;
-    }
-    db_flush_out(st);
+    st->batch_failed = 0;
+    /* on failure the connection is dropped and db_lost has counted the rows */
+    ingest_dbpipe_sent(st->db,
+                       PQsendQueryPrepared(conn, "ais_batch", AIS_NCOLS, vals, NULL, NULL, 0));
 }
 
 static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
@@ -836,7 +761,6 @@ int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, cha
     /* the loop must never block on them, whoever opened them */
     evutil_make_socket_nonblocking(tcp_fd);
     evutil_make_socket_nonblocking(udp_fd);
-    st->db_backoff_s = 1;
     src_name(&st->srcs[SRC_TCP], "listen_tcp", "tcp %s", st->cfg->ais);
     src_name(&st->srcs[SRC_UDP], "listen_udp", "udp %s", st->cfg->ais);
     *state = st; /* from here ingest_ais_stop releases everything, the sockets included */
@@ -846,10 +770,13 @@ int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, cha
     st->params = malloc(AIS_PARAMS_MAX);
     st->udp_dec = ingest_ais_new(0);
     st->batch_timer = evtimer_new(st->base, on_batch_timer, st);
-    st->db_retry = evtimer_new(st->base, on_db_retry, st);
+    char name[40];
+    snprintf(name, sizeof name, "worker %d vessels", st->id);
+    st->db = ingest_dbpipe_new(st->base, st->cfg->db, "corridord-ais", name, AIS_BACKOFF_MAX_S,
+                               &db_ops, st);
     st->udp_ev = event_new(st->base, udp_fd, EV_READ | EV_PERSIST, on_udp, st);
     if (!st->open || !st->sent || !st->params || !st->udp_dec || !st->batch_timer ||
-        !st->db_retry || !st->udp_ev) {
+        !st->db || !st->udp_ev) {
         snprintf(err, n, "out of memory");
         rc = -ENOMEM;
         goto fail;
@@ -865,8 +792,8 @@ int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, cha
     evconnlistener_set_error_cb(st->lis, on_listen_error);
     event_add(st->udp_ev, NULL);
 
-    if (db_connect(st))
-        db_schedule_retry(st); /* the worker itself reached the database: a blip, retry */
+    /* the worker itself reached the database: a failure here is a blip, retried */
+    ingest_dbpipe_connect(st->db, 1);
 
     if ((rc = nng_push0_open(&st->push)) == 0) {
         st->push_ok = 1;
@@ -922,14 +849,15 @@ void ingest_ais_stop(void *state)
     if (!st)
         return;
     /* the loop has ended: the last open batch goes synchronously, if it can */
-    if (st->db && st->query == Q_NONE && st->n_open > 0 && PQsetnonblocking(st->db, 0) == 0) {
+    PGconn *conn = ingest_dbpipe_conn(st->db);
+    if (conn && !ingest_dbpipe_busy(st->db) && st->n_open > 0 && PQsetnonblocking(conn, 0) == 0) {
         struct vrow *t = st->sent;
         st->sent = st->open;
         st->open = t;
         st->n_sent = st->n_open;
         st->n_open = 0;
         if (build_params(st, vals) == 0) {
-            PGresult *r = PQexecPrepared(st->db, "ais_batch", AIS_NCOLS, vals, NULL, NULL, 0);
+            PGresult *r = PQexecPrepared(conn, "ais_batch", AIS_NCOLS, vals, NULL, NULL, 0);
             if (PQresultStatus(r) == PGRES_TUPLES_OK)
                 for (int i = 0; i < PQntuples(r); i++)
                     if (strcmp(PQgetvalue(r, i, 0), "reject") != 0)
@@ -959,13 +887,7 @@ void ingest_ais_stop(void *state)
     ingest_ais_free(st->udp_dec);
     if (st->batch_timer)
         event_free(st->batch_timer);
-    if (st->db_retry)
-        event_free(st->db_retry);
-    if (st->db_rd)
-        event_free(st->db_rd);
-    if (st->db_wr)
-        event_free(st->db_wr);
-    PQfinish(st->db);
+    ingest_dbpipe_free(st->db);
     if (st->push_ok)
         nng_close(st->push);
     free(st->open);

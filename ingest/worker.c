@@ -36,14 +36,16 @@
  *   2. flush() sends the open batch when it is full or its timer (on_batch_timer) fires and
  *      none is in flight: quiet_copy() sorts out the fixes the worker's copy finds quiet,
  *      geo_batch_send() sends one corridor.ingest_hinted call on the batch connection.
- *   3. on_db_readable() reads the answer; geo_batch_result() walks its rows and calls
- *      on_reject, on_publish (a position or incident message), on_quiet and on_hinted.
+ *   3. dbpipe.c reads the answer without blocking the loop; db_result() hands each result
+ *      to geo_batch_result(), which walks its rows and calls on_reject, on_publish (a
+ *      position or incident message), on_quiet and on_hinted; db_done() ends the batch.
  *   4. finish_sent() runs every fix's done callback once the transaction has committed:
  *      only now does jt808_conn.c send the device its 0x8001 (OsmAnd: its 200).
  *   5. publish_flush() pushes the batch's messages, one nng message, to the web gateway
  *      (ingest_worker_publish for the protocol modules' own messages, such as commands).
  */
 #include "proto.h"
+#include "dbpipe.h"
 
 #include <errno.h>
 #include <event2/thread.h>
@@ -84,8 +86,10 @@ struct ingest_worker {
     pthread_t thread;
     core_owner owner; /* the worker's thread, from worker_main on */
     struct event_base *base;
-    struct event *batch_timer, *db_ev, *reconnect_ev, *stop_ev;
-    PGconn *db, *ctl;
+    struct event *batch_timer, *stop_ev;
+    ingest_dbpipe *db; /* the batches' connection (dbpipe.h) */
+    PGconn *ctl;       /* blocking, for rare control look-ups */
+    int batch_failed;  /* the batch in flight had an error result */
     geo_quiet *quiet;     /* the copy of the safe regions, NULL with --worker-regions 0 */
     int64_t quiet_try_us; /* when loading the grid may be tried again */
     struct side open, sent;
@@ -314,56 +318,57 @@ static geo_quiet *quiet_copy(ingest_worker *w)
     return w->quiet;
 }
 
-static void db_lost(ingest_worker *w)
+/* ---- the batches' connection (dbpipe.h calls these on the worker's loop) ---- */
+
+static int db_setup(void *arg, PGconn *conn, char *err, size_t n)
 {
-    core_warn(MOD, "worker %d: database connection lost: %s", w->id,
-              w->db ? PQerrorMessage(w->db) : "not connected");
-    if (w->db_ev) {
-        event_free(w->db_ev);
-        w->db_ev = NULL;
+    ingest_worker *w = arg;
+    if (geo_prepare(conn, err, n))
+        return CORE_EDB;
+    if (!w->ctl || PQstatus(w->ctl) != CONNECTION_OK) {
+        PQfinish(w->ctl);
+        w->ctl = PQconnectdb(w->cfg->db ? w->cfg->db : "");
     }
-    if (w->db) {
-        PQfinish(w->db);
-        w->db = NULL;
-    }
+    quiet_copy(w); /* the grid now, before devices wait on a first batch */
+    atomic_store_explicit(&w->c.db_up, 1, memory_order_relaxed);
+    return 0;
+}
+
+static void db_lost(void *arg, int in_flight)
+{
+    ingest_worker *w = arg;
     atomic_store_explicit(&w->c.db_up, 0, memory_order_relaxed);
     if (w->in_flight) {
         atomic_fetch_add_explicit(&w->c.batch_errors, 1, memory_order_relaxed);
         finish_sent(w, CORE_EDB);
     }
-    struct timeval one = {1, 0};
-    event_add(w->reconnect_ev, &one);
     flush(w); /* fails what is open now: nothing waits for a database that is gone */
 }
 
-static void on_db_readable(evutil_socket_t fd, short what, void *arg)
+static void db_restored(void *arg)
+{
+    ingest_worker *w = arg;
+    atomic_fetch_add_explicit(&w->c.db_reconnects, 1, memory_order_relaxed);
+    flush(w);
+}
+
+static void db_result(void *arg, PGresult *r)
 {
     ingest_worker *w = arg;
     core_owner_check(&w->owner);
-    int failed = 0;
+    if (geo_batch_result(r, w->sent.batch,
+                         &(geo_result_ops){on_reject, on_publish, on_quiet, on_hinted}, w)) {
+        core_error(MOD, "worker %d: batch failed: %s", w->id, PQresultErrorMessage(r));
+        w->batch_failed = 1;
+    }
+    publish_flush(w);
+}
 
-    if (!PQconsumeInput(w->db)) {
-        db_lost(w);
-        return;
-    }
-    while (!PQisBusy(w->db)) {
-        PGresult *r = PQgetResult(w->db);
-        if (!r)
-            break;
-        if (geo_batch_result(r, w->sent.batch,
-                             &(geo_result_ops){on_reject, on_publish, on_quiet, on_hinted}, w)) {
-            core_error(MOD, "worker %d: batch failed: %s", w->id, PQresultErrorMessage(r));
-            failed = 1;
-        }
-        publish_flush(w);
-        PQclear(r);
-    }
-    if (PQisBusy(w->db))
-        return; /* more to come */
-    if (PQstatus(w->db) != CONNECTION_OK) {
-        db_lost(w);
-        return;
-    }
+static void db_done(void *arg)
+{
+    ingest_worker *w = arg;
+    int failed = w->batch_failed;
+    w->batch_failed = 0;
     int64_t us = core_mono_us() - w->sent_at_us;
     atomic_fetch_add_explicit(&w->c.batches, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->c.batch_us_sum, (unsigned long long)us, memory_order_relaxed);
@@ -385,50 +390,7 @@ static void on_db_readable(evutil_socket_t fd, short what, void *arg)
     wake_waiters(w); /* ... a whole batch of waiting devices may fill it */
 }
 
-static int db_connect(ingest_worker *w)
-{
-    char err[512];
-    const char *conninfo = w->cfg->db ? w->cfg->db : "";
-
-    w->db = PQconnectdb(conninfo);
-    if (PQstatus(w->db) != CONNECTION_OK) {
-        core_warn(MOD, "worker %d: cannot connect to the database: %s", w->id,
-                  PQerrorMessage(w->db));
-        goto fail;
-    }
-    PQclear(PQexec(w->db, "SET application_name = 'corridord-ingest'"));
-    if (geo_prepare(w->db, err, sizeof err)) {
-        core_error(MOD, "worker %d: %s", w->id, err);
-        goto fail;
-    }
-    w->db_ev = event_new(w->base, PQsocket(w->db), EV_READ | EV_PERSIST, on_db_readable, w);
-    if (!w->db_ev)
-        goto fail;
-    if (!w->ctl || PQstatus(w->ctl) != CONNECTION_OK) {
-        PQfinish(w->ctl);
-        w->ctl = PQconnectdb(conninfo);
-    }
-    quiet_copy(w); /* the grid now, before devices wait on a first batch */
-    atomic_store_explicit(&w->c.db_up, 1, memory_order_relaxed);
-    return 0;
-fail:
-    PQfinish(w->db);
-    w->db = NULL;
-    return CORE_EDB;
-}
-
-static void on_reconnect(evutil_socket_t fd, short what, void *arg)
-{
-    ingest_worker *w = arg;
-    if (db_connect(w) == 0) {
-        atomic_fetch_add_explicit(&w->c.db_reconnects, 1, memory_order_relaxed);
-        core_info(MOD, "worker %d: database connection restored", w->id);
-        flush(w);
-    } else {
-        struct timeval one = {1, 0};
-        event_add(w->reconnect_ev, &one);
-    }
-}
+static const ingest_dbpipe_ops db_ops = {db_setup, db_result, db_done, db_lost, db_restored};
 
 /* While stopping: once nothing is open or in flight every device has its answer, and the
  * loop may end. */
@@ -459,17 +421,16 @@ static void flush(ingest_worker *w)
     w->sent_at_us = core_mono_us();
     atomic_store_explicit(&w->c.queue_depth, (unsigned)geo_batch_len(w->sent.batch),
                           memory_order_relaxed);
-    if (!w->db) {
+    PGconn *conn = ingest_dbpipe_conn(w->db);
+    if (!conn) {
         finish_sent(w, CORE_EDB);
         wake_waiters(w);
         maybe_exit(w);
         return;
     }
-    if (geo_batch_send(w->sent.batch, w->db, quiet_copy(w))) {
-        db_lost(w);
-        return;
-    }
-    event_add(w->db_ev, NULL);
+    w->batch_failed = 0;
+    /* on failure the connection is dropped and db_lost has failed the batch */
+    ingest_dbpipe_sent(w->db, geo_batch_send(w->sent.batch, conn, quiet_copy(w)) == 0);
 }
 
 static void on_batch_timer(evutil_socket_t fd, short what, void *arg)
@@ -571,15 +532,11 @@ static void worker_release(ingest_worker *w)
 {
     if (w->batch_timer)
         event_free(w->batch_timer);
-    if (w->db_ev)
-        event_free(w->db_ev);
-    if (w->reconnect_ev)
-        event_free(w->reconnect_ev);
     if (w->stop_ev)
         event_free(w->stop_ev);
+    ingest_dbpipe_free(w->db); /* its events first, then the loop they belong to */
     if (w->base)
         event_base_free(w->base);
-    PQfinish(w->db);
     PQfinish(w->ctl);
     geo_quiet_free(w->quiet);
     if (w->push_ok)
@@ -613,9 +570,16 @@ static int worker_init(ingest_worker *w, int id, const core_config *cfg, char *e
         return CORE_EINVAL;
     }
     w->batch_timer = evtimer_new(w->base, on_batch_timer, w);
-    w->reconnect_ev = evtimer_new(w->base, on_reconnect, w);
     w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
-    if (db_connect(w)) {
+    char name[32];
+    snprintf(name, sizeof name, "worker %d", id);
+    /* reconnects every second: devices re-send meanwhile, and wait for the answers */
+    w->db = ingest_dbpipe_new(w->base, cfg->db, "corridord-ingest", name, 1, &db_ops, w);
+    if (!w->db || !w->batch_timer || !w->stop_ev) {
+        snprintf(err, n, "out of memory");
+        return -ENOMEM;
+    }
+    if (ingest_dbpipe_connect(w->db, 0)) {
         snprintf(err, n, "worker %d cannot use the database (see the log)", id);
         return CORE_EDB;
     }
