@@ -21,9 +21,8 @@
  * socket (PUSH to cfg->events_url) so every officer's screen shows them.
  *
  * Threads: the stage's own thread does all the work (database, replies, the clock). nng's
- * threads run on_aio only, which queues the finished context and wakes the stage thread
- * (STYLE.md 10). Owns: the thread, one PGconn, the REP and PUSH sockets, the contexts and
- * their aios.
+ * threads run on_aio only, which queues the finished context and wakes the stage thread.
+ * Owns: the thread, one PGconn, the REP and PUSH sockets, the contexts and their aios.
  */
 #include "alerts.h"
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The module's statements, prepared once per connection (STYLE.md 12). */
+/* The module's statements, prepared once per connection. */
 static const struct {
     const char *name, *sql;
     int nparams;

@@ -1,7 +1,7 @@
 /*
  * naive.c: the two baselines of bench/run.sh, on the benchmark's own data.
  *
- *   naive  what a straightforward PostGIS application does per ping (PERF.md): one INSERT
+ *   naive  what a straightforward PostGIS application does per ping (docs/performance.md): one INSERT
  *          of the position, one geofence query (ST_Intersects over corridor.geofences, its
  *          GiST index) and one route check (ST_DWithin on the armed trip's route as
  *          geography), three round trips, each INSERT its own commit.

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* ---- errors: 0 is success, negative CORE_E* or -errno on failure (STYLE.md 5) ---- */
+/* ---- errors: 0 is success, negative CORE_E* or -errno on failure ---- */
 #define CORE_OK 0
 #define CORE_EINVAL (-1001)   /* bad input: the caller's fault */
 #define CORE_ETOOBIG (-1002)  /* input over a hard limit */
@@ -53,7 +53,7 @@ int core_valid_time_or_date(const char *s);
 
 /* ---- configuration: built once by main(), read-only afterwards ---- */
 /* The stages one corridord process runs (--role): all of them by default; split over
- * processes and machines, they talk over nng tcp:// URLs (DESIGN.md). */
+ * processes and machines, they talk over nng tcp:// URLs (docs/scaling.md). */
 enum core_role { CORE_ROLE_INGEST = 1, CORE_ROLE_WEB = 2, CORE_ROLE_ALERTS = 4, CORE_ROLE_ALL = 7 };
 
 typedef struct core_config {

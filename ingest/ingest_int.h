@@ -27,7 +27,7 @@ enum ingest_proto { INGEST_OSMAND, INGEST_JT808, INGEST_AIS };
 /* Adds a copy of obs to the worker's open batch; done(arg, ...) is called exactly once
  * later, never from inside this call. Returns 0, or CORE_EFULL when the worker already
  * holds its limit of waiting observations: the caller must stop reading from its device
- * and call again after ingest_worker_on_space fires (backpressure, PERF.md); or
+ * and call again after ingest_worker_on_space fires (backpressure, docs/performance.md); or
  * CORE_ECLOSED while the server shuts down (refuse the device: it re-sends elsewhere or
  * later). A call that fails never calls done. */
 int ingest_submit(ingest_worker *w, enum ingest_proto proto, const geo_obs *obs,

@@ -24,7 +24,7 @@
  * connection, the JT_BAD_MAX-th bad frame closes it, a device that does not read its
  * replies is dropped at JT_OUTPUT_MAX queued bytes or after JT_WRITE_TIMEOUT_S.
  *
- * Lifetime (STYLE.md 8): a connection is referenced by its listener list, by each
+ * Lifetime: a connection is referenced by its listener list, by each
  * message awaiting done callbacks, and by a pending space callback. Closing frees the
  * socket at once and the struct when the last reference is gone, never while one of its
  * own callbacks is still on the stack (the busy count).

@@ -35,7 +35,7 @@ CREATE TABLE corridor.geofences (
     created_at timestamptz NOT NULL DEFAULT now(),
     deleted_at timestamptz
 );
--- fillfactor 10 + buffering: 1.5x faster point-in-polygon probes (PERF.md)
+-- fillfactor 10 + buffering: 1.5x faster point-in-polygon probes (docs/performance.md)
 CREATE INDEX geofences_geom ON corridor.geofences USING gist (geom)
     WITH (fillfactor = 10, buffering = on) WHERE deleted_at IS NULL;
 
@@ -118,7 +118,7 @@ CREATE UNIQUE INDEX incidents_one_open ON corridor.incidents (subject, rule)
     WHERE status <> 'resolved';
 CREATE INDEX incidents_status ON corridor.incidents (status, opened_at);
 
--- Severity of each rule (SPEC.md rule codes).
+-- Severity of each rule (the rule codes of docs/api.md and docs/rules.md).
 CREATE TABLE corridor.rules (
     code     text PRIMARY KEY,
     severity text NOT NULL

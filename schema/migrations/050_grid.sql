@@ -1,6 +1,6 @@
 -- 050_grid: geofences and countries pre-cut into grid cells, so "which fences contain this
 -- point" is one btree probe on the point's cell plus, only in cells that a fence covers
--- partly, a point-in-polygon test against the small clipped piece (PERF.md: 10k fences,
+-- partly, a point-in-polygon test against the small clipped piece (docs/performance.md: 10k fences,
 -- GiST probe ~200 us a fix, the grid ~5 us).
 --
 -- geofence_cells  one row per (0.01 degree cell, live fence) that meet: is_full = the fence

@@ -1,7 +1,7 @@
 -- rules/fences.sql: which geofences and which country hold a point.
 -- Geofences and countries are pre-cut into grid cells, so "which fences contain this point"
 -- is one btree probe on the point's 0.01-degree cell and, only in cells a fence covers
--- partly, a point-in-polygon test against the small clipped piece (PERF.md: 10k fences,
+-- partly, a point-in-polygon test against the small clipped piece (docs/performance.md: 10k fences,
 -- GiST ~200 us a fix, the grid ~5 us). The answers are exactly ST_Intersects(fence, point):
 -- the pieces of a fence are subsets of it and cover it. A fence whose box spans more than
 -- 40,000 cells is not cut (gridless) and is probed through its GiST index.

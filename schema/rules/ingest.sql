@@ -451,7 +451,7 @@ SET corridor.in_batch = 'on'
 SET enable_hashjoin = off
 AS $$
 BEGIN
-    -- Two batches that share no seal must not wait for each other (PERF.md: about one
+    -- Two batches that share no seal must not wait for each other (docs/performance.md: about one
     -- connection per core, split by seal). Locking 1,024 buckets exclusively, as a first
     -- version did, two batches of 1,000 seals share most buckets and the workers' batches
     -- run one after the other. So: the buckets in SHARE mode (they still exclude trip_arm

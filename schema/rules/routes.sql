@@ -20,7 +20,7 @@ RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
--- The metric corridor, fast and correct at any latitude (PERF.md's bracketing trick).
+-- The metric corridor, fast and correct at any latitude (docs/performance.md: the bracketing trick).
 -- The route is densified along the great circle (a vertex every 2 km, so a planar chord
 -- stays within centimetres of the geodesic edge) and its longitudes are multiplied by
 -- scale = cos(mid latitude): in that frame a degree is nearly the same number of metres

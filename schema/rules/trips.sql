@@ -28,7 +28,7 @@ LANGUAGE sql IMMUTABLE AS $$
     FROM n
 $$;
 
--- POST /api/trips. Body per SPEC.md: {"seal_id", "route_id", "origin_id", "destination_id",
+-- POST /api/trips. Body (docs/api.md): {"seal_id", "route_id", "origin_id", "destination_id",
 -- "conveyance": {"plate", "container"}, "declaration"} and optionally
 -- "exit_border_post_id" (overrides the route's declared exit). p_at is the arming time.
 -- Returns trip_json (201); every refusal raises one code of docs/rules.md.

@@ -147,7 +147,7 @@ START_TEST(route_role_matrix)
         }
     }
     ck_assert_int_ge(checked, (int)web_n_routes * 9);
-    /* the table's contract in a few concrete lines (SPEC.md) */
+    /* the table's contract in a few concrete lines (docs/security.md) */
     ck_assert_int_eq(harness_http_as(srv.http_port, tokens[2], "GET", "/api/incidents", NULL, NULL,
                                      resp, sizeof resp),
                      403);

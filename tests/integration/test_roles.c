@@ -1,6 +1,6 @@
 /*
- * test_roles.c: the stages split over processes (--role, DESIGN.md "Scaling past one
- * machine"): two ingest processes and one web+alerts process against one database,
+ * test_roles.c: the stages split over processes (--role, docs/scaling.md "Stages and roles"):
+ * two ingest processes and one web+alerts process against one database,
  * talking over nng tcp://, show the same incidents as a single process fed the same
  * pings, and the gateway receives the ingest processes' events over TCP.
  */

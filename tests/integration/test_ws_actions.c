@@ -1,5 +1,5 @@
 /*
- * test_ws_actions.c: incident actions sent over the websocket (SPEC.md: client -> server
+ * test_ws_actions.c: incident actions sent over the websocket (docs/api.md: client -> server
  * "incident actions with the same shape as the REST actions"): the sender gets the
  * result, every other screen gets the incident's new state, a stale version is refused
  * with 409 and a role that may not act with 403.
