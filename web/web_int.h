@@ -334,9 +334,9 @@ struct web {
     void *priv;
 };
 
-/* Counts a response status. Any thread. */
+/* Counts a response status (metrics.c). Any thread. */
 void web_count_status(struct web *w, int status);
-/* Renders /metrics into b. */
+/* Renders /metrics into b (metrics.c). */
 void web_metrics(struct web *w, web_buf *b);
 
 /* lws protocol callbacks (http.c, ws.c). */
@@ -346,7 +346,8 @@ int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len);
 size_t web_http_pss_size(void);
 size_t web_ws_pss_size(void);
-/* Drains the events queue and fans messages out (ws.c); runs on the web thread. */
+/* Drains the events queue and fans messages out (ws.c); runs on the web thread, called by
+ * web.c when lws_cancel_service() wakes the loop. */
 void web_ws_drain(struct web *w);
 /* Handles one event message text (ws.c); exposed for tests. */
 void web_ws_event(struct web *w, const char *text, size_t len);
