@@ -300,6 +300,9 @@ int web_db_up(web_db *d);
  * database cannot read -> 422 bad_code ("bad_detail (server's words)"), down -> 503. */
 PGresult *web_db_json(web_db *d, web_resp *resp, const char *stmt, int n,
                       const char *const *vals, const char *bad_code, const char *bad_detail);
+/* Relays a web_db_json result as the answer: its JSON text with status, then clears r.
+ * With r NULL it does nothing (web_db_json has set resp already). */
+void web_db_relay(web_resp *resp, int status, PGresult *r);
 /* Connects and prepares (start-up). 0; CORE_EDB when the database cannot be reached (the
  * gateway starts anyway and retries); CORE_EINVAL when a statement does not prepare. */
 int web_db_check(web_db *d, char *err, size_t n);
