@@ -9,8 +9,8 @@
  * prepared statement (db.c: web_vessel_*, web_watch_*) on the web thread's connection and
  * relays its JSON. A refusal is an exception with SQLSTATE CTnnn (HTTP status nnn) whose
  * message is "code: sentence" and whose COLUMN names the request field; it becomes
- * {"error": code, "detail": sentence, "field": column}. The feeds come from the ingest
- * module through web_hooks.feeds_json, without linking it.
+ * {"error": code, "detail": sentence, "field": column}. The feeds come from the server
+ * context through web_hooks.feeds_json: the gateway links nothing of ingest.
  *
  * Owns nothing beyond a call. Runs on the web thread.
  */
