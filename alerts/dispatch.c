@@ -4,15 +4,16 @@
  *
  * DESIGN (docs/incidents.md, "Dispatch protocol"): corridor-rru clients are nng REQ
  * sockets; this stage is a REP socket on cfg->dispatch with DISPATCH_CTX contexts, each a
- * small state machine (receive, hold, send). Every request is one JSON object naming its
- * unit and token; the answer is one JSON object. A client long-polls for its dispatches:
- * {"op":"poll","have":[ids...]} is answered at once with the unit's pending dispatches it
- * does not hold yet (and the ids it holds that are no longer pending), or held up to
- * "wait_ms" until there are some. Because the client says what it holds, delivery needs
- * no server-side session: a new client process, a reconnect or a restarted server all get
- * every pending dispatch again, and a dispatch is redelivered until it is acknowledged
- * (then it is no longer pending). Dispatches are rows of corridor.dispatches, committed
- * before any client can see them.
+ * small state machine (receive, hold, send). Every request is one JSON object with its
+ * token, which names the unit (an rru token is tied to its unit; "unit" in the request is
+ * then only a check, and needed only with an admin token); the answer is one JSON object.
+ * A client long-polls for its dispatches: {"op":"poll","have":[ids...]} is answered at
+ * once with the unit's pending dispatches it does not hold yet (and the ids it holds that
+ * are no longer pending), or held up to "wait_ms" until there are some. Because the client
+ * says what it holds, delivery needs no server-side session: a new client process, a
+ * reconnect or a restarted server all get every pending dispatch again, and a dispatch is
+ * redelivered until it is acknowledged (then it is no longer pending). Dispatches are rows
+ * of corridor.dispatches, committed before any client can see them.
  *
  * Every DISPATCH_TICK_MS the stage runs corridor.dispatch_tick(now, timeout): automatic
  * dispatch of open critical and high incidents to the nearest available unit, and
@@ -46,6 +47,7 @@
 #define DISPATCH_TICK_MS       1000        /* the dispatch clock */
 #define DISPATCH_HOLD_CHECK_MS 250         /* how often held polls look for new dispatches */
 #define DISPATCH_RELISTEN_S    5           /* retry of a listener that could not bind */
+#define DISPATCH_UNIT_MAX      64          /* characters of a unit id */
 
 enum ctx_state { C_IDLE, C_RECV, C_HOLD, C_SEND };
 
@@ -54,7 +56,7 @@ struct dctx {
     nng_ctx ctx;
     nng_aio *aio;
     enum ctx_state state;
-    char unit[65];                         /* a held poll: its unit, */
+    char unit[DISPATCH_UNIT_MAX + 1];      /* a held poll: its unit, */
     char have[24 * DISPATCH_HAVE_MAX + 3]; /* the ids it holds as a SQL array, */
     int64_t until_us;                      /* and when it is answered empty */
 };
@@ -171,33 +173,37 @@ static void reply_error(struct dctx *c, int status, const char *code, const char
 
 /*
  * THE token check: the one place a client's identity is verified. The token's SHA-256 is
- * looked up in corridor.tokens (schema/rules/tokens.sql: only hashes are stored); it must
- * be an rru token tied to this very unit (`corridord token create --role rru --unit ID`)
- * or an admin token, not revoked, and the unit must exist. Logs name the token by id,
- * never by its text. Returns 0 with the unit's JSON in *unit_json (malloc'd) when
- * want_json; 401/503 otherwise, with a reason.
+ * looked up in corridor.tokens (schema/rules/tokens.sql: only hashes are stored). An rru
+ * token carries its unit (`corridord token create --role rru --unit ID`): that is the
+ * client's unit, and a "unit" the request names as well must be the same one (a client's
+ * check that it holds the token it means to). An admin token has no unit: its request
+ * must name one. The token must not be revoked and the unit must exist. Logs name the
+ * token by id, never by its text. Returns 0 with the unit's id in unit_out (the caller's
+ * DISPATCH_UNIT_MAX + 1 bytes) and its JSON in *unit_json (malloc'd) when want_json; 401/503
+ * otherwise, with a reason in why (why_n bytes).
  */
-static int authenticate(alert_dispatch *d, const char *unit, const char *token, char **unit_json,
-                        const char **why)
+static int authenticate(alert_dispatch *d, const char *unit, const char *token,
+                        char unit_out[DISPATCH_UNIT_MAX + 1], char **unit_json, char *why,
+                        size_t why_n)
 {
     if (!token || !*token || strlen(token) > 128) {
-        *why = "a token is required";
+        snprintf(why, why_n, "a token is required");
         return 401;
     }
-    if (!unit || !*unit || strlen(unit) > 64) {
-        *why = "a unit id (1 to 64 characters) is required";
+    if (unit && strlen(unit) > DISPATCH_UNIT_MAX) {
+        snprintf(why, why_n, "a unit id has at most %d characters", DISPATCH_UNIT_MAX);
         return 401;
     }
     PGconn *db = db_conn(d);
     if (!db) {
-        *why = "the database cannot be reached; retry shortly";
+        snprintf(why, why_n, "the database cannot be reached; retry shortly");
         return 503;
     }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     char hex[2 + 64 + 1] = "\\x";
     if (!EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-        *why = "cannot hash the token";
+        snprintf(why, why_n, "cannot hash the token");
         return 503;
     }
     for (unsigned i = 0; i < 32; i++)
@@ -207,24 +213,46 @@ static int authenticate(alert_dispatch *d, const char *unit, const char *token, 
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         core_warn(MOD, "token check failed: %s", PQresultErrorMessage(r));
         PQclear(r);
-        *why = "the database refused the query";
+        snprintf(why, why_n, "the database refused the query");
         return 503;
     }
-    int ok = PQntuples(r) == 1 && (strcmp(PQgetvalue(r, 0, 2), "admin") == 0 ||
-                                   (strcmp(PQgetvalue(r, 0, 2), "rru") == 0 &&
-                                    strcmp(PQgetvalue(r, 0, 4), unit) == 0));
-    if (!ok && PQntuples(r) == 1)
-        core_info(MOD, "token %s (%s) refused for unit %s", PQgetvalue(r, 0, 0),
-                  PQgetvalue(r, 0, 1), unit);
-    PQclear(r);
-    *why = "unknown unit or invalid token";
-    if (!ok)
-        return 401;
-    const char *vals[1] = {unit};
-    r = PQexecPrepared(db, "alert_unit", 1, vals, NULL, NULL, 0);
     int rc = 401;
+    if (PQntuples(r) != 1) {
+        snprintf(why, why_n, "unknown unit or invalid token");
+    } else if (strcmp(PQgetvalue(r, 0, 2), "rru") == 0) {
+        const char *own = PQgetvalue(r, 0, 4);
+        if (unit && strcmp(own, unit) != 0) {
+            /* the caller holds this token: telling it the token's own unit leaks nothing */
+            core_info(MOD, "token %s (%s) of unit %s refused for unit %s", PQgetvalue(r, 0, 0),
+                      PQgetvalue(r, 0, 1), own, unit);
+            snprintf(why, why_n, "this token is unit %s's, not %s's", own, unit);
+        } else if (strlen(own) > DISPATCH_UNIT_MAX) {
+            snprintf(why, why_n, "unknown unit or invalid token");
+        } else {
+            snprintf(unit_out, DISPATCH_UNIT_MAX + 1, "%s", own);
+            rc = 0;
+        }
+    } else if (strcmp(PQgetvalue(r, 0, 2), "admin") == 0) {
+        if (unit) {
+            snprintf(unit_out, DISPATCH_UNIT_MAX + 1, "%s", unit);
+            rc = 0;
+        } else {
+            snprintf(why, why_n, "an admin token belongs to no unit: name one with \"unit\"");
+        }
+    } else {
+        core_info(MOD, "token %s (%s) of role %s refused", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
+                  PQgetvalue(r, 0, 2));
+        snprintf(why, why_n, "unknown unit or invalid token");
+    }
+    PQclear(r);
+    if (rc)
+        return rc;
+    const char *vals[1] = {unit_out};
+    r = PQexecPrepared(db, "alert_unit", 1, vals, NULL, NULL, 0);
+    rc = 401;
+    snprintf(why, why_n, "unknown unit or invalid token");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        *why = "the database refused the query";
+        snprintf(why, why_n, "the database refused the query");
         rc = 503;
     } else if (PQntuples(r) == 1) {
         rc = 0;
@@ -388,15 +416,18 @@ static void on_request(alert_dispatch *d, struct dctx *c, nng_msg *m)
         if (json_object_object_get_ex(o, "token", &v) && json_object_is_type(v, json_type_string))
             token = json_object_get_string(v);
     }
+    if (unit && !*unit)
+        unit = NULL; /* "unit" is optional: the token says which */
     if (!op) {
         reply_error(c, 400, "bad_request",
                     "a request is a JSON object with \"op\": hello, poll "
                     "or action");
         goto done;
     }
-    const char *why = NULL;
+    char why[160], own[DISPATCH_UNIT_MAX + 1];
     char *unit_json = NULL;
-    int st = authenticate(d, unit, token, strcmp(op, "hello") == 0 ? &unit_json : NULL, &why);
+    int st = authenticate(d, unit, token, own, strcmp(op, "hello") == 0 ? &unit_json : NULL, why,
+                          sizeof why);
     if (st) {
         reply_error(c, st, st == 401 ? "unauthorized" : "db_unavailable", why);
         goto done;
@@ -413,9 +444,9 @@ static void on_request(alert_dispatch *d, struct dctx *c, nng_msg *m)
         }
         free(unit_json);
     } else if (strcmp(op, "poll") == 0) {
-        on_poll(d, c, o, unit);
+        on_poll(d, c, o, own);
     } else if (strcmp(op, "action") == 0) {
-        on_action(d, c, o, unit);
+        on_action(d, c, o, own);
     } else {
         reply_error(c, 400, "bad_request", "unknown \"op\" (known: hello, poll, action)");
     }

@@ -7,6 +7,18 @@
 # two outputs are byte-identical.
 # Usage: bench/ais_decode.sh [BUILD_DIR] [N_MESSAGES]   (BUILD_DIR holds corridor-decode)
 set -eu
+case "${1:-}" in
+-h | --help)
+  cat <<'EOF'
+usage: bench/ais_decode.sh [BUILD_DIR] [N_MESSAGES]
+  AIS decoding throughput of corridor-decode ais against gpsd's gpsdecode -j on the same
+  generated input (default 160000 messages): sentences/s of each, the ratio, and whether
+  the two outputs are byte-identical. BUILD_DIR holds corridor-decode (default build/).
+  -h, --help   this text
+EOF
+  exit 0 ;;
+-*) echo "bench/ais_decode.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 n=${2:-160000}

@@ -24,10 +24,30 @@
 #   6. prints a table and one JSON line with the ratios.
 # Results also go to var/bench/results.json. The machine is shared: run it on a quiet one.
 set -euo pipefail
+usage() {
+  cat <<'EOF'
+usage: bench/run.sh [--quick]
+  the end-to-end benchmark (docs/performance.md): builds Release in build-bench, starts its
+  own PostgreSQL (var/bench-pg, port 5440) and corridord, drives corridor-sim over JT/T 808
+  and prints sustained acknowledged pings/s, ping -> incident latency and the ratios against
+  the naive and COPY baselines; results also go to var/bench/results.json
+  (no option)  full run: 3 x 60 s at full rate, latency at 1k/s and 10k/s, baselines
+               3 x 10 s each (about 10 minutes)
+  --quick      1 x 15 s, latency 15 s each, baselines 1 x 5 s (development)
+  -h, --help   this text
+environment: BENCH_OFFER, BENCH_PIPELINE, BENCH_WORKERS (see the top of the script)
+EOF
+}
+quick=0
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+--quick) quick=1 ;;
+"") ;;
+*) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "bench/run.sh: one argument at most (see --help)" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 root=$(pwd)
-quick=0
-[ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
   RUNS=1 DUR=15 LAT_DUR=15 BASE_RUNS=1 BASE_DUR=5
 else

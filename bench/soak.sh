@@ -9,6 +9,22 @@
 # per-seal table fill up), the largest sample is within 10% (and 16 MiB) of the sample at
 # 5 minutes. Samples go to var/bench/soak-rss.tsv (seconds, VmRSS kB, acked so far).
 set -euo pipefail
+usage() {
+  cat <<'EOF'
+usage: bench/soak.sh [MINUTES] [RATE]      defaults: 30 5000
+  MINUTES of RATE pings/s over JT/T 808 with corridord's resident memory sampled every 10 s;
+  says whether it stayed flat (samples in var/bench/soak-rss.tsv). Needs the binaries and
+  the "bench" database of bench/run.sh (run that first).
+  -h, --help   this text
+EOF
+}
+case "${1:-}" in -h | --help) usage; exit 0 ;; esac
+for a in "$@"; do
+  case "$a" in
+  '' | *[!0-9]*) echo "bench/soak.sh: MINUTES and RATE are whole numbers, not $a (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ $# -le 2 ] || { echo "bench/soak.sh: two arguments at most (see --help)" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 root=$(pwd)
 MIN=${1:-30}

@@ -50,6 +50,11 @@ char *core_iso8601(int64_t us, char *buf, size_t n);
 int core_parse_iso8601(const char *s, int64_t *out_us);
 /* 1 if s is such a time or a calendar date YYYY-MM-DD (the API's since/until), else 0. */
 int core_valid_time_or_date(const char *s);
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12, d 1..31, not
+ * checked), negative before; and back. Exact for every date an int64_t of days holds,
+ * without the C library's time zone or range limits. Thread-safe. */
+int64_t core_days_from_civil(int64_t y, int m, int d);
+void core_civil_from_days(int64_t days, int *y, int *m, int *d);
 
 /* ---- configuration: built once by main(), read-only afterwards ---- */
 /* The stages one corridord process runs (--role): all of them by default; split over

@@ -314,29 +314,7 @@ int ingest_jt808_reasm_add(ingest_jt808_reasm *r, const ingest_jt808_head *h, co
 
 /* ---------------------------------------------------------------- time */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
+/* The calendar arithmetic is core's (core_days_from_civil, core_civil_from_days). */
 
 static int bcd_byte(uint8_t b)
 {
@@ -364,7 +342,7 @@ static int bcd_time(const uint8_t *p, int tz_min, int64_t *us, char *reason, siz
         v[4] > 59 || v[5] > 59)
         return fail(reason, n, "invalid time %02x%02x%02x%02x%02x%02x", p[0], p[1], p[2], p[3],
                     p[4], p[5]);
-    int64_t s = days_from_civil(y, v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
+    int64_t s = core_days_from_civil(y, v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
     *us = (s - (int64_t)tz_min * 60) * 1000000;
     return 0;
 }
@@ -375,7 +353,7 @@ static int put_bcd_time(uint8_t *p, int64_t us, int tz_min)
     int64_t days = s / 86400 - (s % 86400 < 0);
     int64_t sod = s - days * 86400;
     int y, m, d;
-    civil_from_days(days, &y, &m, &d);
+    core_civil_from_days(days, &y, &m, &d);
     if (y < 2000 || y > 2099)
         return CORE_EINVAL;
     p[0] = to_bcd(y - 2000);

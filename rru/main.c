@@ -1,14 +1,16 @@
 /*
  * main.c: corridor-rru, a rapid response unit's dispatch client.
  *
- *   corridor-rru --server tcp://HOST:7070 --token TOKEN --unit ID
+ *   corridor-rru --server tcp://HOST:7070 --token TOKEN [--unit ID]
  *
  * Dials corridord's dispatch endpoint (nng REQ; the protocol is in docs/incidents.md),
- * identifies itself, then prints its unit's dispatches as JSON lines on stdout and sends
- * what the unit reports: one command per stdin line (`ack 42`, `en_route 42`,
- * `on_scene 42 "at the gate"`, `resolved 42 false_alarm "seal intact"`, `note 42 text`),
- * or a single action given with --action/--incident. Every line it prints is one JSON
- * object with a "type": connected, dispatch, gone, result, error.
+ * identifies itself by its token (an rru token is tied to its unit, so the server tells
+ * the unit from it; --unit only checks that it is the one meant), then prints its unit's
+ * dispatches as JSON lines on stdout and sends what the unit reports: one command per
+ * stdin line (`ack 42`, `en_route 42`, `on_scene 42 "at the gate"`,
+ * `resolved 42 false_alarm "seal intact"`, `note 42 text`), or a single action given with
+ * --action/--incident. Every line it prints is one JSON object with a "type": connected,
+ * dispatch, gone, result, error.
  *
  * Threads: main() waits for SIGINT/SIGTERM; a poll thread long-polls on its own REQ
  * socket and prints dispatches; a command thread reads stdin and sends actions on another
@@ -42,10 +44,12 @@ static void usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: corridor-rru --server URL --token TOKEN --unit ID [options]\n"
+        "usage: corridor-rru --server URL --token TOKEN [--unit ID] [options]\n"
         "  --server URL      corridord's dispatch endpoint (default tcp://127.0.0.1:7070)\n"
-        "  --token TOKEN     the unit's API token\n"
-        "  --unit ID         the unit (until tokens are tied to units)\n"
+        "  --token TOKEN     the unit's API token (corridord token create --role rru --unit ID);\n"
+        "                    the server tells the unit from it\n"
+        "  --unit ID         optional check: refuse to start unless the token is this unit's\n"
+        "                    (needed only with an admin token, which belongs to no unit)\n"
         "  --wait-ms N       longest the server holds a poll (default 20000)\n"
         "one action, then exit (0 when the server accepted it):\n"
         "  --action ack|en_route|on_scene|resolved|note --incident ID\n"
@@ -286,8 +290,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "corridor-rru: --token is required\n");
         return 2;
     }
-    if (!g.unit || !*g.unit) {
-        fprintf(stderr, "corridor-rru: --unit is required\n");
+    if (g.unit && !*g.unit) {
+        fprintf(stderr, "corridor-rru: --unit needs a unit id (or leave it out: the token says)\n");
         return 2;
     }
     if (one_shot) {

@@ -27,7 +27,11 @@ typedef struct rru_cmd {
  * a note. */
 int rru_cmd_parse(const char *line, rru_cmd *cmd, char *err, size_t n);
 
-/* The JSON request for an action: {"op":"action","unit","token","incident","action",
+/* Every request carries the token, which names the unit; "unit" is sent only when unit is
+ * neither NULL nor empty (the server then refuses a token of another unit, and an admin
+ * token needs it).
+ *
+ * The JSON request for an action: {"op":"action","unit","token","incident","action",
  * "note","outcome"}. Returns a malloc'd string, NULL on allocation failure. */
 char *rru_action_request(const char *unit, const char *token, const rru_cmd *cmd);
 /* {"op":"hello","unit","token"}. malloc'd. */

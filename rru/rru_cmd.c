@@ -111,7 +111,8 @@ static json_object *base(const char *op, const char *unit, const char *token)
     if (!o)
         return NULL;
     json_object_object_add(o, "op", json_object_new_string(op));
-    json_object_object_add(o, "unit", json_object_new_string(unit ? unit : ""));
+    if (unit && *unit) /* the token names the unit; "unit" is only the caller's check */
+        json_object_object_add(o, "unit", json_object_new_string(unit));
     json_object_object_add(o, "token", json_object_new_string(token ? token : ""));
     return o;
 }

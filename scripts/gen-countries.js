@@ -2,6 +2,16 @@
 // Writes schema/003_countries.sql: the East African countries from Natural Earth 1:50m
 // (public domain), as carried by the npm package world-atlas. Run by hand when the
 // reference data should change; the output is committed and compiled into corridord.
+if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+  console.log('usage: scripts/gen-countries.js\n' +
+    '  rewrites schema/003_countries.sql from node_modules/world-atlas (npm ci first)\n' +
+    '  -h, --help   this text');
+  process.exit(0);
+}
+if (process.argv.length > 2) {
+  console.error(`gen-countries.js: unknown argument ${process.argv[2]} (see --help)`);
+  process.exit(2);
+}
 const fs = require('fs');
 const path = require('path');
 const topojson = require('topojson-client');

@@ -8,6 +8,18 @@
 # reach DIR (a checkout under /root, say), the data lives in /tmp/corridor-pg-<hash> and
 # DIR/pgdata links to it.
 set -euo pipefail
+case "${1:-}" in
+-h | --help)
+  cat <<'EOF'
+usage: scripts/pg.sh start|stop|env DIR [PORT]
+  a private PostgreSQL 15 + PostGIS cluster, on a unix socket only
+  start DIR [PORT]   create (first time) and start the cluster in DIR (port default 5432)
+  stop DIR           stop it
+  env DIR [PORT]     print PGHOST/PGPORT exports for that cluster
+  -h, --help         this text
+EOF
+  exit 0 ;;
+esac
 cmd=${1:?usage: pg.sh start|stop|env DIR [PORT]}
 dir=$(mkdir -p "${2:?usage: pg.sh start|stop|env DIR [PORT]}" && cd "$2" && pwd)
 port=${3:-5432}

@@ -4,6 +4,17 @@
 # browser tests, and a build of Corridor.
 #   scripts/setup.sh [BUILD_DIR] [extra cmake arguments...]
 set -euo pipefail
+case "${1:-}" in
+-h | --help)
+  cat <<'EOF'
+usage: scripts/setup.sh [BUILD_DIR] [extra cmake arguments...]
+  installs the Debian packages that are missing (apt-get, as root), the npm packages of
+  the pages and the browser tests, and builds Corridor in BUILD_DIR (default build/);
+  idempotent
+  -h, --help   this text
+EOF
+  exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true

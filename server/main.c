@@ -59,20 +59,29 @@ static PGconn *connect_and_migrate(const core_config *cfg, int migrate)
     return db;
 }
 
-/* The gateway's window on the workers; a web-only process has none (arg NULL). */
+/* The server context: the stages main() started. The gateway's hooks ask it (web.h),
+ * so the web layer knows nothing of the stages behind it. Written by main() before the
+ * gateway starts, read-only after. */
+struct srv {
+    ingest *in; /* NULL in a process without the ingest role */
+};
+
 static size_t metrics_hook(void *arg, char *buf, size_t cap)
 {
-    return arg ? ingest_metrics(arg, buf, cap) : 0;
+    const struct srv *s = arg;
+    return s->in ? ingest_metrics(s->in, buf, cap) : 0;
 }
 
 static int db_ok_hook(void *arg)
 {
-    return arg ? ingest_db_ok(arg) : 1;
+    const struct srv *s = arg;
+    return s->in ? ingest_db_ok(s->in) : 1;
 }
 
 static size_t feeds_hook(void *arg, char *buf, size_t cap)
 {
-    return arg ? ingest_feeds_json(arg, buf, cap) : (size_t)snprintf(buf, cap, "[]");
+    const struct srv *s = arg;
+    return s->in ? ingest_feeds_json(s->in, buf, cap) : (size_t)snprintf(buf, cap, "[]");
 }
 
 int main(int argc, char **argv)
@@ -114,6 +123,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    struct srv srv = {0}; /* outlives the gateway: main() stops it before returning */
     ingest *in = NULL;
     web *wb = NULL;
     geo_sweeper *sw = NULL;
@@ -129,7 +139,8 @@ int main(int argc, char **argv)
         core_error(MOD, "ingest: %s", err);
         goto fail;
     }
-    web_hooks hooks = {metrics_hook, db_ok_hook, feeds_hook, in};
+    srv.in = in;
+    web_hooks hooks = {metrics_hook, db_ok_hook, feeds_hook, &srv};
     if ((cfg.roles & CORE_ROLE_WEB) && !(wb = web_start(&cfg, &hooks, err, sizeof err))) {
         core_error(MOD, "web gateway: %s", err);
         goto fail;

@@ -296,3 +296,11 @@ PGresult *web_db_json(web_db *d, web_resp *resp, const char *stmt, int n,
     PQclear(r);
     return NULL;
 }
+
+void web_db_relay(web_resp *resp, int status, PGresult *r)
+{
+    if (!r)
+        return;
+    web_resp_json(resp, status, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    PQclear(r);
+}

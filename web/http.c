@@ -45,15 +45,6 @@ static void pss_reset(struct http_pss *s)
     web_buf_init(&s->resp.body, 64 * 1024 * 1024);
 }
 
-void web_count_status(struct web *w, int status)
-{
-    int cls = status / 100;
-    if (cls >= 1 && cls <= 5)
-        atomic_fetch_add_explicit(&w->ctr.http_class[cls], 1, memory_order_relaxed);
-    if (cls == 4)
-        atomic_fetch_add_explicit(&w->ctr.http_4xx[status - 400], 1, memory_order_relaxed);
-}
-
 static int method_of(int lws_method)
 {
     switch (lws_method) {
@@ -335,9 +326,6 @@ int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_WSI_DESTROY:
         web_conn_close(w, wsi);
         break;
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        web_ws_drain(w);
-        return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (s) {

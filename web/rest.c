@@ -106,15 +106,15 @@ static const char *str_member(json_object *o, const char *key, int *bad)
 static void h_health(struct web *w, const web_req *req, web_resp *resp)
 {
     int db = web_db_up(w->db);
-    int ingest = w->hooks.ingest_db_ok ? w->hooks.ingest_db_ok(w->hooks.arg) : 1;
-    int ok = db && ingest;
+    int devices = w->hooks.devices_db_ok ? w->hooks.devices_db_ok(w->hooks.arg) : 1;
+    int ok = db && devices;
     resp->status = ok ? 200 : 503;
     resp->ctype = "application/json";
     resp->body.len = 0;
     web_buf_printf(&resp->body,
                    "{\"status\":\"%s\",\"db\":\"%s\",\"ingest_db\":\"%s\",\"version\":\"%s\","
                    "\"ws_clients\":%llu}",
-                   ok ? "ok" : "degraded", db ? "ok" : "down", ingest ? "ok" : "down",
+                   ok ? "ok" : "degraded", db ? "ok" : "down", devices ? "ok" : "down",
                    CORRIDOR_VERSION, (unsigned long long)atomic_load(&w->ctr.ws_clients));
 }
 

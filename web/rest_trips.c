@@ -32,17 +32,6 @@ static PGresult *run(struct web *w, web_resp *resp, const char *stmt, int n,
                        "the database cannot read a value");
 }
 
-/* Runs stmt and answers its JSON text with status. */
-static void relay(struct web *w, web_resp *resp, int status, const char *stmt, int n,
-                  const char *const *vals)
-{
-    PGresult *r = run(w, resp, stmt, n, vals);
-    if (!r)
-        return;
-    web_resp_json(resp, status, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-    PQclear(r);
-}
-
 /* Checks that the body is one JSON object (the database reads it as text). 0, or -1 with
  * a 400 set. */
 static int body_is_object(const web_req *req, web_resp *resp)
@@ -72,7 +61,7 @@ static const char *trip_id(const web_req *req, web_resp *resp)
 /* ---- routes ---- */
 void web_h_routes_list(struct web *w, const web_req *req, web_resp *resp)
 {
-    relay(w, resp, 200, "web_route_list", 0, NULL);
+    web_db_relay(resp, 200, run(w, resp, "web_route_list", 0, NULL));
 }
 
 void web_h_routes_add(struct web *w, const web_req *req, web_resp *resp)
@@ -95,7 +84,7 @@ void web_h_routes_add(struct web *w, const web_req *req, web_resp *resp)
 /* ---- trips ---- */
 void web_h_trips_list(struct web *w, const web_req *req, web_resp *resp)
 {
-    relay(w, resp, 200, "web_trip_list", 0, NULL);
+    web_db_relay(resp, 200, run(w, resp, "web_trip_list", 0, NULL));
 }
 
 void web_h_trips_arm(struct web *w, const web_req *req, web_resp *resp)
@@ -160,7 +149,7 @@ void web_h_trip_get(struct web *w, const web_req *req, web_resp *resp)
     if (!id)
         return;
     const char *vals[1] = {id};
-    relay(w, resp, 200, "web_trip_get", 1, vals);
+    web_db_relay(resp, 200, run(w, resp, "web_trip_get", 1, vals));
 }
 
 /* ---- the reconciliation report ---- */

@@ -9,8 +9,8 @@
  * prepared statement (db.c: web_vessel_*, web_watch_*) on the web thread's connection and
  * relays its JSON. A refusal is an exception with SQLSTATE CTnnn (HTTP status nnn) whose
  * message is "code: sentence" and whose COLUMN names the request field; it becomes
- * {"error": code, "detail": sentence, "field": column}. The feeds come from the ingest
- * module through web_hooks.feeds_json, without linking it.
+ * {"error": code, "detail": sentence, "field": column}. The feeds come from the server
+ * context through web_hooks.feeds_json: the gateway links nothing of ingest.
  *
  * Owns nothing beyond a call. Runs on the web thread.
  */
@@ -32,16 +32,6 @@ static PGresult *run(struct web *w, web_resp *resp, const char *stmt, int n,
 {
     return web_db_json(w->db, resp, stmt, n, vals, "invalid_since",
                        "since must be a time such as 2026-11-26T21:00:00Z");
-}
-
-static void relay(struct web *w, web_resp *resp, int status, const char *stmt, int n,
-                  const char *const *vals)
-{
-    PGresult *r = run(w, resp, stmt, n, vals);
-    if (!r)
-        return;
-    web_resp_json(resp, status, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-    PQclear(r);
 }
 
 /* 1 if s is 1..max decimal digits with a value of at least 1. */
@@ -95,7 +85,7 @@ void web_h_vessels_list(struct web *w, const web_req *req, web_resp *resp)
     vals[1] = since_arg(req, resp);
     if (vals[1] && !*vals[1])
         return;
-    relay(w, resp, 200, "web_vessel_list", 2, vals);
+    web_db_relay(resp, 200, run(w, resp, "web_vessel_list", 2, vals));
 }
 
 /* ---- GET /api/vessels/{mmsi}[?since=T] ---- */
@@ -109,7 +99,7 @@ void web_h_vessel_get(struct web *w, const web_req *req, web_resp *resp)
     const char *vals[2] = {mmsi, since_arg(req, resp)};
     if (vals[1] && !*vals[1])
         return;
-    relay(w, resp, 200, "web_vessel_get", 2, vals);
+    web_db_relay(resp, 200, run(w, resp, "web_vessel_get", 2, vals));
 }
 
 /* ---- GET /api/watchlist[?all=1] ---- */
@@ -124,7 +114,7 @@ void web_h_watchlist_list(struct web *w, const web_req *req, web_resp *resp)
             return web_resp_error(resp, 400, "bad_query", "all must be 1 or 0 (true or false)");
     }
     const char *vals[1] = {v};
-    relay(w, resp, 200, "web_watch_list", 1, vals);
+    web_db_relay(resp, 200, run(w, resp, "web_watch_list", 1, vals));
 }
 
 /* ---- POST /api/watchlist ---- */
@@ -161,7 +151,7 @@ void web_h_watchlist_remove(struct web *w, const web_req *req, web_resp *resp)
         return web_resp_error(resp, 404, "watch_not_found", "no watch entry %s", id ? id : "");
     char actor[192];
     const char *vals[2] = {id, web_ident_actor(&req->who, actor, sizeof actor)};
-    relay(w, resp, 200, "web_watch_remove", 2, vals);
+    web_db_relay(resp, 200, run(w, resp, "web_watch_remove", 2, vals));
 }
 
 /* ---- GET /api/feeds ---- */

@@ -1,11 +1,12 @@
 /*
  * web.c: starting and stopping the gateway: the lws context (created and destroyed on
- * main(), serviced only by the web thread), the web thread, the nng PULL socket that
- * receives events, and /metrics.
+ * main(), serviced only by the web thread), the web thread and its wake-up, and the nng
+ * PULL socket that receives events.
  *
  * Threads: main() runs web_start/web_stop; the web thread runs lws_service and every
  * callback; nng's own thread runs recv_cb, which only pushes the message into w->events
- * and wakes the web thread with lws_cancel_service() (STYLE.md 10).
+ * and wakes the web thread with lws_cancel_service() (STYLE.md 10); the wake-up arrives
+ * in loop_callback, which has ws.c drain the queue.
  *
  * Owns the context, the thread, the nng socket and aio, the events queue, the seal
  * table and the database connection.
@@ -13,10 +14,11 @@
  * ONE FIX, FROM THE WORKER TO THE MAP (the steps before: ingest/worker.c's header)
  *   6. recv_cb() receives the worker's nng message on nng's thread, pushes it into
  *      w->events and wakes the web thread (lws_cancel_service).
- *   7. On the web thread, LWS_CALLBACK_EVENT_WAIT_CANCELLED drains w->events
- *      (web_ws_drain, ws.c): each JSON object goes to web_ws_event, which updates the seal
- *      table (the snapshot a new client gets) and queues the message for every client
- *      whose view holds it (on_position: bounding box and filters; on_incident: everyone).
+ *   7. On the web thread, loop_callback() below takes LWS_CALLBACK_EVENT_WAIT_CANCELLED and
+ *      drains w->events (web_ws_drain, ws.c): each JSON object goes to web_ws_event, which
+ *      updates the seal table (the snapshot a new client gets) and queues the message for
+ *      every client whose view holds it (on_position: bounding box and filters;
+ *      on_incident: everyone).
  *   8. on_writeable() (ws.c) writes each client's queue when lws says the socket can take
  *      it; the map (web/static/map.js) moves the marker.
  */
@@ -80,8 +82,22 @@ static void *web_thread(void *arg)
     return NULL;
 }
 
+/* The first protocol's callback: the loop's wake-up is this file's, the rest is http.c's.
+ * lws_cancel_service() (recv_cb above, or a drain that stopped at its bound) lands here as
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED on the web thread, which then fans the queued events
+ * out (ws.c). */
+static int loop_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        web_ws_drain(lws_context_user(lws_get_context(wsi)));
+        return 0;
+    }
+    return web_http_callback(wsi, reason, user, in, len);
+}
+
 static const struct lws_protocols protocols[] = {
-    {"http", web_http_callback, 0, 0, 0, NULL, 0},
+    {"http", loop_callback, 0, 0, 0, NULL, 0},
     {"corridor.v1", web_ws_callback, 0, WEB_WS_IN_MAX, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
@@ -229,76 +245,4 @@ void web_stop(web *w)
     free(w->protos_owned);
     free(p);
     free(w);
-}
-
-void web_metrics(struct web *w, web_buf *b)
-{
-    web_counters *c = &w->ctr;
-#define LD(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
-    web_buf_addstr(b, "# HELP corridor_web_http_responses_total HTTP responses by status class\n"
-                      "# TYPE corridor_web_http_responses_total counter\n");
-    for (int i = 1; i <= 5; i++)
-        web_buf_printf(b, "corridor_web_http_responses_total{class=\"%dxx\"} %llu\n", i,
-                       LD(c->http_class[i]));
-    web_buf_addstr(b, "# HELP corridor_web_http_client_errors_total 4xx responses by code\n"
-                      "# TYPE corridor_web_http_client_errors_total counter\n");
-    for (int i = 0; i < 100; i++)
-        if (LD(c->http_4xx[i]))
-            web_buf_printf(b, "corridor_web_http_client_errors_total{code=\"%d\"} %llu\n",
-                           400 + i, LD(c->http_4xx[i]));
-    web_buf_printf(b,
-                   "# TYPE corridor_web_ws_clients gauge\ncorridor_web_ws_clients %llu\n"
-                   "# TYPE corridor_web_ws_messages_sent_total counter\n"
-                   "corridor_web_ws_messages_sent_total %llu\n"
-                   "# TYPE corridor_web_ws_positions_coalesced_total counter\n"
-                   "corridor_web_ws_positions_coalesced_total %llu\n"
-                   "# TYPE corridor_web_ws_incidents_queued_total counter\n"
-                   "corridor_web_ws_incidents_queued_total %llu\n"
-                   "# TYPE corridor_web_ws_clients_dropped_total counter\n"
-                   "corridor_web_ws_clients_dropped_total %llu\n"
-                   "# TYPE corridor_web_ws_bad_messages_total counter\n"
-                   "corridor_web_ws_bad_messages_total %llu\n"
-                   "# TYPE corridor_web_events_received_total counter\n"
-                   "corridor_web_events_received_total %llu\n"
-                   "# TYPE corridor_web_events_bad_total counter\n"
-                   "corridor_web_events_bad_total %llu\n"
-                   "# TYPE corridor_web_events_dropped_total counter\n"
-                   "corridor_web_events_dropped_total %llu\n"
-                   "# TYPE corridor_web_positions_stale_total counter\n"
-                   "corridor_web_positions_stale_total %llu\n"
-                   "# TYPE corridor_web_events_queue_depth gauge\n"
-                   "corridor_web_events_queue_depth %zu\n"
-                   "# TYPE corridor_web_seals_tracked gauge\n"
-                   "corridor_web_seals_tracked %u\n",
-                   LD(c->ws_clients), LD(c->ws_sent), LD(c->ws_coalesced),
-                   LD(c->ws_incidents_queued), LD(c->ws_dropped), LD(c->ws_bad_in),
-                   LD(c->events_in), LD(c->events_bad), LD(c->events_dropped),
-                   LD(c->positions_stale), core_queue_len(w->events),
-                   web_sealtab_count(w->seals));
-    web_buf_printf(b,
-                   "# TYPE corridor_web_connections_refused_total counter\n"
-                   "corridor_web_connections_refused_total %llu\n",
-                   LD(c->conn_refused));
-#undef LD
-    /* incidents by state, from the database (one indexed aggregate per scrape) */
-    PGresult *r = web_db_exec(w->db, "web_incident_states", 0, NULL);
-    if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
-        web_buf_addstr(b, "# HELP corridor_incidents Incidents by state.\n"
-                          "# TYPE corridor_incidents gauge\n");
-        for (int i = 0; i < PQntuples(r); i++)
-            web_buf_printf(b, "corridor_incidents{state=\"%s\"} %s\n", PQgetvalue(r, i, 0),
-                           PQgetvalue(r, i, 1));
-    }
-    PQclear(r);
-    if (w->hooks.metrics) {
-        size_t room = b->max - b->len;
-        if (room > WEB_METRICS_MAX)
-            room = WEB_METRICS_MAX;
-        char *tmp = malloc(room + 1);
-        if (tmp) {
-            size_t got = w->hooks.metrics(w->hooks.arg, tmp, room);
-            web_buf_add(b, tmp, got < room ? got : room);
-            free(tmp);
-        }
-    }
 }

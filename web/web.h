@@ -16,13 +16,15 @@
 
 #include <stddef.h>
 
-/* What other modules lend the gateway, without it linking them. Called on the web
+/* What the server context (server/main.c) lends the gateway: the gateway asks it, never
+ * the other stages, and links none of them. arg is the server context. Called on the web
  * thread; the functions must be thread-safe. */
 typedef struct web_hooks {
     /* Appends Prometheus text to buf (at most cap bytes); returns bytes written. */
     size_t (*metrics)(void *arg, char *buf, size_t cap);
-    /* 1 while the ingest path's database connections work. */
-    int (*ingest_db_ok)(void *arg);
+    /* 1 while the database connections that store device input work (GET /api/health
+     * shows it as "ingest_db"). */
+    int (*devices_db_ok)(void *arg);
     /* The AIS feeds with their counters as a JSON array into buf (GET /api/feeds);
      * returns bytes written. */
     size_t (*feeds_json)(void *arg, char *buf, size_t cap);

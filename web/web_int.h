@@ -300,6 +300,9 @@ int web_db_up(web_db *d);
  * database cannot read -> 422 bad_code ("bad_detail (server's words)"), down -> 503. */
 PGresult *web_db_json(web_db *d, web_resp *resp, const char *stmt, int n,
                       const char *const *vals, const char *bad_code, const char *bad_detail);
+/* Relays a web_db_json result as the answer: its JSON text with status, then clears r.
+ * With r NULL it does nothing (web_db_json has set resp already). */
+void web_db_relay(web_resp *resp, int status, PGresult *r);
 /* Connects and prepares (start-up). 0; CORE_EDB when the database cannot be reached (the
  * gateway starts anyway and retries); CORE_EINVAL when a statement does not prepare. */
 int web_db_check(web_db *d, char *err, size_t n);
@@ -334,9 +337,9 @@ struct web {
     void *priv;
 };
 
-/* Counts a response status. Any thread. */
+/* Counts a response status (metrics.c). Any thread. */
 void web_count_status(struct web *w, int status);
-/* Renders /metrics into b. */
+/* Renders /metrics into b (metrics.c). */
 void web_metrics(struct web *w, web_buf *b);
 
 /* lws protocol callbacks (http.c, ws.c). */
@@ -346,7 +349,8 @@ int web_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len);
 size_t web_http_pss_size(void);
 size_t web_ws_pss_size(void);
-/* Drains the events queue and fans messages out (ws.c); runs on the web thread. */
+/* Drains the events queue and fans messages out (ws.c); runs on the web thread, called by
+ * web.c when lws_cancel_service() wakes the loop. */
 void web_ws_drain(struct web *w);
 /* Handles one event message text (ws.c); exposed for tests. */
 void web_ws_event(struct web *w, const char *text, size_t len);

@@ -3,7 +3,8 @@
  * positions and incidents, each client served at its own pace.
  *
  * DESIGN: events arrive as JSON text from the nng callback (web.c) through w->events;
- * web_ws_drain() runs on the web thread when lws_cancel_service() wakes it. A position
+ * web_ws_drain() runs on the web thread when lws_cancel_service() wakes it (web.c's
+ * loop_callback calls it). A position
  * updates the seal table (sealtab.c) and marks the seal's slot dirty in every client's
  * out queue (outq.c); an incident is queued whole in every client's reliable FIFO. Each
  * LWS_CALLBACK_SERVER_WRITEABLE writes exactly one frame: the next snapshot fragment,

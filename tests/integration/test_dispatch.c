@@ -78,8 +78,9 @@ static rru_proc *rru_start(const char *unit)
         dup2(out[1], 1);
         close(in[1]);
         close(out[0]);
-        execl(exe, exe, "--server", dispatch_url, "--token", token, "--unit", unit,
-              "--wait-ms", "2000", (char *)NULL);
+        /* as SPEC.md has it: the token alone, the server tells the unit from it */
+        execl(exe, exe, "--server", dispatch_url, "--token", token, "--wait-ms", "2000",
+              (char *)NULL);
         _exit(127);
     }
     close(in[0]);
@@ -152,7 +153,8 @@ static void rru_say(rru_proc *p, const char *cmd)
     ck_assert(write(p->in, cmd, n) == (ssize_t)n);
 }
 
-/* corridor-rru's one-shot mode: one action as unit, then its exit status. */
+/* corridor-rru's one-shot mode: one action as unit, then its exit status. It names the
+ * unit too (--unit, the optional check that the token is that unit's). */
 static int rru_once(const char *unit, const char *action, long incident, const char *outcome)
 {
     const char *build = getenv("CORRIDOR_BUILD");
@@ -177,6 +179,16 @@ static int rru_once(const char *unit, const char *action, long incident, const c
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     ck_assert(WIFEXITED(st));
     return WEXITSTATUS(st);
+}
+
+/* Runs a shell command, its output (what it sends to the pipe) into out; its wait status. */
+static int run_capture(const char *cmd, char *out, size_t n)
+{
+    FILE *f = popen(cmd, "r");
+    ck_assert(f != NULL);
+    size_t len = fread(out, 1, n - 1, f);
+    out[len] = '\0';
+    return pclose(f);
 }
 
 /* ---- the server ---- */
@@ -623,14 +635,34 @@ START_TEST(unknown_unit_is_refused)
     {
         const char *build = getenv("CORRIDOR_BUILD");
         char cmd[1024];
-        char u2[96];
+        char u2[96], out[4096];
         snprintf(u2, sizeof u2, "%s", harness_token_create(conninfo, "rru", "U2"));
         snprintf(cmd, sizeof cmd,
                  "%s/corridor-rru --server %s --token %s --unit U1 --action ack --incident 1 "
-                 ">/dev/null 2>&1",
+                 "2>&1 >/dev/null",
                  build, dispatch_url, u2);
-        int st = system(cmd);
+        int st = run_capture(cmd, out, sizeof out);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "U2's token on U1: status %d", st);
+        /* --unit is a check, and its refusal says what is wrong */
+        ck_assert_msg(strstr(out, "this token is unit U2's, not U1's"), "U2's token on U1: %s",
+                      out);
+        /* an admin token belongs to no unit: it must name one */
+        char adm[96];
+        snprintf(adm, sizeof adm, "%s", harness_token_create(conninfo, "admin", NULL));
+        snprintf(cmd, sizeof cmd,
+                 "%s/corridor-rru --server %s --token %s --action ack --incident 1 2>&1 "
+                 ">/dev/null",
+                 build, dispatch_url, adm);
+        st = run_capture(cmd, out, sizeof out);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "admin without a unit: status %d", st);
+        ck_assert_msg(strstr(out, "admin token belongs to no unit"), "admin: %s", out);
+        snprintf(cmd, sizeof cmd,
+                 "%s/corridor-rru --server %s --token %s --unit U1 --action note --incident 1 "
+                 "--note x 2>&1 >/dev/null",
+                 build, dispatch_url, adm);
+        st = run_capture(cmd, out, sizeof out);
+        /* accepted as U1, then the action is refused: there is no incident 1 */
+        ck_assert_msg(!strstr(out, "refused:"), "admin as U1: %s", out);
         snprintf(cmd, sizeof cmd,
                  "%s/corridor-rru --server %s --token %sx --unit U2 --action ack --incident 1 "
                  ">/dev/null 2>&1",

@@ -1,6 +1,7 @@
 /*
  * test_rru_cmd.c: corridor-rru's command lines and requests (rru/rru_cmd.c): every
- * action, quoted and bare notes, and the reasons given for lines it refuses.
+ * action, quoted and bare notes, the reasons given for lines it refuses, and requests
+ * with and without the optional unit.
  */
 #include "rru.h"
 
@@ -115,6 +116,22 @@ START_TEST(requests)
 }
 END_TEST
 
+/* Without --unit the token alone names the unit: no "unit" key at all. */
+START_TEST(requests_without_unit)
+{
+    char *r = rru_hello_request(NULL, "t");
+    ck_assert_str_eq(r, "{\"op\":\"hello\",\"token\":\"t\"}");
+    free(r);
+    r = rru_poll_request("", "t", NULL, 0, 100);
+    ck_assert_str_eq(r, "{\"op\":\"poll\",\"token\":\"t\",\"have\":[],\"wait_ms\":100}");
+    free(r);
+    ck_assert_int_eq(rru_cmd_parse("ack 5", &c, err, sizeof err), 1);
+    r = rru_action_request(NULL, "tok", &c);
+    ck_assert_str_eq(r, "{\"op\":\"action\",\"token\":\"tok\",\"incident\":5,\"action\":\"ack\"}");
+    free(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rru");
@@ -123,6 +140,7 @@ int main(void)
     tcase_add_test(tc, blank_and_comments);
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, requests);
+    tcase_add_test(tc, requests_without_unit);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
