@@ -98,6 +98,17 @@ static int ensure_listen(ingest_cmdq *q)
     return q->listen_ev ? 0 : CORE_EDB;
 }
 
+void ingest_commands_ctl_closing(ingest_cmdq *q)
+{
+    if (!q)
+        return;
+    if (q->listen_ev)
+        event_free(q->listen_ev);
+    q->listen_ev = NULL;
+    q->listening = NULL;
+    q->listen_fd = -1;
+}
+
 /* Publishes one command's JSON (as the database wrote it) to the web gateway. */
 static void publish(ingest_cmdq *q, PGresult *r)
 {
@@ -239,8 +250,7 @@ void ingest_commands_free(ingest_cmdq *q)
             q->bucket[i] = e->next;
             free(e);
         }
-    if (q->listen_ev)
-        event_free(q->listen_ev);
+    ingest_commands_ctl_closing(q);
     if (q->notify_timer)
         event_free(q->notify_timer);
     if (q->poll_timer)

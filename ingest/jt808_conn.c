@@ -266,7 +266,12 @@ static void ack_release(jt_ack *a)
     jt_conn *c = a->c;
     if (--a->remaining > 0)
         return;
-    if (!a->db_failed && !a->silent)
+    /* A report the database could not take (gone, or failing over) is answered result 1,
+     * never 0: the terminal re-sends it at once, where silence would leave it waiting for
+     * an answer that cannot come, and stall it (it keeps a window of reports in flight). */
+    if (a->db_failed && !a->silent)
+        send_ack(c, a->serial, a->msg_id, INGEST_JT808_FAIL);
+    else if (!a->silent)
         send_ack(c, a->serial, a->msg_id,
                  a->stored || !a->rejected ? INGEST_JT808_OK : INGEST_JT808_BAD_MESSAGE);
     if (a->prev)
@@ -369,7 +374,7 @@ static int submit_held(jt_conn *c)
                 bufferevent_disable(c->bev, EV_READ);
             return CORE_EFULL;
         }
-        if (rc) { /* never acknowledged: the device will re-send */
+        if (rc) { /* never acknowledged: answered result 1, the device re-sends */
             a->remaining--;
             a->db_failed = 1;
         }

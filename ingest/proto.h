@@ -86,5 +86,9 @@ int ingest_command_answer(ingest_worker *w, const char *seal_id, int serial, int
  * nothing is sent; the commands wait in the database). Worker thread. */
 ingest_cmdq *ingest_commands_new(ingest_worker *w);
 void ingest_commands_free(ingest_cmdq *q);
+/* The worker is about to close or re-make its control connection: the queue drops its
+ * event on that socket now (an event left on a closed fd would swallow the wake-ups of
+ * whichever connection gets the fd number next) and LISTENs again on the next one. */
+void ingest_commands_ctl_closing(ingest_cmdq *q);
 
 #endif

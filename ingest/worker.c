@@ -125,8 +125,10 @@ struct event_base *ingest_worker_base(ingest_worker *w)
 
 PGconn *ingest_worker_ctl(ingest_worker *w)
 {
-    if (w->ctl && PQstatus(w->ctl) != CONNECTION_OK)
+    if (w->ctl && PQstatus(w->ctl) != CONNECTION_OK) {
+        ingest_commands_ctl_closing(w->cmdq); /* before its socket closes */
         PQreset(w->ctl);
+    }
     return w->ctl && PQstatus(w->ctl) == CONNECTION_OK ? w->ctl : NULL;
 }
 
@@ -326,6 +328,7 @@ static int db_setup(void *arg, PGconn *conn, char *err, size_t n)
     if (geo_prepare(conn, err, n))
         return CORE_EDB;
     if (!w->ctl || PQstatus(w->ctl) != CONNECTION_OK) {
+        ingest_commands_ctl_closing(w->cmdq); /* before its socket closes */
         PQfinish(w->ctl);
         w->ctl = PQconnectdb(w->cfg->db ? w->cfg->db : "");
     }

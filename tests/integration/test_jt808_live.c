@@ -278,6 +278,50 @@ START_TEST(ack_only_after_commit)
 }
 END_TEST
 
+/* The database goes away under a connected terminal: its reports are answered result 1
+ * (failure, re-send), never left unanswered and never acknowledged 0; once the database is
+ * back the worker reconnects by itself and the re-sent report is stored and acknowledged. */
+START_TEST(database_outage_answers_failure)
+{
+    int fd = dial();
+    uint8_t body[1100];
+    char sql[256];
+    login(fd, TERMINAL);
+    const char *dbname = srv.db + strlen("dbname=");
+    PGconn *admin = harness_connect("dbname=postgres");
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS false", dbname);
+    harness_exec(admin, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'",
+             dbname);
+    harness_exec(admin, sql);
+    PQfinish(db);
+    db = NULL;
+    int n = (int)location(body, -0.6, 35.6, ((int64_t)time(NULL) - 5) * 1000000,
+                          INGEST_JT808_ST_DOOR_LOCKED, 0);
+    for (int i = 0; i < 3; i++) {
+        send_msg(fd, TERMINAL, INGEST_JT808_LOCATION, body, (size_t)n);
+        ck_assert_int_eq(expect_ack(fd, 5000, INGEST_JT808_LOCATION), INGEST_JT808_FAIL);
+    }
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS true", dbname);
+    harness_exec(admin, sql);
+    PQfinish(admin);
+    int result = -1;
+    for (int i = 0; i < 40 && result != INGEST_JT808_OK; i++) {
+        send_msg(fd, TERMINAL, INGEST_JT808_LOCATION, body, (size_t)n);
+        result = expect_ack(fd, 5000, INGEST_JT808_LOCATION);
+        ck_assert_msg(result == INGEST_JT808_OK || result == INGEST_JT808_FAIL,
+                      "answer %d after the outage", result);
+        if (result != INGEST_JT808_OK)
+            usleep(250 * 1000);
+    }
+    ck_assert_int_eq(result, INGEST_JT808_OK);
+    db = harness_connect(srv.db);
+    ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions WHERE lat = -0.6"), 1);
+    close(fd);
+}
+END_TEST
+
 /* A seal back from a coverage gap replays an hour of fixes (0x0704, blind area) before it
  * reports live: they are evaluated in time order, and the event they raise says it is
  * history ("backfilled" with the delay). */
@@ -370,6 +414,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, register_auth_report);
     tcase_add_test(tc, ack_only_after_commit);
+    tcase_add_test(tc, database_outage_answers_failure);
     tcase_add_test(tc, backfill_events_marked);
     tcase_add_test(tc, batches_go_when_due);
     suite_add_tcase(s, tc);
