@@ -64,6 +64,15 @@
   }
 
   const views = new Set();
+  const RANK = { awaiting_approval: 0, queued: 1, sent: 2, acknowledged: 3 }; // others: final
+  function newer(c, old) {
+    if ((c.updated_at || '') !== (old.updated_at || ''))
+      return (c.updated_at || '') > (old.updated_at || '');
+    const n = (c.audit || []).length, o = (old.audit || []).length;
+    if (n !== o) return n > o;
+    const rank = x => (x.state in RANK ? RANK[x.state] : 4);
+    return rank(c) >= rank(old);
+  }
 
   function mount(el, seal) {
     const v = { seal, commands: new Map(), error: '', who: null, el };
@@ -108,11 +117,11 @@
     };
 
     // A command as the newest word on it: the REST answer and the websocket's messages race,
-    // and an older state must not overwrite a newer one (each change appends to the trail).
+    // and an older state must not overwrite a newer one. Each change is its own transaction,
+    // which sets updated_at; within one, the longer trail, then the later state wins.
     v.put = function (c) {
       const old = v.commands.get(c.id);
-      if (old && (old.audit || []).length > (c.audit || []).length) return;
-      v.commands.set(c.id, c);
+      if (!old || newer(c, old)) v.commands.set(c.id, c);
     };
 
     v.load = async function () {
