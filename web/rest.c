@@ -130,8 +130,8 @@ static void h_me(struct web *w, const web_req *req, web_resp *resp)
     json_object *o = json_object_new_object();
     if (!o)
         return web_resp_error(resp, 500, "no_memory", "out of memory");
-    json_object_object_add(o, "role", json_object_new_string_len(a, colon ? (int)(colon - a)
-                                                                          : (int)strlen(a)));
+    int role_len = colon ? (int)(colon - a) : (int)strlen(a);
+    json_object_object_add(o, "role", json_object_new_string_len(a, role_len));
     json_object_object_add(o, "name", json_object_new_string(req->who.name));
     json_object_object_add(o, "actor", json_object_new_string(a));
     if (req->who.unit[0])
