@@ -18,7 +18,8 @@
  * - officer B (otieno.k) opens the trip panel, sees Approve and approves: the unseal goes on to
  *   confirmed when the lock reports open, on B's page and on A's.
  * - an rru token's seal panel offers no command actions.
- * Saves $CORRIDOR_BUILD/screenshots/trip-commands.png (officer B) and arming-commands.png.
+ * Saves $CORRIDOR_BUILD/screenshots/trip-commands.png (officer B), trip-commands-own.png
+ * (officer A's own request) and arming-commands.png.
  * Stops everything and drops the database whatever happens; exits non-zero on failure.
  */
 'use strict';
@@ -172,6 +173,10 @@ async function main() {
     fail("officer A's own unseal request did not show a disabled Approve");
   if (!(await a.locator(`${T} li[data-id="${unsealId}"] button[data-cancel]`).count()))
     fail('the unseal awaiting approval had no Cancel');
+  const shots = path.join(build, 'screenshots');
+  fs.mkdirSync(shots, { recursive: true });
+  await a.screenshot({ path: path.join(shots, 'trip-commands-own.png'),
+    clip: { x: 40, y: 40, width: 440, height: 620 } });
 
   // ---- the arming team: no Approve; it requests and cancels ----
   if ((await as(tok.arming, `/api/seals/${SEAL}/commands/${unsealId}/approve`, { method: 'POST' }))
@@ -197,8 +202,6 @@ async function main() {
   // officer A sees the cancellation live
   await a.waitForSelector(`${T} li[data-id="${second}"][data-state="cancelled"]`, { timeout: 10000 })
     .catch(() => fail('the cancellation did not reach the trip panel over /ws'));
-  const shots = path.join(build, 'screenshots');
-  fs.mkdirSync(shots, { recursive: true });
   await arm.screenshot({ path: path.join(shots, 'arming-commands.png'), fullPage: true });
 
   // ---- officer B approves: the unseal is sent and confirmed ----
@@ -234,7 +237,7 @@ async function main() {
   if (unexpected.length) fail(`errors in the pages: ${unexpected.join(' | ')}`);
   console.log(`ok: trip panel commands live (locate ${seen.join(' -> ')}), interval, unseal ` +
     `approved by a second officer and confirmed; arming: no Approve, cancel; rru: no actions; ` +
-    `${shots}/trip-commands.png, arming-commands.png`);
+    `${shots}/trip-commands.png, trip-commands-own.png, arming-commands.png`);
 }
 
 async function cleanup() {
