@@ -118,6 +118,32 @@ static void h_health(struct web *w, const web_req *req, web_resp *resp)
                    CORRIDOR_VERSION, (unsigned long long)atomic_load(&w->ctr.ws_clients));
 }
 
+/* ---- GET /api/me ----
+ * Who the token is, for the pages to offer only the actions its role may take (the server
+ * still decides each request). actor is the form audit trails use ("officer:jane"), so a
+ * page can tell its own requests from another account's (four eyes). */
+static void h_me(struct web *w, const web_req *req, web_resp *resp)
+{
+    char actor[160];
+    const char *a = web_ident_actor(&req->who, actor, sizeof actor);
+    const char *colon = strchr(a, ':');
+    json_object *o = json_object_new_object();
+    if (!o)
+        return web_resp_error(resp, 500, "no_memory", "out of memory");
+    int role_len = colon ? (int)(colon - a) : (int)strlen(a);
+    json_object_object_add(o, "role", json_object_new_string_len(a, role_len));
+    json_object_object_add(o, "name", json_object_new_string(req->who.name));
+    json_object_object_add(o, "actor", json_object_new_string(a));
+    if (req->who.unit[0])
+        json_object_object_add(o, "unit", json_object_new_string(req->who.unit));
+    if (req->who.country[0])
+        json_object_object_add(o, "country", json_object_new_string(req->who.country));
+    size_t len;
+    const char *text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+    web_resp_json(resp, 200, text, len);
+    json_object_put(o);
+}
+
 /* ---- GET /metrics ---- */
 static void h_metrics(struct web *w, const web_req *req, web_resp *resp)
 {
@@ -411,6 +437,7 @@ static void h_static(struct web *w, const web_req *req, web_resp *resp)
 const web_route web_routes[] = {
     {WEB_GET, "/api/health", h_health, WEB_ROLE_ANYONE, 0},
     {WEB_GET, "/metrics", h_metrics, WEB_ROLE_LOOPBACK | WEB_ROLE_ADMIN, 0},
+    {WEB_GET, "/api/me", h_me, WEB_ROLE_TOKEN, 0}, /* the pages ask what they may offer */
     {WEB_GET, "/api/seals", h_seals_list, R_ARMING, 0},
     {WEB_POST, "/api/seals", h_seals_add, R_ARMING, WEB_ROUTE_BODY},
     /* device commands (rest_commands.c): officers and arming teams; the second officer's

@@ -3,7 +3,9 @@
  * Lists the seals, routes and geofences, arms a trip with POST /api/trips and shows each
  * refusal beside the field the server names ("field" of the error body); lists the armed
  * trips with a disarm button (POST /api/trips/{id}/disarm; a refusal outside the
- * destination is shown on the row). The container number is checked here too (ISO 6346
+ * destination is shown on the row) and a Commands button that shows the seal's commands
+ * below the row with the actions an arming team may take (commands.js's view; refreshed every
+ * few seconds, as an arming token has no websocket). The container number is checked here too (ISO 6346
  * check digit) as a hint while typing; the server's answer is what counts.
  * State is exposed as window.arming for the browser tests.
  *
@@ -15,7 +17,9 @@
 
   const $ = id => document.getElementById(id);
   const form = $('arm-form');
-  const state = { seals: [], routes: [], fences: [], trips: [], last: null };
+  const state = { seals: [], routes: [], fences: [], trips: [], last: null,
+    commands: new Map() }; // seal -> {row, view} of the open command views
+  const COMMANDS_REFRESH_MS = 3000;
   window.arming = state;
   const RELEASE_KINDS = ['port', 'customs_office'];
   // server fields -> the form field that shows them
@@ -121,12 +125,45 @@
         `<td>${esc(t.route)}<div class="sub">${esc(t.origin)} → ${esc(t.destination)}</div>` +
         `<div class="sub"${late ? ' style="color:var(--warn)"' : ''}>deadline ` +
         `${when(t.deadline)}</div></td>` +
-        `<td><button class="danger" type="button">Disarm</button></td>`;
-      tr.querySelector('button').addEventListener('click', ev => disarm(t, tr, ev.target));
+        `<td><button class="danger" type="button">Disarm</button> ` +
+        `<button class="cmd" type="button" aria-expanded="false">Commands</button></td>`;
+      tr.querySelector('button.danger').addEventListener('click', ev => disarm(t, tr, ev.target));
+      tr.querySelector('button.cmd').addEventListener('click', () => toggleCommands(t.seal_id, tr));
       return tr;
     }));
     $('no-trips').style.display = state.trips.length ? 'none' : '';
+    // the rows were rebuilt: the command views open before follow their seal's new row
+    for (const [seal, c] of [...state.commands]) {
+      c.view.unmount();
+      state.commands.delete(seal);
+      const tr = body.querySelector(`tr[data-seal="${CSS.escape(seal)}"]`);
+      if (tr) toggleCommands(seal, tr);
+    }
   }
+
+  // The seal's commands in a row below its trip (commands.js); a second click closes them.
+  function toggleCommands(seal, tr) {
+    const open = state.commands.get(seal);
+    const btn = tr.querySelector('button.cmd');
+    if (open) {
+      open.view.unmount();
+      open.row.remove();
+      state.commands.delete(seal);
+      btn.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    const row = document.createElement('tr');
+    row.className = 'cmdrow';
+    row.dataset.seal = seal;
+    row.innerHTML = '<td colspan="3"><div class="commands"></div></td>';
+    tr.after(row);
+    const view = window.corridorCommands.mount(row.querySelector('.commands'), seal);
+    state.commands.set(seal, { row, view });
+    btn.setAttribute('aria-expanded', 'true');
+  }
+  setInterval(() => {
+    for (const { view } of state.commands.values()) view.load().catch(() => {});
+  }, COMMANDS_REFRESH_MS);
 
   async function disarm(t, tr, btn) {
     btn.disabled = true;

@@ -3,10 +3,12 @@
  * seal's armed trip (GET /api/trips) and shows it (GET /api/trips/{id}): conveyance,
  * declaration, status and deadline, the route with its metric corridor drawn as the
  * polygon the server computes, checkpoints with the times they were passed, border legs,
- * the track since arming and the events with their evidence. The trip's layers stay on
- * the map until the panel is closed; the panel refreshes while it is open.
- * Loaded after map.js; uses window.corridor (the map and the seals). The API token is added
- * to every request by auth.js.
+ * the track since arming and the events with their evidence, and the commands of the trip's
+ * seal with their states, live, and the actions the signed-in role may take (commands.js's
+ * view; the seal's own command panel closes meanwhile, the trip panel carries it). The trip's
+ * layers stay on the map until the panel is closed; the panel refreshes while it is open.
+ * Loaded after map.js and before commands.js; uses window.corridor (the map and the seals) and
+ * window.corridorCommands. The API token is added to every request by auth.js.
  */
 (function () {
   'use strict';
@@ -55,6 +57,7 @@
   #trip-panel li.ev.bad .k { color: #ff8a8a; }
   #trip-panel .empty { color: var(--dim); margin: 4px 0; }
   #trip-panel .inc { color: #ff8a8a; }
+  #trip-panel .cmds li { display: block; border-bottom: 0; padding: 4px 0; }
   `;
   document.head.appendChild(css);
 
@@ -65,7 +68,10 @@
   L.DomEvent.disableClickPropagation(panel);
   L.DomEvent.disableScrollPropagation(panel);
 
-  const state = { seal: null, trip: null, layers: null, timer: null };
+  const state = { seal: null, trip: null, layers: null, timer: null, commands: null };
+  // the commands' element outlives the panel's re-renders (their state and listeners with it)
+  const cmdEl = document.createElement('div');
+  cmdEl.className = 'trip-commands';
   const api = url => fetch(url, { headers: { Accept: 'application/json' } });
   C.trip = state;
 
@@ -114,9 +120,22 @@
     state.layers = null;
   }
 
+  // The trip's seal's commands (commands.js), mounted once per seal while a trip shows.
+  function showCommands(seal) {
+    if (!window.corridorCommands) return;
+    if (!state.commands) state.commands = window.corridorCommands.mount(cmdEl, seal);
+    else if (state.commands.seal !== seal) state.commands.show(seal);
+    if (C.commands && C.commands.seal === seal) C.commands.close();
+  }
+  function hideCommands() {
+    if (state.commands) state.commands.unmount();
+    state.commands = null;
+  }
+
   function close() {
     panel.classList.remove('open');
     clearLayers();
+    hideCommands();
     clearInterval(state.timer);
     state.seal = state.trip = null;
   }
@@ -184,10 +203,12 @@
         (t.latest.speed_kmh != null ? ` · ${Math.round(t.latest.speed_kmh)} km/h` : '') + `</dd>` : '') +
       `<dt>Incidents</dt><dd class="${open ? 'inc' : ''}">${open} open of ${(t.incidents || []).length}</dd>` +
       `</dl>` +
+      `<h4>Commands</h4><div class="cmd-slot"></div>` +
       `<h4>Checkpoints</h4>` + (cps ? `<ol class="cps">${cps}</ol>` : '<p class="empty">none on this route</p>') +
       (legs ? `<h4>Countries</h4><ol>${legs}</ol>` : '') +
       `<h4>Events</h4>` + (evs ? `<ol class="events">${evs}</ol>` : '<p class="empty">none yet</p>');
     panel.querySelector('.x').addEventListener('click', close);
+    panel.querySelector('.cmd-slot').replaceWith(cmdEl);
   }
 
   async function load(seal, fit) {
@@ -196,6 +217,7 @@
     const id = armed ? armed.id : state.trip && state.trip.seal_id === seal ? state.trip.id : null;
     if (!id) {
       clearLayers();
+      hideCommands();
       state.trip = null;
       panel.innerHTML = `<h3><span class="mono">${esc(seal)}</span>` +
         `<button class="x" type="button" aria-label="close">×</button></h3>` +
@@ -210,6 +232,7 @@
     if (state.seal !== seal) return; // another seal was clicked meanwhile
     state.trip = t;
     render(t);
+    showCommands(seal);
     draw(t, fit);
     panel.classList.add('open');
   }
