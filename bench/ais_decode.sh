@@ -1,6 +1,6 @@
 #!/bin/sh
 # ais_decode.sh: AIS decoding throughput of corridor-decode ais against gpsd's gpsdecode -j,
-# same input file, same run (PERF.md: >= 3x gpsdecode sentences/s, identical output).
+# same input file, same run (the target: >= 3x gpsdecode sentences/s, identical output).
 # Builds a tiny generator against ingest/ais.c (the encoder), writes ~200,000 sentences
 # (a feed-like mix of types 1/2/3, 5 in two parts, 18, 24 A+B, 4, 19, 21, 27), times each
 # decoder 3 times (median), prints sentences/s of each and the ratio, and checks that the

@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
-/* The top-level fields of each route's JSON body (SPEC.md and docs/api.md). */
+/* The top-level fields of each route's JSON body (docs/api.md). */
 static const char *const seal_keys[] = {"id", "protocol", "device_id", "timezone", NULL};
 static const char *const fence_keys[] = {"type", "id", "properties", "geometry", "bbox", NULL};
 static const char *const action_keys[] = {"action", "rru_id", "note", "outcome", "version", NULL};

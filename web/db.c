@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every statement of the gateway, prepared once per connection (STYLE.md 12). */
+/* Every statement of the gateway, prepared once per connection. */
 static const struct {
     const char *name, *sql;
     int nparams;

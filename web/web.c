@@ -5,7 +5,7 @@
  *
  * Threads: main() runs web_start/web_stop; the web thread runs lws_service and every
  * callback; nng's own thread runs recv_cb, which only pushes the message into w->events
- * and wakes the web thread with lws_cancel_service() (STYLE.md 10); the wake-up arrives
+ * and wakes the web thread with lws_cancel_service(); the wake-up arrives
  * in loop_callback, which has ws.c drain the queue.
  *
  * Owns the context, the thread, the nng socket and aio, the events queue, the seal

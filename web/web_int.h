@@ -27,7 +27,7 @@
 #define WEB_PARAMS_MAX 4             /* {captures} in a route pattern */
 #define WEB_METRICS_MAX (512 * 1024) /* /metrics body */
 
-/* ---- growable buffer with a hard maximum (STYLE.md 7) ---- */
+/* ---- growable buffer with a hard maximum ---- */
 typedef struct web_buf {
     char *data; /* NUL-terminated while len < cap */
     size_t len, cap, max;

@@ -208,7 +208,7 @@ static void reply_text(struct web *w, web_client *c, const char *text, size_t le
 }
 
 /* {"type":"action","incident_id":42,"action":"ack",...,"version":3,"request_id":"x"}: an
- * incident action with the REST action's shape (SPEC.md), through the same route, role
+ * incident action with the REST action's shape (docs/api.md), through the same route, role
  * check and handler as POST /api/incidents/{id}/actions. The caller gets
  * {"type":"action_result","request_id","status","body"}; every screen gets the incident. */
 static void on_action(struct web *w, web_client *c, json_object *o)

@@ -78,7 +78,7 @@ static rru_proc *rru_start(const char *unit)
         dup2(out[1], 1);
         close(in[1]);
         close(out[0]);
-        /* as SPEC.md has it: the token alone, the server tells the unit from it */
+        /* as docs/incidents.md has it: the token alone, the server tells the unit from it */
         execl(exe, exe, "--server", dispatch_url, "--token", token, "--wait-ms", "2000",
               (char *)NULL);
         _exit(127);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_help.sh: every script a user runs answers --help and -h with its usage and does
-# nothing else (SPEC.md, "Every program answers --help"; until issue 22, bench/run.sh
+# nothing else ("every program answers --help"; until issue 22, bench/run.sh
 # --help started a full benchmark).
 #
 #   tests/scripts/test_help.sh SOURCE_DIR
