@@ -11,8 +11,12 @@
 -- incident_audit.
 
 -- The command as the API and /ws show it.
+-- VOLATILE, not STABLE: it is called on the row command_move returns, in the same
+-- expression (command_json(command_move(...))), and a STABLE function reads the snapshot
+-- taken before command_move wrote its audit row: the trail it answered with (and pushed on
+-- /ws) lacked the very move it reported.
 CREATE OR REPLACE FUNCTION corridor.command_json(c corridor.commands) RETURNS json
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql VOLATILE AS $$
     SELECT json_build_object('type', 'command', 'id', c.id, 'seal_id', c.seal_id,
         'trip_id', c.trip_id, 'command', c.command, 'params', c.params, 'state', c.state,
         'reason', c.reason, 'requested_by', c.requested_by, 'approved_by', c.approved_by,

@@ -1,6 +1,6 @@
 -- pgTAP: rules/commands.sql. Run by tests/schema/pgtap.sh (ctest -R schema_rules_commands).
 BEGIN;
-SELECT plan(40);
+SELECT plan(41);
 
 -- the data: JT/T 808 e-locks EL-1 (no trip), EL-2 (armed Mombasa -> Malaba, now on the road
 -- near Voi) and EL-3 (armed, now inside Malaba); OSM-1 speaks OsmAnd, which takes no command
@@ -214,6 +214,12 @@ SELECT throws_ok($$ DELETE FROM corridor.command_audit $$, 'CT409',
                  'audit_append_only: the command audit trail cannot be changed', 'DELETE is refused');
 SELECT throws_ok($$ TRUNCATE corridor.command_audit $$, 'CT409',
                  'audit_append_only: the command audit trail cannot be changed', 'TRUNCATE is refused');
+
+-- the JSON a move answers with (and pushes on /ws) carries the move itself in its trail
+SELECT is((corridor.command_cancel('EL-1', (corridor.command_create('EL-1',
+               '{"command": "locate", "reason": "trail check"}', 'officer:jane')::jsonb ->> 'id')::bigint,
+               'officer:jane')::jsonb -> 'audit' -> -1 ->> 'to'), 'cancelled',
+          'the answer''s trail ends with the move it reports');
 
 SELECT * FROM finish();
 ROLLBACK;
