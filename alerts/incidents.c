@@ -1,9 +1,9 @@
 /*
  * incidents.c: incidents, units and the response report for the API and the map
  * snapshot. The JSON shapes (corridor.incident_json, rru_json, ...) and every rule of the
- * lifecycle are built in the database (schema/rules/incidents.sql, dispatch.sql), so the REST answers, the
- * snapshot, the live messages and the RRU dispatches are the same objects; this file runs
- * the statements and maps the database's CTnnn errors to HTTP answers.
+ * lifecycle are built in the database (schema/rules/incidents.sql, dispatch.sql), so the REST
+ * answers, the snapshot, the live messages and the RRU dispatches are the same objects; this file
+ * runs the statements and maps the database's CTnnn errors to HTTP answers.
  *
  * Owns nothing; runs on the caller's thread with the caller's connection.
  */

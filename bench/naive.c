@@ -1,12 +1,12 @@
 /*
  * naive.c: the two baselines of bench/run.sh, on the benchmark's own data.
  *
- *   naive  what a straightforward PostGIS application does per ping (docs/performance.md): one INSERT
- *          of the position, one geofence query (ST_Intersects over corridor.geofences, its
- *          GiST index) and one route check (ST_DWithin on the armed trip's route as
- *          geography), three round trips, each INSERT its own commit.
- *   copy   the raw storage limit: COPY of the same kind of rows into corridor.positions
- *          (same table, same (seal, ts) btree), 10,000 rows per COPY and commit, no evaluation.
+ *   naive  what a straightforward PostGIS application does per ping (docs/performance.md): one
+ * INSERT of the position, one geofence query (ST_Intersects over corridor.geofences, its GiST
+ * index) and one route check (ST_DWithin on the armed trip's route as geography), three round
+ * trips, each INSERT its own commit. copy   the raw storage limit: COPY of the same kind of rows
+ * into corridor.positions (same table, same (seal, ts) btree), 10,000 rows per COPY and commit, no
+ * evaluation.
  *
  * Pings: seal k mod 10,000 (LD-SEAL-nnnnnn), the position is point k mod N of bench.points
  * (points on the road), the device time base + round seconds, base chosen per run so runs
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SEALS 10000
+#define SEALS     10000
 #define COPY_ROWS 10000
 
 struct thr {
@@ -82,7 +82,8 @@ static void run_naive(struct thr *t, PGconn *db)
         return;
     }
     double end = now_s() + t->seconds;
-    for (unsigned long long k = (unsigned long long)t->id; now_s() < end; k += (unsigned)t->n_threads) {
+    for (unsigned long long k = (unsigned long long)t->id; now_s() < end;
+         k += (unsigned)t->n_threads) {
         char seal[32], ts[32], lat[32], lon[32];
         int p = (int)(k % (unsigned long long)t->n_points);
         snprintf(seal, sizeof seal, "LD-SEAL-%06d", (int)(k % SEALS) + 1);
@@ -116,12 +117,12 @@ static void run_copy(struct thr *t, PGconn *db)
             time_t s = (time_t)(t->base + (int64_t)(k / SEALS));
             struct tm tm;
             gmtime_r(&s, &tm);
-            len += (size_t)snprintf(buf + len, row_max,
-                                    "LD-SEAL-%06d\t%04d-%02d-%02d %02d:%02d:%02d+00\t%.7f\t%.7f"
-                                    "\t60\t90\t80\tlocked\n",
-                                    (int)(k % SEALS) + 1, tm.tm_year + 1900, tm.tm_mon + 1,
-                                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t->lat[p],
-                                    t->lon[p]);
+            len +=
+                (size_t)snprintf(buf + len, row_max,
+                                 "LD-SEAL-%06d\t%04d-%02d-%02d %02d:%02d:%02d+00\t%.7f\t%.7f"
+                                 "\t60\t90\t80\tlocked\n",
+                                 (int)(k % SEALS) + 1, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                 tm.tm_hour, tm.tm_min, tm.tm_sec, t->lat[p], t->lon[p]);
         }
         PGresult *r = PQexec(db, "COPY corridor.positions (seal_id, ts, lat, lon, speed_kmh,"
                                  " bearing, battery, lock) FROM STDIN");
@@ -207,8 +208,14 @@ int main(int argc, char **argv)
     struct thr *t = calloc((size_t)n, sizeof *t);
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
-        t[i] = (struct thr){.id = i, .n_threads = n, .copy = copy, .seconds = seconds,
-                            .lat = lat, .lon = lon, .n_points = np, .base = base};
+        t[i] = (struct thr){.id = i,
+                            .n_threads = n,
+                            .copy = copy,
+                            .seconds = seconds,
+                            .lat = lat,
+                            .lon = lon,
+                            .n_points = np,
+                            .base = base};
         pthread_create(&t[i].t, NULL, thr_main, &t[i]);
     }
     unsigned long long done = 0;

@@ -258,7 +258,8 @@ void core_config_usage(FILE *out)
 {
     core_config d;
     core_config_defaults(&d);
-    fprintf(out, "  --config FILE            settings as \"name = value\" lines (any flag below)\n");
+    fprintf(out,
+            "  --config FILE            settings as \"name = value\" lines (any flag below)\n");
     for (size_t i = 0; i < N_SETTINGS; i++) {
         const struct setting *s = &settings[i];
         char flag[40], def[64] = "";

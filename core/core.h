@@ -14,15 +14,15 @@
 #include <stdio.h>
 
 /* ---- errors: 0 is success, negative CORE_E* or -errno on failure ---- */
-#define CORE_OK 0
-#define CORE_EINVAL (-1001)   /* bad input: the caller's fault */
-#define CORE_ETOOBIG (-1002)  /* input over a hard limit */
-#define CORE_EFULL (-1003)    /* queue or buffer full: try later */
-#define CORE_EDB (-1004)      /* database error */
-#define CORE_ECLOSED (-1005)  /* peer or queue closed */
+#define CORE_OK        0
+#define CORE_EINVAL    (-1001) /* bad input: the caller's fault */
+#define CORE_ETOOBIG   (-1002) /* input over a hard limit */
+#define CORE_EFULL     (-1003) /* queue or buffer full: try later */
+#define CORE_EDB       (-1004) /* database error */
+#define CORE_ECLOSED   (-1005) /* peer or queue closed */
 #define CORE_ENOTFOUND (-1006)
 #define CORE_ECONFLICT (-1007)
-#define CORE_EAGAIN (-1008)   /* not ready yet: incomplete frame, retry with more input */
+#define CORE_EAGAIN    (-1008) /* not ready yet: incomplete frame, retry with more input */
 
 /* Returns a static string naming err (a CORE_E* code or -errno). */
 const char *core_strerror(int err);
@@ -35,13 +35,13 @@ int core_log_parse_level(const char *s, enum core_log_level *out);
 void core_log(enum core_log_level level, const char *mod, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define core_debug(mod, ...) core_log(CORE_LOG_DEBUG, mod, __VA_ARGS__)
-#define core_info(mod, ...) core_log(CORE_LOG_INFO, mod, __VA_ARGS__)
-#define core_warn(mod, ...) core_log(CORE_LOG_WARN, mod, __VA_ARGS__)
+#define core_info(mod, ...)  core_log(CORE_LOG_INFO, mod, __VA_ARGS__)
+#define core_warn(mod, ...)  core_log(CORE_LOG_WARN, mod, __VA_ARGS__)
 #define core_error(mod, ...) core_log(CORE_LOG_ERROR, mod, __VA_ARGS__)
 
 /* ---- clock ---- */
-int64_t core_now_us(void);      /* wall clock, microseconds since the Unix epoch */
-int64_t core_mono_us(void);     /* monotonic, microseconds */
+int64_t core_now_us(void);  /* wall clock, microseconds since the Unix epoch */
+int64_t core_mono_us(void); /* monotonic, microseconds */
 /* Formats a Unix time in microseconds as ISO 8601 UTC with milliseconds into buf
  * (at least 32 bytes). Returns buf. */
 char *core_iso8601(int64_t us, char *buf, size_t n);
@@ -62,39 +62,39 @@ void core_civil_from_days(int64_t days, int *y, int *m, int *d);
 enum core_role { CORE_ROLE_INGEST = 1, CORE_ROLE_WEB = 2, CORE_ROLE_ALERTS = 4, CORE_ROLE_ALL = 7 };
 
 typedef struct core_config {
-    const char *db;            /* libpq conninfo, NULL: libpq defaults */
-    const char *role;          /* "all" or a comma list of ingest, web, alerts */
-    int roles;                 /* the parsed role, a mask of enum core_role */
-    const char *http;          /* ADDR:PORT of the web gateway */
-    const char *osmand;        /* ADDR:PORT of the OsmAnd listener, "" disables */
-    const char *jt808;         /* ADDR:PORT of the JT/T 808 listener, "" disables */
-    const char *ais;           /* ADDR:PORT of the AIS TCP+UDP listener, "" disables */
-    const char *ais_feeds[8];  /* HOST:PORT feeds to dial */
+    const char *db;           /* libpq conninfo, NULL: libpq defaults */
+    const char *role;         /* "all" or a comma list of ingest, web, alerts */
+    int roles;                /* the parsed role, a mask of enum core_role */
+    const char *http;         /* ADDR:PORT of the web gateway */
+    const char *osmand;       /* ADDR:PORT of the OsmAnd listener, "" disables */
+    const char *jt808;        /* ADDR:PORT of the JT/T 808 listener, "" disables */
+    const char *ais;          /* ADDR:PORT of the AIS TCP+UDP listener, "" disables */
+    const char *ais_feeds[8]; /* HOST:PORT feeds to dial */
     int n_ais_feeds;
-    const char *dispatch;      /* nng URL for RRU dispatch */
-    const char *events_url;    /* nng URL where the web gateway pulls events */
-    const char *static_dir;    /* the pages */
-    const char *vendor_dir;    /* npm packages the pages use */
+    const char *dispatch;   /* nng URL for RRU dispatch */
+    const char *events_url; /* nng URL where the web gateway pulls events */
+    const char *static_dir; /* the pages */
+    const char *vendor_dir; /* npm packages the pages use */
     const char *log_level;
-    int workers;               /* ingest worker threads */
-    int batch_max;             /* observations per batch */
-    int batch_ms;              /* longest a batch waits before it is sent */
-    int worker_regions;        /* workers keep a copy of the safe regions (057) */
-    int max_future_s;          /* device times further ahead than this are refused */
+    int workers;        /* ingest worker threads */
+    int batch_max;      /* observations per batch */
+    int batch_ms;       /* longest a batch waits before it is sent */
+    int worker_regions; /* workers keep a copy of the safe regions (057) */
+    int max_future_s;   /* device times further ahead than this are refused */
     int dispatch_ack_timeout_s;
-    int ws_queue_max;          /* incidents queued per websocket client before it is dropped */
-    int sweep_interval_s;      /* seconds between runs of the periodic rules */
-    int osmand_body_max;       /* bytes of an OsmAnd request body: 413 above */
-    int osmand_header_max;     /* bytes of an OsmAnd request's headers */
-    int no_migrate;            /* do not migrate at start-up */
-    const char *tls_cert;      /* PEM certificate (chain): the web gateway serves HTTPS/WSS */
-    const char *tls_key;       /* PEM private key of tls_cert */
-    int body_max;              /* bytes of a request body (413 above) */
-    int header_max;            /* bytes of a request's headers (431 above) */
-    int conn_per_ip;           /* open HTTP/ws connections per client address */
-    int rate_per_token;        /* requests per second per API token (429 above), 0: none */
-    int rate_burst;            /* requests a token may make at once before the rate applies */
-    int ws_message_max;        /* bytes of one client -> server websocket message */
+    int ws_queue_max;      /* incidents queued per websocket client before it is dropped */
+    int sweep_interval_s;  /* seconds between runs of the periodic rules */
+    int osmand_body_max;   /* bytes of an OsmAnd request body: 413 above */
+    int osmand_header_max; /* bytes of an OsmAnd request's headers */
+    int no_migrate;        /* do not migrate at start-up */
+    const char *tls_cert;  /* PEM certificate (chain): the web gateway serves HTTPS/WSS */
+    const char *tls_key;   /* PEM private key of tls_cert */
+    int body_max;          /* bytes of a request body (413 above) */
+    int header_max;        /* bytes of a request's headers (431 above) */
+    int conn_per_ip;       /* open HTTP/ws connections per client address */
+    int rate_per_token;    /* requests per second per API token (429 above), 0: none */
+    int rate_burst;        /* requests a token may make at once before the rate applies */
+    int ws_message_max;    /* bytes of one client -> server websocket message */
 } core_config;
 
 /* Fills cfg with the documented defaults. */
@@ -122,7 +122,7 @@ int core_split_hostport(const char *s, char *host, size_t n, int *port);
  * the queue only refuses when full. */
 typedef struct core_queue core_queue;
 core_queue *core_queue_new(size_t capacity);
-void core_queue_free(core_queue *q); /* items still queued are not freed */
+void core_queue_free(core_queue *q);            /* items still queued are not freed */
 int core_queue_push(core_queue *q, void *item); /* 0, or CORE_EFULL */
 void *core_queue_pop(core_queue *q);            /* NULL when empty */
 size_t core_queue_len(core_queue *q);
@@ -138,10 +138,10 @@ typedef struct core_owner {
     int set;
 } core_owner;
 #ifdef NDEBUG
-#define core_owner_take(o) ((void)(o))
+#define core_owner_take(o)  ((void)(o))
 #define core_owner_check(o) ((void)(o))
 #else
-#define core_owner_take(o) ((o)->id = pthread_self(), (o)->set = 1)
+#define core_owner_take(o)  ((o)->id = pthread_self(), (o)->set = 1)
 #define core_owner_check(o) core_owner_check_at((o), __func__)
 #endif
 void core_owner_check_at(const core_owner *o, const char *func);

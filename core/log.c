@@ -15,16 +15,26 @@ static enum core_log_level log_level = CORE_LOG_INFO;
 const char *core_strerror(int err)
 {
     switch (err) {
-    case CORE_OK: return "ok";
-    case CORE_EINVAL: return "invalid input";
-    case CORE_ETOOBIG: return "input too large";
-    case CORE_EFULL: return "full";
-    case CORE_EDB: return "database error";
-    case CORE_ECLOSED: return "closed";
-    case CORE_ENOTFOUND: return "not found";
-    case CORE_ECONFLICT: return "conflict";
-    case CORE_EAGAIN: return "incomplete";
-    default: return err < 0 && err > -4096 ? strerror(-err) : "unknown error";
+    case CORE_OK:
+        return "ok";
+    case CORE_EINVAL:
+        return "invalid input";
+    case CORE_ETOOBIG:
+        return "input too large";
+    case CORE_EFULL:
+        return "full";
+    case CORE_EDB:
+        return "database error";
+    case CORE_ECLOSED:
+        return "closed";
+    case CORE_ENOTFOUND:
+        return "not found";
+    case CORE_ECONFLICT:
+        return "conflict";
+    case CORE_EAGAIN:
+        return "incomplete";
+    default:
+        return err < 0 && err > -4096 ? strerror(-err) : "unknown error";
     }
 }
 
@@ -67,8 +77,8 @@ void core_log(enum core_log_level level, const char *mod, const char *fmt, ...)
         esc[j++] = c;
     }
     esc[j] = 0;
-    fprintf(stderr, "ts=%s level=%s mod=%s msg=\"%s\"\n", core_iso8601(core_now_us(), ts, sizeof ts),
-            names[level], mod, esc);
+    fprintf(stderr, "ts=%s level=%s mod=%s msg=\"%s\"\n",
+            core_iso8601(core_now_us(), ts, sizeof ts), names[level], mod, esc);
 }
 
 void core_owner_check_at(const core_owner *o, const char *func)

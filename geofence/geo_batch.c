@@ -16,9 +16,9 @@
 #include <string.h>
 #include <time.h>
 
-#define GEO_NCOLS 11
+#define GEO_NCOLS  11
 #define GEO_NXCOLS 5 /* f_i, f_last, f_prev, f_ver, r_i */
-#define GEO_STMT  "corridor_ingest_batch"
+#define GEO_STMT   "corridor_ingest_batch"
 #define GEO_STMT_H "corridor_ingest_hinted"
 /* a position message, the seal id escaped at worst */
 #define GEO_POSITION_JSON_MAX 1024
@@ -271,8 +271,7 @@ int geo_batch_send(geo_batch *b, PGconn *conn, geo_quiet *q)
         for (int i = 0; i < b->len; i++)
             put_obs(p, &b->obs[i], i == 0);
         close_cols(p, b->col, GEO_NCOLS, values);
-        return PQsendQueryPrepared(conn, GEO_STMT, GEO_NCOLS, values, NULL, NULL, 0) ? 0
-                                                                                     : CORE_EDB;
+        return PQsendQueryPrepared(conn, GEO_STMT, GEO_NCOLS, values, NULL, NULL, 0) ? 0 : CORE_EDB;
     }
     /* $1 the grid's generation, $2-$16 the quiet fixes (f), $17-$28 the rest (r) */
     char *r[GEO_NCOLS], *x[GEO_NXCOLS], gen[24];
@@ -305,8 +304,8 @@ int geo_batch_send(geo_batch *b, PGconn *conn, geo_quiet *q)
     close_cols(x, b->xcol, 4, values + 1 + GEO_NCOLS);
     close_cols(r, b->rcol, GEO_NCOLS, values + 5 + GEO_NCOLS);
     close_cols(x + 4, b->xcol + 4, 1, values + 5 + 2 * GEO_NCOLS);
-    return PQsendQueryPrepared(conn, GEO_STMT_H, 2 * GEO_NCOLS + GEO_NXCOLS + 1, values, NULL,
-                               NULL, 0)
+    return PQsendQueryPrepared(conn, GEO_STMT_H, 2 * GEO_NCOLS + GEO_NXCOLS + 1, values, NULL, NULL,
+                               0)
                ? 0
                : CORE_EDB;
 }
@@ -360,8 +359,8 @@ size_t geo_position_json(const geo_obs *o, char *buf, size_t cap)
     p += snprintf(p, (size_t)(end - p), "{\"type\":\"position\",\"seal_id\":");
     p = json_str(p, end, o->seal_id);
     p += snprintf(p, (size_t)(end - p),
-                  ",\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"lat\":",
-                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  ",\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"lat\":", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                   (int)(o->ts_us % 1000000 / 1000));
 #define FIELD(name, expr)                                                                          \
     do {                                                                                           \

@@ -16,8 +16,7 @@ typedef struct geo_qseal geo_qseal;
  * quiet by the worker's copy, 2 = quiet and its seal's newest here; who[i] its seal in
  * the copy (NULL when unknown). Returns the number of fixes of kind 1 or 2; 0 when the
  * copy cannot be used (no grid yet, or a newer generation reported). */
-int geo_quiet_pick(geo_quiet *q, const geo_obs *obs, int n, geo_qseal **who,
-                   unsigned char *kind);
+int geo_quiet_pick(geo_quiet *q, const geo_obs *obs, int n, geo_qseal **who, unsigned char *kind);
 /* The newest stored fix (microseconds) and region version the database must still have
  * for s's fixes to be stored as quiet. */
 int64_t geo_qseal_prev_us(const geo_qseal *s);

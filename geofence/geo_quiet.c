@@ -30,7 +30,7 @@
 #include <string.h>
 
 #define GEO_QUIET_MARGIN 1e-9
-#define GEO_QUIET_STEP   0.0089 /* ingest_quiet: a step of ~1 km is evaluated */
+#define GEO_QUIET_STEP   0.0089  /* ingest_quiet: a step of ~1 km is evaluated */
 #define GEO_QUIET_SEALS  1000000 /* beyond this many seals the copy starts afresh */
 
 struct geo_qseal {
@@ -569,8 +569,8 @@ static double clearance(geo_quiet *q, double lat, double lon, int from, int to)
 
 /* 1 if the fences containing (lat, lon) are exactly fences[0..nf) (sorted), 0 if not or
  * not sure. With s, a match leaves s a clearance disc around the point. */
-static int same_fences(geo_quiet *q, geo_qseal *s, double lat, double lon,
-                       const int64_t *fences, int nf)
+static int same_fences(geo_quiet *q, geo_qseal *s, double lat, double lon, const int64_t *fences,
+                       int nf)
 {
     /* corridor.cell01 of the same doubles: the same cell */
     int64_t key = ((int64_t)floor(lon * 100) + 18000) * 100000 + ((int64_t)floor(lat * 100) + 9000);
@@ -663,13 +663,13 @@ static int fix_quiet(geo_quiet *q, geo_qseal *s, const geo_obs *o, double lat, d
         return 1; /* inside the fence disc */
     if (s->nf < 0)
         return 0;
-    if (s->c_gen == q->gen && s->c_r > m && sq(lat - s->c_lat) + sq(lon - s->c_lon) < sq(s->c_r - m))
+    if (s->c_gen == q->gen && s->c_r > m &&
+        sq(lat - s->c_lat) + sq(lon - s->c_lon) < sq(s->c_r - m))
         return 1; /* inside the disc where the fences were last found to be the region's */
     return same_fences(q, s, lat, lon, s->fences, s->nf);
 }
 
-int geo_quiet_pick(geo_quiet *q, const geo_obs *obs, int n, geo_qseal **who,
-                   unsigned char *kind)
+int geo_quiet_pick(geo_quiet *q, const geo_obs *obs, int n, geo_qseal **who, unsigned char *kind)
 {
     memset(kind, 0, (size_t)n);
     memset(who, 0, (size_t)n * sizeof *who);

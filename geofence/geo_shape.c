@@ -61,8 +61,9 @@ static int positions_ok(const char *text, char *reason, size_t n)
              json_object_object_get_ex(root, "coordinates", &coords) && coords_ok(coords, 0);
     json_object_put(root);
     if (!ok)
-        snprintf(reason, n, "not a GeoJSON geometry: every position must be 2 or 3 finite "
-                            "numbers and no coordinate array may be empty");
+        snprintf(reason, n,
+                 "not a GeoJSON geometry: every position must be 2 or 3 finite "
+                 "numbers and no coordinate array may be empty");
     return ok;
 }
 
@@ -121,9 +122,10 @@ int geo_shape_validate(const char *geojson, size_t len, char *reason, size_t n)
     if (!GEOSGeom_getXMin_r(h, g, &xmin) || !GEOSGeom_getXMax_r(h, g, &xmax) ||
         !GEOSGeom_getYMin_r(h, g, &ymin) || !GEOSGeom_getYMax_r(h, g, &ymax))
         goto fail;
-    if (!isfinite(xmin) || !isfinite(xmax) || !isfinite(ymin) || !isfinite(ymax) ||
-        xmin < -180 || xmax > 180 || ymin < -90 || ymax > 90) {
-        snprintf(reason, n, "coordinates outside WGS 84 bounds (longitude -180..180, latitude -90..90)");
+    if (!isfinite(xmin) || !isfinite(xmax) || !isfinite(ymin) || !isfinite(ymax) || xmin < -180 ||
+        xmax > 180 || ymin < -90 || ymax > 90) {
+        snprintf(reason, n,
+                 "coordinates outside WGS 84 bounds (longitude -180..180, latitude -90..90)");
         goto done;
     }
     char *why = GEOSisValidReason_r(h, g);

@@ -74,7 +74,8 @@ typedef struct geo_result_ops {
     /* quiet: n fixes of the batch were stored without rule work (schema/rules/regions.sql);
      * never published. May be NULL. */
     void (*quiet)(void *arg, int n);
-    /* hinted: n of those the worker's copy had found quiet (corridor.ingest_hinted). May be NULL. */
+    /* hinted: n of those the worker's copy had found quiet (corridor.ingest_hinted). May be NULL.
+     */
     void (*hinted)(void *arg, int n);
 } geo_result_ops;
 

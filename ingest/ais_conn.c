@@ -775,8 +775,8 @@ int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, cha
     st->db = ingest_dbpipe_new(st->base, st->cfg->db, "corridord-ais", name, AIS_BACKOFF_MAX_S,
                                &db_ops, st);
     st->udp_ev = event_new(st->base, udp_fd, EV_READ | EV_PERSIST, on_udp, st);
-    if (!st->open || !st->sent || !st->params || !st->udp_dec || !st->batch_timer ||
-        !st->db || !st->udp_ev) {
+    if (!st->open || !st->sent || !st->params || !st->udp_dec || !st->batch_timer || !st->db ||
+        !st->udp_ev) {
         snprintf(err, n, "out of memory");
         rc = -ENOMEM;
         goto fail;

@@ -122,8 +122,8 @@ static void refuse(ingest_cmdq *q, PGconn *db, long long id, const char *why)
     char idt[24];
     snprintf(idt, sizeof idt, "%lld", id);
     const char *v[2] = {idt, why};
-    PGresult *r = PQexecParams(db, "SELECT corridor.command_refused($1::bigint, $2)::text", 2,
-                               NULL, v, NULL, NULL, 0);
+    PGresult *r = PQexecParams(db, "SELECT corridor.command_refused($1::bigint, $2)::text", 2, NULL,
+                               v, NULL, NULL, 0);
     publish(q, r);
     PQclear(r);
 }
@@ -135,8 +135,10 @@ static void deliver(ingest_cmdq *q, seal_entry *e)
     if (!db || !e->p->send)
         return;
     const char *v[1] = {e->seal_id};
-    PGresult *due = PQexecParams(db, "SELECT id, command, params, attempt FROM "
-                                     "corridor.command_due($1)", 1, NULL, v, NULL, NULL, 0);
+    PGresult *due = PQexecParams(db,
+                                 "SELECT id, command, params, attempt FROM "
+                                 "corridor.command_due($1)",
+                                 1, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(due) != PGRES_TUPLES_OK) {
         core_warn(MOD, "seal %s: command_due: %s", e->seal_id, PQerrorMessage(db));
         PQclear(due);
@@ -161,8 +163,10 @@ static void deliver(ingest_cmdq *q, seal_entry *e)
         snprintf(st, sizeof st, "%d", serial);
         snprintf(mt, sizeof mt, "%d", msg_id);
         const char *sv[3] = {idt, st, mt};
-        PGresult *r = PQexecParams(db, "SELECT corridor.command_sent($1::bigint, $2::int, $3::int)"
-                                       "::text", 3, NULL, sv, NULL, NULL, 0);
+        PGresult *r = PQexecParams(db,
+                                   "SELECT corridor.command_sent($1::bigint, $2::int, $3::int)"
+                                   "::text",
+                                   3, NULL, sv, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
             core_warn(MOD, "seal %s: command_sent: %s", e->seal_id, PQerrorMessage(db));
         publish(q, r);
@@ -214,7 +218,8 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
     PGconn *db = ingest_worker_ctl(q->w);
     if (!db)
         return;
-    PGresult *r = PQexec(db, "SELECT DISTINCT seal_id FROM corridor.commands WHERE state = 'queued'");
+    PGresult *r =
+        PQexec(db, "SELECT DISTINCT seal_id FROM corridor.commands WHERE state = 'queued'");
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         for (int i = 0; i < PQntuples(r); i++)
             deliver_to(q, PQgetvalue(r, i, 0));
@@ -258,8 +263,7 @@ void ingest_commands_free(ingest_cmdq *q)
     free(q);
 }
 
-void ingest_seal_online(ingest_worker *w, const ingest_protocol *p, const char *seal_id,
-                        void *conn)
+void ingest_seal_online(ingest_worker *w, const ingest_protocol *p, const char *seal_id, void *conn)
 {
     ingest_cmdq *q = ingest_worker_cmdq(w);
     if (!q || !p->send)
@@ -295,8 +299,8 @@ void ingest_seal_offline(ingest_worker *w, const char *seal_id, void *conn)
     }
 }
 
-int ingest_command_answer(ingest_worker *w, const char *seal_id, int serial, int msg_id,
-                          int result, const char *lock, int position)
+int ingest_command_answer(ingest_worker *w, const char *seal_id, int serial, int msg_id, int result,
+                          const char *lock, int position)
 {
     ingest_cmdq *q = ingest_worker_cmdq(w);
     PGconn *db = ingest_worker_ctl(w);
@@ -307,9 +311,12 @@ int ingest_command_answer(ingest_worker *w, const char *seal_id, int serial, int
     snprintf(mt, sizeof mt, "%d", msg_id);
     snprintf(rt, sizeof rt, "%d", result);
     const char *v[6] = {seal_id, st, msg_id ? mt : NULL, rt, lock, position ? "t" : "f"};
-    PGresult *r = PQexecParams(db, "SELECT corridor.command_answer($1, $2::int, $3::int, $4::int,"
-                                   " $5, $6::boolean)::text", 6, NULL, v, NULL, NULL, 0);
-    int matched = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0);
+    PGresult *r = PQexecParams(db,
+                               "SELECT corridor.command_answer($1, $2::int, $3::int, $4::int,"
+                               " $5, $6::boolean)::text",
+                               6, NULL, v, NULL, NULL, 0);
+    int matched =
+        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         core_warn(MOD, "seal %s: command_answer: %s", seal_id, PQerrorMessage(db));
     publish(q, r);

@@ -76,8 +76,7 @@ void ingest_jt808_stop(void *state);
 
 /* AIS NMEA over TCP and UDP (ingest/ais_conn.c), when ingest/ais.cmake defines
  * HAVE_INGEST_AIS. tcp_fd and udp_fd are listening sockets the handler owns. */
-int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, char *err,
-                     size_t n);
+int ingest_ais_start(ingest_worker *w, int tcp_fd, int udp_fd, void **state, char *err, size_t n);
 void ingest_ais_stop(void *state);
 
 /* ---- decoders (pure functions, unit-tested and fuzzed) ---- */
@@ -85,7 +84,7 @@ void ingest_ais_stop(void *state);
 /* Parses an OsmAnd request (query string or form body, or the Traccar Client JSON body
  * when json is non-zero) into obs. now_us and max_future_s bound the device time.
  * Returns 0, or CORE_EINVAL with a precise reason ("latitude 91.5 outside -90..90"). */
-int ingest_osmand_parse(const char *text, size_t len, int json, int64_t now_us,
-                        int max_future_s, geo_obs *obs, char *reason, size_t n);
+int ingest_osmand_parse(const char *text, size_t len, int json, int64_t now_us, int max_future_s,
+                        geo_obs *obs, char *reason, size_t n);
 
 #endif

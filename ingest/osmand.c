@@ -25,7 +25,7 @@
 
 #define MOD "osmand"
 /* The parser's own ceiling; the served limit is --osmand-body-max (default 16 KiB). */
-#define OSMAND_MAX_BODY (1024 * 1024)
+#define OSMAND_MAX_BODY  (1024 * 1024)
 #define OSMAND_TIMEOUT_S 60
 
 /* A parsed ping waiting for room in the worker's batches (backpressure). */
@@ -195,8 +195,8 @@ static int set_alarm(geo_obs *o, const char *v, char *reason, size_t n)
     return 0;
 }
 
-static int parse_query(const char *text, size_t len, int64_t now_us, int max_future_s,
-                       geo_obs *o, char *reason, size_t n)
+static int parse_query(const char *text, size_t len, int64_t now_us, int max_future_s, geo_obs *o,
+                       char *reason, size_t n)
 {
     int have_lat = 0, have_lon = 0;
     const char *p = text, *end = text + len;
@@ -298,8 +298,8 @@ static int json_num(json_object *obj, const char *key, double *out)
 /* Traccar Client 9: {"device_id": "...", "location": {"timestamp": ISO, "coords":
  * {"latitude", "longitude", "speed" (m/s), "heading", "altitude", "accuracy"},
  * "battery": {"level": 0..1}, "extras": {"lock", "alarm"}}} */
-static int parse_json(const char *text, size_t len, int64_t now_us, int max_future_s,
-                      geo_obs *o, char *reason, size_t n)
+static int parse_json(const char *text, size_t len, int64_t now_us, int max_future_s, geo_obs *o,
+                      char *reason, size_t n)
 {
     int rc = CORE_EINVAL, have_lat = 0, have_lon = 0;
     json_tokener *tok = json_tokener_new_ex(16);
@@ -411,8 +411,8 @@ done:
     return rc;
 }
 
-int ingest_osmand_parse(const char *text, size_t len, int json, int64_t now_us,
-                        int max_future_s, geo_obs *obs, char *reason, size_t n)
+int ingest_osmand_parse(const char *text, size_t len, int json, int64_t now_us, int max_future_s,
+                        geo_obs *obs, char *reason, size_t n)
 {
     geo_obs_clear(obs);
     if (len > OSMAND_MAX_BODY) {
@@ -521,8 +521,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         }
         evbuffer_remove(in, body, len);
         body[len] = 0;
-        const char *ct =
-            evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
         json = (ct && strstr(ct, "json")) || (len && body[0] == '{');
         text = body;
         if (len == 0) { /* POST with the parameters in the query string */

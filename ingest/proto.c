@@ -15,8 +15,7 @@
 #include <unistd.h>
 
 /* Opens the listener at hostport (flag named for the reason) into *fd. */
-static int listen_on(const char *flag, const char *hostport, int type, int *fd, char *err,
-                     size_t n)
+static int listen_on(const char *flag, const char *hostport, int type, int *fd, char *err, size_t n)
 {
     if ((*fd = ingest_listen(hostport, type)) < 0) {
         snprintf(err, n, "--%s %s: %s", flag, hostport, core_strerror(*fd));
@@ -48,8 +47,7 @@ static int tcp_start(ingest_worker *w, const char *flag, const char *hostport,
 /* ---- OsmAnd: listens only ---- */
 static int osmand_start(ingest_worker *w, void **state, char *err, size_t n)
 {
-    return tcp_start(w, "osmand", ingest_worker_cfg(w)->osmand, ingest_osmand_start, state, err,
-                     n);
+    return tcp_start(w, "osmand", ingest_worker_cfg(w)->osmand, ingest_osmand_start, state, err, n);
 }
 
 static const ingest_protocol osmand = {
@@ -66,9 +64,8 @@ static int jt808_start(ingest_worker *w, void **state, char *err, size_t n)
     return tcp_start(w, "jt808", ingest_worker_cfg(w)->jt808, ingest_jt808_start, state, err, n);
 }
 
-static const char *const jt808_commands[] = {"set_interval", "set_params", "locate", "seal",
-                                             "unseal",       "text",       "reboot", "alarm_ack",
-                                             NULL};
+static const char *const jt808_commands[] = {
+    "set_interval", "set_params", "locate", "seal", "unseal", "text", "reboot", "alarm_ack", NULL};
 
 const ingest_protocol ingest_jt808_protocol = {
     .name = "jt808",

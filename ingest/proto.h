@@ -42,8 +42,7 @@ typedef struct ingest_protocol {
      * it. 0 with the frame's *serial and *msg_id (what the device's answer names), or
      * CORE_EINVAL with a reason (the command cannot be expressed for this device; the
      * queue fails it), CORE_ECLOSED when the connection is going. May be NULL. */
-    int (*send)(void *conn, const ingest_cmd *cmd, int *serial, int *msg_id, char *err,
-                size_t n);
+    int (*send)(void *conn, const ingest_cmd *cmd, int *serial, int *msg_id, char *err, size_t n);
     /* Prometheus text of the module over every worker's state (may be NULL). */
     size_t (*metrics)(void *const *states, int n, char *buf, size_t cap);
     /* The module's feeds as a JSON array (GET /api/feeds; may be NULL). */
@@ -79,8 +78,8 @@ void ingest_seal_offline(ingest_worker *w, const char *seal_id, void *conn);
  * answer reports ("open", "locked", or NULL) and position 1 when it carried a position.
  * Runs before the answer's own fix is submitted, so an unseal's confirmation is recorded
  * before the opening is evaluated. 1 when it matched a command, else 0. */
-int ingest_command_answer(ingest_worker *w, const char *seal_id, int serial, int msg_id,
-                          int result, const char *lock, int position);
+int ingest_command_answer(ingest_worker *w, const char *seal_id, int serial, int msg_id, int result,
+                          const char *lock, int position);
 
 /* The queue of worker w, made and freed by worker.c: NULL when it cannot be made (then
  * nothing is sent; the commands wait in the database). Worker thread. */

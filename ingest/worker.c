@@ -87,9 +87,9 @@ struct ingest_worker {
     core_owner owner; /* the worker's thread, from worker_main on */
     struct event_base *base;
     struct event *batch_timer, *stop_ev;
-    ingest_dbpipe *db; /* the batches' connection (dbpipe.h) */
-    PGconn *ctl;       /* blocking, for rare control look-ups */
-    int batch_failed;  /* the batch in flight had an error result */
+    ingest_dbpipe *db;    /* the batches' connection (dbpipe.h) */
+    PGconn *ctl;          /* blocking, for rare control look-ups */
+    int batch_failed;     /* the batch in flight had an error result */
     geo_quiet *quiet;     /* the copy of the safe regions, NULL with --worker-regions 0 */
     int64_t quiet_try_us; /* when loading the grid may be tried again */
     struct side open, sent;
@@ -310,8 +310,7 @@ static geo_quiet *quiet_copy(ingest_worker *w)
     char err[512] = "no control connection to the database";
     PGconn *ctl = ingest_worker_ctl(w);
     if (!ctl || geo_quiet_load(w->quiet, ctl, err, sizeof err)) {
-        core_warn(MOD, "worker %d: %s; quiet fixes are found by the database alone", w->id,
-                  err);
+        core_warn(MOD, "worker %d: %s; quiet fixes are found by the database alone", w->id, err);
         w->quiet_try_us = now + 5000000;
         return NULL;
     }

@@ -8,19 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MOD "schema"
+#define MOD      "schema"
 #define LOCK_KEY "1129270853"
 
 /* The code the database runs, as one digest: every function and trigger of schema
  * corridor. Recorded after the rule files are applied (the rule_files row "catalogue"), so
  * a function changed by hand since then is seen as well as a database migrated by another
  * corridord. */
-#define CATALOGUE_MD5                                                                          \
-    "SELECT md5(coalesce(string_agg(d, E'\\n' ORDER BY d), '')) FROM ("                         \
-    " SELECT pg_get_functiondef(p.oid) AS d FROM pg_proc p"                                    \
-    " WHERE p.pronamespace = 'corridor'::regnamespace AND p.prokind IN ('f', 'p')"             \
-    " UNION ALL SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t"                             \
-    " JOIN pg_class c ON c.oid = t.tgrelid"                                                    \
+#define CATALOGUE_MD5                                                                              \
+    "SELECT md5(coalesce(string_agg(d, E'\\n' ORDER BY d), '')) FROM ("                            \
+    " SELECT pg_get_functiondef(p.oid) AS d FROM pg_proc p"                                        \
+    " WHERE p.pronamespace = 'corridor'::regnamespace AND p.prokind IN ('f', 'p')"                 \
+    " UNION ALL SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t"                                 \
+    " JOIN pg_class c ON c.oid = t.tgrelid"                                                        \
     " WHERE c.relnamespace = 'corridor'::regnamespace AND NOT t.tgisinternal) x"
 
 static int exec_ok(PGconn *conn, const char *sql, char *err, size_t n)
@@ -57,7 +57,7 @@ static const struct schema_file *find(const struct schema_file *files, size_t nf
 
 /* What the database records, next to what the binary carries. */
 struct state {
-    unsigned char *applied; /* per schema_migrations[i]: recorded */
+    unsigned char *applied;  /* per schema_migrations[i]: recorded */
     unsigned char *unsummed; /* recorded by a runner that kept no checksum */
     size_t pending;
     size_t nunsummed;
@@ -111,8 +111,9 @@ static int read_state(PGconn *conn, struct state *st, char *err, size_t n)
     if (rc)
         return rc;
 
-    r = PQexec(conn, "SELECT name, checksum, checksum = CASE name WHEN 'catalogue' THEN (" CATALOGUE_MD5
-                     ") END FROM corridor.rule_files");
+    r = PQexec(conn,
+               "SELECT name, checksum, checksum = CASE name WHEN 'catalogue' THEN (" CATALOGUE_MD5
+               ") END FROM corridor.rule_files");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, n, "%s", PQresultErrorMessage(r));
         PQclear(r);
@@ -183,8 +184,8 @@ static int apply(PGconn *conn, const struct state *st, int rules, char *err, siz
         const struct schema_file *f = &schema_migrations[i];
         const char *vals[2] = {f->name, f->sha256};
         if (st->unsummed[i]) {
-            if (exec_params(conn, "UPDATE corridor.migrations SET checksum = $2 WHERE name = $1",
-                            2, vals, err, n))
+            if (exec_params(conn, "UPDATE corridor.migrations SET checksum = $2 WHERE name = $1", 2,
+                            vals, err, n))
                 return CORE_EDB;
             continue;
         }
@@ -194,8 +195,8 @@ static int apply(PGconn *conn, const struct state *st, int rules, char *err, siz
             snprintf(err, n, "migration %s: %s", f->name, sub);
             return CORE_EDB;
         }
-        if (exec_params(conn, "INSERT INTO corridor.migrations(name, checksum) VALUES ($1, $2)",
-                        2, vals, err, n))
+        if (exec_params(conn, "INSERT INTO corridor.migrations(name, checksum) VALUES ($1, $2)", 2,
+                        vals, err, n))
             return CORE_EDB;
         core_info(MOD, "applied migration %s", f->name);
     }
@@ -213,15 +214,16 @@ static int apply(PGconn *conn, const struct state *st, int rules, char *err, siz
             snprintf(err, n, "rules/%s: %s", f->name, sub);
             return CORE_EDB;
         }
-        if (exec_params(conn, "INSERT INTO corridor.rule_files(name, checksum) VALUES ($1, $2)",
-                        2, vals, err, n))
+        if (exec_params(conn, "INSERT INTO corridor.rule_files(name, checksum) VALUES ($1, $2)", 2,
+                        vals, err, n))
             return CORE_EDB;
     }
     if (drop_leftovers(conn, err, n) ||
-        exec_ok(conn,
-                "INSERT INTO corridor.rule_files(name, checksum) VALUES ('catalogue', (" CATALOGUE_MD5
-                "))",
-                err, n))
+        exec_ok(
+            conn,
+            "INSERT INTO corridor.rule_files(name, checksum) VALUES ('catalogue', (" CATALOGUE_MD5
+            "))",
+            err, n))
         return CORE_EDB;
     core_info(MOD, "applied the %zu rule files", schema_n_rules);
     return 0;

@@ -21,8 +21,8 @@
 #include <stddef.h>
 
 struct schema_file {
-    const char *name;   /* "001_base.sql", "ingest.sql" */
-    const char *sql;    /* NUL-terminated text */
+    const char *name; /* "001_base.sql", "ingest.sql" */
+    const char *sql;  /* NUL-terminated text */
     size_t len;
     const char *sha256; /* of the text, lowercase hex */
 };

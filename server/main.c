@@ -23,11 +23,12 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: corridord [migrate] [options]\n"
-                 "  corridord            run the monitoring-centre server\n"
-                 "  corridord migrate    apply pending schema migrations and the rule files, and exit\n"
-                 "  corridord token ...  create, list or revoke API tokens (token --help)\n"
-                 "options:\n");
+    fprintf(out,
+            "usage: corridord [migrate] [options]\n"
+            "  corridord            run the monitoring-centre server\n"
+            "  corridord migrate    apply pending schema migrations and the rule files, and exit\n"
+            "  corridord token ...  create, list or revoke API tokens (token --help)\n"
+            "options:\n");
     core_config_usage(out);
 }
 
@@ -47,8 +48,7 @@ static PGconn *connect_and_migrate(const core_config *cfg, int migrate)
     int rc = migrate ? schema_migrate_rules(db, migrate == 2, err, sizeof err)
                      : schema_ensure_partitions(db, err, sizeof err);
     if (!migrate && rc == 0 && schema_check(db, err, sizeof err) == 0)
-        core_warn(MOD, "--no-migrate: the database does not run this corridord's schema (%s)",
-                  err);
+        core_warn(MOD, "--no-migrate: the database does not run this corridord's schema (%s)", err);
     if (rc < 0) {
         core_error(MOD, "%s", err);
         PQfinish(db);
@@ -130,8 +130,9 @@ int main(int argc, char **argv)
     alert_dispatch *dp = NULL;
 
     if (!(cfg.roles & CORE_ROLE_WEB) && strncmp(cfg.events_url, "inproc://", 9) == 0)
-        core_warn(MOD, "--role %s without web: events go to %s, where no gateway listens in this "
-                       "process; give --events-url tcp://GATEWAY:PORT",
+        core_warn(MOD,
+                  "--role %s without web: events go to %s, where no gateway listens in this "
+                  "process; give --events-url tcp://GATEWAY:PORT",
                   cfg.role, cfg.events_url);
     /* the workers dial the gateway's event socket without waiting, so either may be
      * first; the workers go first because the gateway's hooks read their counters */

@@ -174,7 +174,7 @@ int64_t sim_hist_value(int idx); /* representative (midpoint) value of a bucket 
 
 /* ---- JT/T 808 terminal connections for the load mode (load_jt808.c) ---- */
 #define SIM_JT_INFLIGHT_MAX 1024 /* 0x0200 frames awaiting their 0x8001 per connection */
-#define SIM_JT_PEND_MAX 2048     /* bytes of frames gathered per connection and loop turn */
+#define SIM_JT_PEND_MAX     2048 /* bytes of frames gathered per connection and loop turn */
 struct ingest_jt808_location;
 typedef struct sim_jt sim_jt;
 /* status: 200 for an 0x8001 result 0, 400 + result for another result, or a negative
@@ -203,12 +203,12 @@ void sim_jt_free(sim_jt *j);
 /* ---- modes ---- */
 typedef struct sim_opts {
     const char *http, *osmand, *data, *token, *proto;
-    const char *jt808; /* load --protocol jt808: the JT/T 808 listener */
+    const char *jt808;         /* load --protocol jt808: the JT/T 808 listener */
     const char *register_http; /* load: where to register seals, NULL: not */
     int seals, connections, pipeline;
     double speedup, interval_s, duration_s, rate;
-    double device_time; /* load jt808: Unix seconds of each seal's first ping; 0: auto */
-    int backfill;       /* load jt808: positions each terminal replays as a 0x0704 batch */
+    double device_time;  /* load jt808: Unix seconds of each seal's first ping; 0: auto */
+    int backfill;        /* load jt808: positions each terminal replays as a 0x0704 batch */
     int ignore_commands; /* elocks, load jt808: terminals take no notice of commands */
 } sim_opts;
 
@@ -216,7 +216,7 @@ typedef struct sim_opts {
 int sim_demo_data(const sim_opts *o);
 int sim_scenario(const sim_opts *o);
 int sim_load(const sim_opts *o);
-int sim_trips(const sim_opts *o); /* trips.c */
+int sim_trips(const sim_opts *o);  /* trips.c */
 int sim_elocks(const sim_opts *o); /* elock.c */
 /* `corridor-sim ais ...` (ais_feed.c) parses its own flags: argv[1] is "ais". */
 int sim_ais_main(int argc, char **argv);

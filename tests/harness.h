@@ -27,7 +27,7 @@ typedef struct harness_server {
     pid_t pid;
     int http_port, osmand_port, jt808_port, ais_port;
     char db[128];
-    char log[256]; /* the server's stderr goes here */
+    char log[256];  /* the server's stderr goes here */
     char token[96]; /* an admin API token made right after the start (harness_http sends it) */
     int tls;        /* started with --tls-cert: HTTPS only (harness_http cannot talk to it) */
 } harness_server;

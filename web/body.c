@@ -48,14 +48,10 @@ static const struct {
     const char *pattern;
     const char *const *keys;
 } bodies[] = {
-    {"/api/seals", seal_keys},
-    {"/api/seals/{id}/commands", command_keys},
-    {"/api/geofences", fence_keys},
-    {"/api/incidents/{id}/actions", action_keys},
-    {"/api/rrus", rru_keys},
-    {"/api/routes", route_keys},
-    {"/api/trips", trip_keys},
-    {"/api/watchlist", watch_keys},
+    {"/api/seals", seal_keys},      {"/api/seals/{id}/commands", command_keys},
+    {"/api/geofences", fence_keys}, {"/api/incidents/{id}/actions", action_keys},
+    {"/api/rrus", rru_keys},        {"/api/routes", route_keys},
+    {"/api/trips", trip_keys},      {"/api/watchlist", watch_keys},
 };
 
 int web_utf8_valid(const char *s, size_t n)

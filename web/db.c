@@ -35,7 +35,8 @@ static const struct {
      "INSERT INTO corridor.seals (id, protocol, device_id, timezone) VALUES ($1, $2, $3, $4)"
      " RETURNING json_build_object('id', id, 'protocol', protocol, 'device_id', device_id,"
      "  'timezone', timezone,"
-     "  'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text",
+     "  'created_at', to_char(created_at AT TIME ZONE 'UTC', "
+     "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text",
      4},
     {"web_geofences",
      "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg("
@@ -84,8 +85,7 @@ static const struct {
      "SELECT corridor.vessel_get($1::bigint,"
      " coalesce($2::timestamptz, now() - interval '24 hours'))::text",
      2},
-    {"web_vessels_recent", "SELECT corridor.vessel_list(NULL, now() - interval '1 hour')::text",
-     0},
+    {"web_vessels_recent", "SELECT corridor.vessel_list(NULL, now() - interval '1 hour')::text", 0},
     {"web_watch_add", "SELECT corridor.watchlist_add($1::jsonb)::text", 1},
     {"web_watch_remove", "SELECT corridor.watchlist_remove($1::bigint, $2::text)::text", 2},
     {"web_watch_list", "SELECT corridor.watchlist_list($1::boolean)::text", 1},
@@ -278,12 +278,13 @@ static void db_answer_error(web_resp *resp, PGresult *r, const char *bad_code,
     json_object_put(o);
 }
 
-PGresult *web_db_json(web_db *d, web_resp *resp, const char *stmt, int n,
-                      const char *const *vals, const char *bad_code, const char *bad_detail)
+PGresult *web_db_json(web_db *d, web_resp *resp, const char *stmt, int n, const char *const *vals,
+                      const char *bad_code, const char *bad_detail)
 {
     PGresult *r = web_db_exec(d, stmt, n, vals);
     if (!r) {
-        web_resp_error(resp, 503, "db_unavailable", "the database cannot be reached; retry shortly");
+        web_resp_error(resp, 503, "db_unavailable",
+                       "the database cannot be reached; retry shortly");
         return NULL;
     }
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 1 &&

@@ -165,14 +165,13 @@ static int on_request(struct web *w, struct lws *wsi, struct http_pss *s)
         return respond(w, wsi, s);
     }
     int allowed = 0;
-    s->route = web_route_find(web_routes, web_n_routes, s->req.method, s->req.path,
-                              &s->req.params, &allowed);
+    s->route = web_route_find(web_routes, web_n_routes, s->req.method, s->req.path, &s->req.params,
+                              &allowed);
     if (s->route == -405) {
         char list[64];
         web_method_list(allowed, list, sizeof list);
         snprintf(s->resp.allow, sizeof s->resp.allow, "%s", list);
-        web_resp_error(&s->resp, 405, "method_not_allowed", "%s allows only %s", s->req.path,
-                       list);
+        web_resp_error(&s->resp, 405, "method_not_allowed", "%s allows only %s", s->req.path, list);
     } else if (s->route < 0) {
         web_resp_error(&s->resp, 404, "not_found", "no such path: %s", s->req.path);
     }
@@ -215,8 +214,7 @@ static int write_headers(struct lws *wsi, struct http_pss *s)
                                        *end = buf + sizeof buf - 1;
     web_resp *r = &s->resp;
     if (lws_add_http_common_headers(wsi, (unsigned)r->status,
-                                    r->ctype ? r->ctype : "application/json",
-                                    r->body.len, &p, end))
+                                    r->ctype ? r->ctype : "application/json", r->body.len, &p, end))
         return -1;
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)(r->cache ? r->cache : "no-store"),
@@ -225,24 +223,20 @@ static int write_headers(struct lws *wsi, struct http_pss *s)
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)"nosniff", 7, &p, end))
         return -1;
-    if (r->allow[0] &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
-                                    (const unsigned char *)r->allow, (int)strlen(r->allow), &p,
-                                    end))
+    if (r->allow[0] && lws_add_http_header_by_name(
+                           wsi, (const unsigned char *)"allow:", (const unsigned char *)r->allow,
+                           (int)strlen(r->allow), &p, end))
         return -1;
-    if (r->location[0] &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
-                                    (const unsigned char *)r->location,
-                                    (int)strlen(r->location), &p, end))
+    if (r->location[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)"location:",
+                                                      (const unsigned char *)r->location,
+                                                      (int)strlen(r->location), &p, end))
         return -1;
-    if (r->retry_after[0] &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-                                    (const unsigned char *)r->retry_after,
-                                    (int)strlen(r->retry_after), &p, end))
+    if (r->retry_after[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                                         (const unsigned char *)r->retry_after,
+                                                         (int)strlen(r->retry_after), &p, end))
         return -1;
-    if (s->close_after &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-                                    (const unsigned char *)"close", 5, &p, end))
+    if (s->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                                      (const unsigned char *)"close", 5, &p, end))
         return -1;
     if (lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
@@ -276,8 +270,7 @@ static int on_writeable(struct lws *wsi, struct http_pss *s)
     size_t left = s->resp.body.len - s->sent, n = left < BODY_CHUNK ? left : BODY_CHUNK;
     memcpy(chunk + LWS_PRE, s->resp.body.data + s->sent, n);
     int last = n == left;
-    if (lws_write(wsi, chunk + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
-        (int)n)
+    if (lws_write(wsi, chunk + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
         return -1;
     s->sent += n;
     if (last)

@@ -22,12 +22,11 @@
 #endif
 
 #define R_OFFICER (WEB_ROLE_OFFICER | WEB_ROLE_ADMIN)
-#define R_ARMING (WEB_ROLE_ARMING | WEB_ROLE_OFFICER | WEB_ROLE_ADMIN)
+#define R_ARMING  (WEB_ROLE_ARMING | WEB_ROLE_OFFICER | WEB_ROLE_ADMIN)
 
 static void db_down(web_resp *resp)
 {
-    web_resp_error(resp, 503, "db_unavailable",
-                   "the database cannot be reached; retry shortly");
+    web_resp_error(resp, 503, "db_unavailable", "the database cannot be reached; retry shortly");
 }
 
 static void db_failed(web_resp *resp, PGresult *r)
@@ -68,8 +67,7 @@ json_object *web_body_object(const web_req *req, web_resp *resp)
     json_tokener_free(tok);
     if (!o || e != json_tokener_success) {
         web_resp_error(resp, 400, "malformed_json", "the body is not valid JSON: %s",
-                       e == json_tokener_continue ? "unexpected end"
-                                                  : json_tokener_error_desc(e));
+                       e == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(e));
         goto fail;
     }
     for (size_t i = used; i < req->body.len; i++)
@@ -271,9 +269,8 @@ done:
 }
 
 /* ---- geofences ---- */
-static const char *const fence_kinds[] = {"restricted",     "port",      "border_post",
-                                          "parking",        "checkpoint", "customs_office",
-                                          "anchorage"};
+static const char *const fence_kinds[] = {"restricted", "port",           "border_post", "parking",
+                                          "checkpoint", "customs_office", "anchorage"};
 
 static void h_geofences_list(struct web *w, const web_req *req, web_resp *resp)
 {
@@ -336,8 +333,7 @@ static void h_geofences_add(struct web *w, const web_req *req, web_resp *resp)
     }
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
         web_resp_json(resp, 201, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-        snprintf(resp->location, sizeof resp->location, "/api/geofences/%s",
-                 PQgetvalue(r, 0, 1));
+        snprintf(resp->location, sizeof resp->location, "/api/geofences/%s", PQgetvalue(r, 0, 1));
     } else {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
         if (state && (strncmp(state, "XX", 2) == 0 || strncmp(state, "22", 2) == 0 ||
@@ -386,8 +382,7 @@ static void h_incidents(struct web *w, const web_req *req, web_resp *resp)
         char *end;
         long v = strtol(l, &end, 10);
         if (!*l || *end || v < 1 || v > ALERT_LIST_MAX)
-            return web_resp_error(resp, 400, "bad_query", "limit must be 1 to %d",
-                                  ALERT_LIST_MAX);
+            return web_resp_error(resp, 400, "bad_query", "limit must be 1 to %d", ALERT_LIST_MAX);
         limit = (int)v;
     }
     PGconn *c = web_db_conn(w->db);
@@ -461,7 +456,7 @@ const web_route web_routes[] = {
     {WEB_GET, "/api/reports/response", web_h_report_response, R_OFFICER, 0},
     {WEB_GET, "/api/routes", web_h_routes_list, R_ARMING, 0}, /* the arming page */
     {WEB_POST, "/api/routes", web_h_routes_add, R_OFFICER, WEB_ROUTE_BODY},
-    {WEB_GET, "/api/trips", web_h_trips_list, R_ARMING, 0},   /* the arming page */
+    {WEB_GET, "/api/trips", web_h_trips_list, R_ARMING, 0}, /* the arming page */
     {WEB_POST, "/api/trips", web_h_trips_arm, R_ARMING, WEB_ROUTE_BODY},
     {WEB_GET, "/api/trips/{id}", web_h_trip_get, R_OFFICER, 0},
     {WEB_POST, "/api/trips/{id}/disarm", web_h_trip_disarm, R_ARMING, 0},

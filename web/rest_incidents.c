@@ -109,10 +109,10 @@ void web_h_incident_action(struct web *w, const web_req *req, web_resp *resp)
         goto done;
     alert_answer a;
     char actor[192];
-    int rc = alert_incident_action(c, web_param(&req->params, "id"),
-                                   json_object_to_json_string_ext(act, JSON_C_TO_STRING_PLAIN),
-                                   request_actor(req, actor, sizeof actor), ver,
-                                   request_unit(req), &a);
+    int rc =
+        alert_incident_action(c, web_param(&req->params, "id"),
+                              json_object_to_json_string_ext(act, JSON_C_TO_STRING_PLAIN),
+                              request_actor(req, actor, sizeof actor), ver, request_unit(req), &a);
     /* every officer's screen: the new state through the gateway's own fan-out */
     if (rc == 0 && a.status == 200)
         web_ws_event(w, a.body, a.len);

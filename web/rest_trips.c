@@ -2,8 +2,8 @@
  * rest_trips.c: the REST handlers of trips under customs control (docs/trips.md): mission
  * routes, arming and disarming, the officer's trip views and the reconciliation report.
  *
- * Every rule and refusal lives in the database (schema/rules/trips.sql, routes.sql): each handler checks
- * that the body is one JSON object, runs one prepared statement (db.c: web_route_*,
+ * Every rule and refusal lives in the database (schema/rules/trips.sql, routes.sql): each handler
+ * checks that the body is one JSON object, runs one prepared statement (db.c: web_route_*,
  * web_trip_*) on the web thread's connection and relays its JSON. A refusal is an
  * exception with SQLSTATE CTnnn (HTTP status nnn) whose message is "code: sentence" and
  * whose COLUMN names the request field at fault; it becomes

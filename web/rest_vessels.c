@@ -126,8 +126,8 @@ void web_h_watchlist_add(struct web *w, const web_req *req, web_resp *resp)
         return;
     /* who started the watch is the caller, never what the body claims */
     char actor[192];
-    json_object_object_add(
-        o, "actor", json_object_new_string(web_ident_actor(&req->who, actor, sizeof actor)));
+    json_object_object_add(o, "actor",
+                           json_object_new_string(web_ident_actor(&req->who, actor, sizeof actor)));
     const char *vals[1] = {json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)};
     r = run(w, resp, "web_watch_add", 1, vals);
     if (!r)

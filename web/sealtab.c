@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ID_MAX 64
+#define ID_MAX   64
 #define TIME_MAX 32
 
 struct slot {
@@ -22,9 +22,9 @@ struct slot {
 
 struct web_sealtab {
     uint32_t max, count;
-    struct slot *slots;  /* count used, slots_cap allocated */
+    struct slot *slots; /* count used, slots_cap allocated */
     uint32_t slots_cap;
-    uint32_t *hash;      /* slot + 1, 0 = empty; hash_cap a power of two */
+    uint32_t *hash; /* slot + 1, 0 = empty; hash_cap a power of two */
     uint32_t hash_cap;
 };
 
@@ -80,8 +80,7 @@ static int rehash(web_sealtab *t)
     return 0;
 }
 
-int web_sealtab_put(web_sealtab *t, const char *id, const char *time, web_msg *m,
-                    uint32_t *slot)
+int web_sealtab_put(web_sealtab *t, const char *id, const char *time, web_msg *m, uint32_t *slot)
 {
     size_t idlen = strlen(id);
     if (idlen == 0 || idlen > ID_MAX)

@@ -91,8 +91,8 @@ int web_error_body(web_buf *b, const char *code, const char *detail)
         return rc;
     json_object_object_add(o, "error", json_object_new_string(code));
     json_object_object_add(o, "detail", json_object_new_string(detail ? detail : ""));
-    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *s =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     b->len = 0;
     rc = web_buf_addstr(b, s);
     json_object_put(o);
@@ -146,8 +146,7 @@ int web_static_path(const char *root, const char *path, char *out, size_t n)
         seg = end + 1;
     }
     size_t plen = strlen(path);
-    int r = snprintf(out, n, "%s%s%s", root, path,
-                     path[plen - 1] == '/' ? "index.html" : "");
+    int r = snprintf(out, n, "%s%s%s", root, path, path[plen - 1] == '/' ? "index.html" : "");
     if (r < 0 || (size_t)r >= n)
         return CORE_ETOOBIG;
     return 0;

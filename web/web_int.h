@@ -16,16 +16,16 @@
 #include <stdint.h>
 
 /* ---- hard limits (docs/api.md) ---- */
-#define WEB_BODY_MAX (1024 * 1024)   /* request body: 413 above */
-#define WEB_PATH_MAX 1024            /* request path: 414 above */
-#define WEB_QUERY_MAX 2048           /* query string */
-#define WEB_WS_IN_MAX 4096           /* one client -> server websocket message */
-#define WEB_WS_FRAG 65536            /* snapshot fragment size */
-#define WEB_EVENT_MAX (256 * 1024)   /* one message from the events socket */
-#define WEB_EVENTQ_CAP 65536         /* messages waiting between nng and the web thread */
-#define WEB_SEALS_MAX 1000000        /* seals the gateway tracks for coalescing */
-#define WEB_PARAMS_MAX 4             /* {captures} in a route pattern */
-#define WEB_METRICS_MAX (512 * 1024) /* /metrics body */
+#define WEB_BODY_MAX    (1024 * 1024) /* request body: 413 above */
+#define WEB_PATH_MAX    1024          /* request path: 414 above */
+#define WEB_QUERY_MAX   2048          /* query string */
+#define WEB_WS_IN_MAX   4096          /* one client -> server websocket message */
+#define WEB_WS_FRAG     65536         /* snapshot fragment size */
+#define WEB_EVENT_MAX   (256 * 1024)  /* one message from the events socket */
+#define WEB_EVENTQ_CAP  65536         /* messages waiting between nng and the web thread */
+#define WEB_SEALS_MAX   1000000       /* seals the gateway tracks for coalescing */
+#define WEB_PARAMS_MAX  4             /* {captures} in a route pattern */
+#define WEB_METRICS_MAX (512 * 1024)  /* /metrics body */
 
 /* ---- growable buffer with a hard maximum ---- */
 typedef struct web_buf {
@@ -89,8 +89,7 @@ void web_sealtab_free(web_sealtab *t);
  * corridor.position_json writes it) is not older than the one held. Returns 1 and the
  * slot when it was recorded, 0 when it was older (not recorded), CORE_EFULL at max,
  * CORE_EINVAL for an empty or too long id, -ENOMEM. */
-int web_sealtab_put(web_sealtab *t, const char *id, const char *time, web_msg *m,
-                    uint32_t *slot);
+int web_sealtab_put(web_sealtab *t, const char *id, const char *time, web_msg *m, uint32_t *slot);
 web_msg *web_sealtab_msg(const web_sealtab *t, uint32_t slot); /* borrowed, may be NULL */
 uint32_t web_sealtab_count(const web_sealtab *t);
 
@@ -122,15 +121,15 @@ enum web_role {
     WEB_ROLE_LOOPBACK = 1 << 6, /* anyone connecting from loopback (/metrics) */
 };
 /* Any valid token, whatever its role. */
-#define WEB_ROLE_TOKEN \
+#define WEB_ROLE_TOKEN                                                                             \
     (WEB_ROLE_OFFICER | WEB_ROLE_ARMING | WEB_ROLE_RRU | WEB_ROLE_PARTNER | WEB_ROLE_ADMIN)
 /* Who may open /ws: the map's officers and the RRU page. */
 #define WEB_WS_ROLES (WEB_ROLE_OFFICER | WEB_ROLE_RRU | WEB_ROLE_ADMIN)
 
 /* The caller behind a verified token (auth.c). id 0 and role 0: no token. */
 typedef struct web_ident {
-    long long id;   /* corridor.tokens.id: what logs name, never the token */
-    int role;       /* one WEB_ROLE_* */
+    long long id; /* corridor.tokens.id: what logs name, never the token */
+    int role;     /* one WEB_ROLE_* */
     char name[101];
     char country[3]; /* partner */
     char unit[65];   /* rru */
@@ -144,7 +143,7 @@ typedef void (*web_handler)(struct web *w, const web_req *req, web_resp *resp);
  * matches any rest. A FALLBACK route applies only when no earlier route's pattern
  * matched the path (so a known path with a wrong method is 405, not the fallback). */
 #define WEB_ROUTE_FALLBACK 1
-#define WEB_ROUTE_BODY 2 /* the handler needs the request body */
+#define WEB_ROUTE_BODY     2 /* the handler needs the request body */
 typedef struct web_route {
     int methods;
     const char *pattern;
@@ -187,7 +186,7 @@ struct web_req {
     char query[WEB_QUERY_MAX + 1]; /* "k=v\0k=v\0\0", already URL-decoded */
     web_params params;
     web_buf body;
-    int loopback; /* peer is 127.0.0.0/8 or ::1 */
+    int loopback;  /* peer is 127.0.0.0/8 or ::1 */
     web_ident who; /* the verified caller (auth.c); zero for public routes */
 };
 /* The value of query argument name, or NULL. */
@@ -197,10 +196,10 @@ struct web_resp {
     int status;
     const char *ctype;
     web_buf body;
-    char allow[64];      /* Allow header for 405 */
-    char location[128];  /* Location header for 201 */
-    char file[4096];     /* set by the static handler: serve this file instead of body */
-    const char *cache;   /* Cache-Control value */
+    char allow[64];       /* Allow header for 405 */
+    char location[128];   /* Location header for 201 */
+    char file[4096];      /* set by the static handler: serve this file instead of body */
+    const char *cache;    /* Cache-Control value */
     char retry_after[16]; /* Retry-After header for 429 */
 };
 /* Sets an error response: status and {"error":code,"detail":detail}. */
@@ -298,8 +297,8 @@ int web_db_up(web_db *d);
 /* Runs a statement of the SQL API (one JSON text row): the result for the caller to
  * PQclear, or NULL with resp set: CTnnn -> nnn {"error","detail","field"}, a value the
  * database cannot read -> 422 bad_code ("bad_detail (server's words)"), down -> 503. */
-PGresult *web_db_json(web_db *d, web_resp *resp, const char *stmt, int n,
-                      const char *const *vals, const char *bad_code, const char *bad_detail);
+PGresult *web_db_json(web_db *d, web_resp *resp, const char *stmt, int n, const char *const *vals,
+                      const char *bad_code, const char *bad_detail);
 /* Relays a web_db_json result as the answer: its JSON text with status, then clears r.
  * With r NULL it does nothing (web_db_json has set resp already). */
 void web_db_relay(web_resp *resp, int status, PGresult *r);
@@ -309,8 +308,8 @@ int web_db_check(web_db *d, char *err, size_t n);
 
 /* ---- the gateway ---- */
 typedef struct web_counters {
-    atomic_ullong http_class[6];  /* [1..5]: 1xx..5xx */
-    atomic_ullong http_4xx[100];  /* by code - 400 */
+    atomic_ullong http_class[6]; /* [1..5]: 1xx..5xx */
+    atomic_ullong http_4xx[100]; /* by code - 400 */
     atomic_ullong ws_clients, ws_sent, ws_coalesced, ws_incidents_queued, ws_dropped;
     atomic_ullong ws_bad_in, events_in, events_bad, events_dropped, positions_stale;
     atomic_ullong conn_refused; /* over cfg->conn_per_ip */
@@ -331,8 +330,8 @@ struct web {
     size_t ws_queue_max;
     atomic_int stopping;
     struct lws_protocols *protos_owned; /* lws keeps a pointer to it */
-    web_auth *auth; /* token cache and rates (auth.c), made on first use */
-    web_conns *conns; /* connections per address (auth.c), made on first use */
+    web_auth *auth;                     /* token cache and rates (auth.c), made on first use */
+    web_conns *conns;                   /* connections per address (auth.c), made on first use */
     /* nng and the thread live in web.c */
     void *priv;
 };

@@ -58,9 +58,9 @@ START_TEST(location_and_percent_encoding)
 {
     geo_obs o;
     char reason[200];
-    ck_assert_int_eq(parse("deviceid=seal%20one&location=-1.5%2C30.25&alarm=tampering", 0, &o,
-                           reason),
-                     CORE_EINVAL); /* a space is not allowed in an id */
+    ck_assert_int_eq(
+        parse("deviceid=seal%20one&location=-1.5%2C30.25&alarm=tampering", 0, &o, reason),
+        CORE_EINVAL); /* a space is not allowed in an id */
     ck_assert_str_eq(reason, "device id has a character that is not printable ASCII");
     ck_assert_int_eq(parse("deviceid=seal-1&location=-1.5%2C30.25&alarm=tampering", 0, &o, reason),
                      0);
@@ -94,7 +94,8 @@ START_TEST(refusals)
         {"id=a&lat=1&lon=2&timestamp=100", "timestamp before 2000-01-01"},
         {"id=a&lat=1&lon=2&batt=101", "batt 101 outside 0..100"},
         {"id=a&lat=1&lon=2&lock=ajar", "lock must be locked or open"},
-        {"id=a&lat=1&lon=2&alarm=DROP%20TABLE", "alarm must be a lower-case word such as tampering"},
+        {"id=a&lat=1&lon=2&alarm=DROP%20TABLE",
+         "alarm must be a lower-case word such as tampering"},
         {"id=a&lat=%zz&lon=2", "malformed parameter \"lat=%zz\""},
         {"id=a&lat=%0&lon=2", "malformed parameter \"lat=%0\""},
         {"id=a%00b&lat=1&lon=2", "malformed parameter \"id=a%00b\""},
@@ -137,7 +138,8 @@ END_TEST
 START_TEST(json_refusals)
 {
     static const struct bad cases[] = {
-        {"{\"device_id\":\"a\",\"location\":{\"coords\":{\"latitude\":1,", "malformed JSON: unexpected end of data"},
+        {"{\"device_id\":\"a\",\"location\":{\"coords\":{\"latitude\":1,",
+         "malformed JSON: unexpected end of data"},
         {"[1,2]", "the JSON body must be an object"},
         {"{\"device_id\":\"a\"}", "missing location object"},
         {"{\"device_id\":\"a\",\"location\":{}}", "missing location.coords object"},

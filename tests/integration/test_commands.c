@@ -91,7 +91,8 @@ static void dev_connect(device *d)
 {
     memset(d, 0, sizeof *d);
     ingest_jt808_splitter_init(&d->sp);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.jt808_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.jt808_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     d->fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert(d->fd >= 0);
@@ -106,7 +107,8 @@ static void dev_connect(device *d)
     int n = ingest_jt808_body_register(body, sizeof body, 0, &reg);
     dev_send(d, INGEST_JT808_REGISTER, body, (size_t)n);
     ck_assert(dev_recv(d, 5000, &h, body, &blen));
-    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
+    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code),
+                     0);
     ck_assert_int_eq(result, INGEST_JT808_REG_OK);
     ingest_jt808_auth auth;
     memset(&auth, 0, sizeof auth);
@@ -276,12 +278,14 @@ START_TEST(set_interval_acknowledged_then_confirmed)
     state_is(id, "confirmed", 5000);
     /* the trail names who asked, and each step */
     ck_assert_int_eq(q("SELECT count(*) FROM corridor.command_audit WHERE actor = "
-                       "'officer:jane.wanjiru' AND action = 'request'"), 1);
+                       "'officer:jane.wanjiru' AND action = 'request'"),
+                     1);
     char idt[24];
     snprintf(idt, sizeof idt, "%ld", id);
     const char *v[1] = {idt};
-    PGresult *r = PQexecParams(db, "SELECT string_agg(to_state, ',' ORDER BY id) FROM "
-                                   "corridor.command_audit WHERE command_id = $1::bigint",
+    PGresult *r = PQexecParams(db,
+                               "SELECT string_agg(to_state, ',' ORDER BY id) FROM "
+                               "corridor.command_audit WHERE command_id = $1::bigint",
                                1, NULL, v, NULL, NULL, 0);
     ck_assert_str_eq(PQgetvalue(r, 0, 0), "queued,sent,acknowledged,confirmed");
     PQclear(r);
@@ -328,7 +332,8 @@ END_TEST
 
 START_TEST(offline_seal_gets_its_commands_after_a_restart)
 {
-    long a = command(officer_a, "{\"command\": \"text\", \"params\": {\"text\": \"Proceed to Malaba\"}}");
+    long a = command(officer_a,
+                     "{\"command\": \"text\", \"params\": {\"text\": \"Proceed to Malaba\"}}");
     long b = command(officer_a, "{\"command\": \"reboot\"}");
     state_is(a, "queued", 0);
     ck_assert_int_eq(harness_server_stop(&srv, 0), 0);
@@ -388,9 +393,10 @@ START_TEST(refused_or_unanswered_ends_failed)
     char idt[24];
     snprintf(idt, sizeof idt, "%ld", id);
     const char *v[1] = {idt};
-    ck_assert_int_eq(harness_query_long_params(db, "SELECT count(*) FROM corridor.commands WHERE "
-                                                   "id = $1::bigint AND detail = 'no answer "
-                                                   "after 2 attempts' AND attempts = 2",
+    ck_assert_int_eq(harness_query_long_params(db,
+                                               "SELECT count(*) FROM corridor.commands WHERE "
+                                               "id = $1::bigint AND detail = 'no answer "
+                                               "after 2 attempts' AND attempts = 2",
                                                1, v),
                      1);
     close(d.fd);
@@ -452,19 +458,22 @@ static void arm_trip(device *d)
 {
     dev_report(d, -4.06, 39.655, now_us() - 60 * 1000000LL, 1);
     wait_latest(-4.06);
-    harness_exec(db, "INSERT INTO corridor.geofences(name, kind, geom) VALUES "
-                     "('Port', 'port', ST_Multi(ST_MakeEnvelope(39.63,-4.08,39.68,-4.04,4326))),"
-                     "('Malaba', 'border_post', ST_Multi(ST_MakeEnvelope(34.26,0.62,34.29,0.65,4326)))");
-    harness_exec(db, "SELECT corridor.route_create(json_build_object('name', 'M-M', 'corridor_m', 2000,"
-                     " 'max_transit_minutes', 6000, 'max_speed_kmh', 1000000, 'geometry',"
-                     " '{\"type\":\"LineString\",\"coordinates\":[[39.655,-4.06],[34.275,0.636]]}'::json,"
-                     " 'checkpoints', '[]'::json))");
-    harness_exec(db, "SELECT corridor.trip_arm(json_build_object('seal_id', '" SEAL "',"
-                     " 'route_id', (SELECT max(id) FROM corridor.routes),"
-                     " 'origin_id', (SELECT id FROM corridor.geofences WHERE name = 'Port'),"
-                     " 'destination_id', (SELECT id FROM corridor.geofences WHERE name = 'Malaba'),"
-                     " 'conveyance', json_build_object('plate', 'KCA 123A', 'container', 'CSQU3054383'),"
-                     " 'declaration', '2026MSA0001'))");
+    harness_exec(
+        db, "INSERT INTO corridor.geofences(name, kind, geom) VALUES "
+            "('Port', 'port', ST_Multi(ST_MakeEnvelope(39.63,-4.08,39.68,-4.04,4326))),"
+            "('Malaba', 'border_post', ST_Multi(ST_MakeEnvelope(34.26,0.62,34.29,0.65,4326)))");
+    harness_exec(
+        db, "SELECT corridor.route_create(json_build_object('name', 'M-M', 'corridor_m', 2000,"
+            " 'max_transit_minutes', 6000, 'max_speed_kmh', 1000000, 'geometry',"
+            " '{\"type\":\"LineString\",\"coordinates\":[[39.655,-4.06],[34.275,0.636]]}'::json,"
+            " 'checkpoints', '[]'::json))");
+    harness_exec(
+        db, "SELECT corridor.trip_arm(json_build_object('seal_id', '" SEAL "',"
+            " 'route_id', (SELECT max(id) FROM corridor.routes),"
+            " 'origin_id', (SELECT id FROM corridor.geofences WHERE name = 'Port'),"
+            " 'destination_id', (SELECT id FROM corridor.geofences WHERE name = 'Malaba'),"
+            " 'conveyance', json_build_object('plate', 'KCA 123A', 'container', 'CSQU3054383'),"
+            " 'declaration', '2026MSA0001'))");
 }
 
 START_TEST(unseal_outside_destination_needs_a_second_officer)
@@ -475,8 +484,8 @@ START_TEST(unseal_outside_destination_needs_a_second_officer)
     dev_report(&d, -2.0, 37.5, now_us(), 1); /* on the road, far from Malaba */
     wait_latest(-2.0);
     /* a reason is required */
-    ck_assert_int_eq(api(officer_a, "POST", "/api/seals/" SEAL "/commands",
-                         "{\"command\": \"unseal\"}"), 422);
+    ck_assert_int_eq(
+        api(officer_a, "POST", "/api/seals/" SEAL "/commands", "{\"command\": \"unseal\"}"), 422);
     ck_assert_str_eq(json_str("error"), "reason_required");
     long id = command(officer_a, "{\"command\": \"unseal\", \"reason\": \"inspection at Emali\"}");
     ck_assert_str_eq(json_str("state"), "awaiting_approval");
@@ -495,7 +504,8 @@ START_TEST(unseal_outside_destination_needs_a_second_officer)
     ck_assert_int_eq(api(officer_a, "POST", path, NULL), 403);
     ck_assert_str_eq(json_str("error"), "four_eyes");
     ck_assert_int_eq(q("SELECT count(*) FROM corridor.command_audit WHERE action = "
-                       "'approval_refused' AND actor = 'officer:jane.wanjiru'"), 1);
+                       "'approval_refused' AND actor = 'officer:jane.wanjiru'"),
+                     1);
     state_is(id, "awaiting_approval", 0);
     ck_assert_int_eq(api(officer_b, "POST", path, NULL), 200);
     ck_assert_str_eq(json_str("approved_by"), "officer:otieno.k");
@@ -538,7 +548,8 @@ START_TEST(disarm_at_destination_unseals_and_ends_the_trip)
     ingest_jt808_location l = fix(0.636, 34.275, now_us(), 0);
     int n = ingest_jt808_body_answer_location(ans, sizeof ans, 480, h.serial, &l);
     dev_send(&d, INGEST_JT808_CONTROL_ANSWER, ans, (size_t)n);
-    for (int i = 0; i < 30 && q("SELECT count(*) FROM corridor.trips WHERE status = 'disarmed'") == 0; i++)
+    for (int i = 0;
+         i < 30 && q("SELECT count(*) FROM corridor.trips WHERE status = 'disarmed'") == 0; i++)
         usleep(100 * 1000);
     ck_assert_int_eq(q("SELECT count(*) FROM corridor.trips WHERE status = 'disarmed'"), 1);
     /* the opening was the unseal's effect, not a seal_opened */
@@ -552,29 +563,39 @@ END_TEST
 START_TEST(precise_refusals)
 {
     /* OsmAnd cannot take commands */
-    ck_assert_int_eq(api(officer_a, "POST", "/api/seals/OSM-1/commands", "{\"command\": \"locate\"}"), 409);
+    ck_assert_int_eq(
+        api(officer_a, "POST", "/api/seals/OSM-1/commands", "{\"command\": \"locate\"}"), 409);
     ck_assert_str_eq(json_str("error"), "not_commandable");
-    ck_assert_int_eq(api(officer_a, "POST", "/api/seals/" SEAL "/commands", "{\"command\": \"fly\"}"), 422);
+    ck_assert_int_eq(
+        api(officer_a, "POST", "/api/seals/" SEAL "/commands", "{\"command\": \"fly\"}"), 422);
     ck_assert_str_eq(json_str("error"), "unknown_command");
     ck_assert_int_eq(api(officer_a, "POST", "/api/seals/" SEAL "/commands",
-                         "{\"command\": \"set_interval\", \"params\": {\"seconds\": 0}}"), 422);
+                         "{\"command\": \"set_interval\", \"params\": {\"seconds\": 0}}"),
+                     422);
     ck_assert_str_eq(json_str("field"), "params.seconds");
     ck_assert_int_eq(api(officer_a, "POST", "/api/seals/" SEAL "/commands",
-                         "{\"command\": \"set_interval\", \"params\": {\"minutes\": 3}}"), 422);
+                         "{\"command\": \"set_interval\", \"params\": {\"minutes\": 3}}"),
+                     422);
     ck_assert_str_eq(json_str("field"), "params.minutes");
     ck_assert_int_eq(api(officer_a, "POST", "/api/seals/" SEAL "/commands",
-                         "{\"command\": \"locate\", \"expires_at\": \"yesterday\"}"), 422);
+                         "{\"command\": \"locate\", \"expires_at\": \"yesterday\"}"),
+                     422);
     ck_assert_str_eq(json_str("error"), "bad_expires_at");
-    ck_assert_int_eq(api(officer_a, "POST", "/api/seals/" SEAL "/commands", "{\"command\": 5}"), 422);
+    ck_assert_int_eq(api(officer_a, "POST", "/api/seals/" SEAL "/commands", "{\"command\": 5}"),
+                     422);
     ck_assert_int_eq(api(officer_a, "POST", "/api/seals/" SEAL "/commands", "[1]"), 400);
-    ck_assert_int_eq(api(officer_a, "POST", "/api/seals/" SEAL "/commands", "{\"command\": \"locate\","), 400);
+    ck_assert_int_eq(
+        api(officer_a, "POST", "/api/seals/" SEAL "/commands", "{\"command\": \"locate\","), 400);
     ck_assert_int_eq(api(officer_a, "POST", "/api/seals/" SEAL "/commands",
-                         "{\"command\": \"locate\", \"colour\": \"red\"}"), 422);
-    ck_assert_int_eq(api(officer_a, "POST", "/api/seals/NOPE/commands", "{\"command\": \"locate\"}"), 404);
+                         "{\"command\": \"locate\", \"colour\": \"red\"}"),
+                     422);
+    ck_assert_int_eq(
+        api(officer_a, "POST", "/api/seals/NOPE/commands", "{\"command\": \"locate\"}"), 404);
     ck_assert_int_eq(api(officer_a, "GET", "/api/seals/NOPE/commands", NULL), 404);
     ck_assert_int_eq(api(officer_a, "DELETE", "/api/seals/" SEAL "/commands/99999", NULL), 404);
     ck_assert_int_eq(api(officer_a, "DELETE", "/api/seals/" SEAL "/commands/x1", NULL), 404);
-    ck_assert_int_eq(api(NULL, "POST", "/api/seals/" SEAL "/commands", "{\"command\": \"locate\"}"), 401);
+    ck_assert_int_eq(api(NULL, "POST", "/api/seals/" SEAL "/commands", "{\"command\": \"locate\"}"),
+                     401);
     ck_assert_int_eq(q("SELECT count(*) FROM corridor.commands"), 0);
 }
 END_TEST
@@ -587,10 +608,12 @@ START_TEST(protocols_say_what_the_database_says)
         const ingest_protocol *p = ingest_protocols[i];
         for (const char *const *c = p->commands; c && *c; c++, n_c++) {
             const char *v[2] = {p->name, *c};
-            ck_assert_msg(harness_query_long_params(db, "SELECT count(*) FROM corridor.protocol_commands"
-                                                        " WHERE protocol = $1 AND command = $2",
-                                                    2, v) == 1,
-                          "%s takes %s, the database does not say so", p->name, *c);
+            ck_assert_msg(
+                harness_query_long_params(db,
+                                          "SELECT count(*) FROM corridor.protocol_commands"
+                                          " WHERE protocol = $1 AND command = $2",
+                                          2, v) == 1,
+                "%s takes %s, the database does not say so", p->name, *c);
         }
     }
     ck_assert_int_gt(n_c, 0);

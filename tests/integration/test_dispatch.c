@@ -51,8 +51,8 @@ static int64_t now_ms(void)
 static const char *unit_token(const char *unit)
 {
     static char tok[96];
-    PGresult *r = PQexecParams(db, "SELECT 1 FROM corridor.rrus WHERE id = $1", 1, NULL,
-                               &unit, NULL, NULL, 0);
+    PGresult *r = PQexecParams(db, "SELECT 1 FROM corridor.rrus WHERE id = $1", 1, NULL, &unit,
+                               NULL, NULL, 0);
     int exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
     PQclear(r);
     snprintf(tok, sizeof tok, "%s",

@@ -36,7 +36,7 @@ static const char *conninfo;
 struct dev {
     int fd;
     int seal;
-    long seq;       /* the ping in flight: its time is base + seq */
+    long seq; /* the ping in flight: its time is base + seq */
     int waiting;
     char in[4096];
     size_t have;
@@ -63,7 +63,8 @@ static void ack(int seal, long seq)
 
 static int dev_connect(struct dev *d)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.osmand_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.osmand_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     d->fd = socket(AF_INET, SOCK_STREAM, 0);
     if (d->fd < 0 || connect(d->fd, (struct sockaddr *)&a, sizeof a)) {
@@ -80,9 +81,10 @@ static int dev_connect(struct dev *d)
 static void dev_send(struct dev *d)
 {
     char req[300];
-    int n = snprintf(req, sizeof req,
-                     "GET /?id=DUR-%02d&lat=%.5f&lon=36.8&timestamp=%ld HTTP/1.1\r\nHost: x\r\n\r\n",
-                     d->seal, -1.0 - (d->seq % 1000) * 0.0001, base_ms + d->seq);
+    int n =
+        snprintf(req, sizeof req,
+                 "GET /?id=DUR-%02d&lat=%.5f&lon=36.8&timestamp=%ld HTTP/1.1\r\nHost: x\r\n\r\n",
+                 d->seal, -1.0 - (d->seq % 1000) * 0.0001, base_ms + d->seq);
     if (write(d->fd, req, (size_t)n) != n) {
         close(d->fd);
         d->fd = -1;
@@ -186,7 +188,8 @@ static void check_acked_stored(void)
 {
     ck_assert_msg(tally.n > 100, "only %zu pings acknowledged: the load did not run", tally.n);
     PGresult *r = PQexec(db, "SELECT substr(seal_id, 5)::int * 1000000 + "
-                             "(extract(epoch FROM ts) * 1000)::bigint FROM corridor.positions WHERE seal_id LIKE 'DUR-%'");
+                             "(extract(epoch FROM ts) * 1000)::bigint FROM corridor.positions "
+                             "WHERE seal_id LIKE 'DUR-%'");
     ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
     size_t rows = (size_t)PQntuples(r);
     long *stored = malloc((rows + 1) * sizeof *stored);
@@ -205,8 +208,9 @@ static void check_acked_stored(void)
     free(stored);
     ck_assert_msg(missing == 0, "%zu of %zu acknowledged pings are not in the database", missing,
                   tally.n);
-    fprintf(stderr, "  %zu acknowledgements, %zu rows, %ld answered 503, %ld connection errors: "
-                    "every acknowledged ping stored once\n",
+    fprintf(stderr,
+            "  %zu acknowledgements, %zu rows, %ld answered 503, %ld connection errors: "
+            "every acknowledged ping stored once\n",
             tally.n, rows, tally.refused_503, tally.conn_errors);
 }
 
@@ -266,8 +270,7 @@ START_TEST(database_outage)
     snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS false", dbname);
     harness_exec(admin, sql);
     snprintf(sql, sizeof sql,
-             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'",
-             dbname);
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'", dbname);
     harness_exec(admin, sql);
     PQfinish(db);
     db = NULL;
@@ -290,8 +293,8 @@ START_TEST(database_outage)
     size_t at = tally.n;
     drive(4000, NULL);
     ck_assert_msg(tally.n > at + 50, "the server did not resume acknowledging");
-    ck_assert_int_eq(harness_http(srv.http_port, "GET", "/api/health", NULL, NULL, resp, sizeof resp),
-                     200);
+    ck_assert_int_eq(
+        harness_http(srv.http_port, "GET", "/api/health", NULL, NULL, resp, sizeof resp), 200);
     ck_assert_msg(strstr(resp, "\"status\":\"ok\""), "health after the outage: %s", resp);
     ck_assert(tally.n > before);
     db = harness_connect(conninfo);

@@ -26,9 +26,9 @@ static PGconn *db;
 static char resp[1 << 16];
 
 static const char *const tables[] = {
-    "SELECT count(*) FROM corridor.seals",     "SELECT count(*) FROM corridor.geofences",
-    "SELECT count(*) FROM corridor.routes",    "SELECT count(*) FROM corridor.trips",
-    "SELECT count(*) FROM corridor.rrus",      "SELECT count(*) FROM corridor.watchlist",
+    "SELECT count(*) FROM corridor.seals",    "SELECT count(*) FROM corridor.geofences",
+    "SELECT count(*) FROM corridor.routes",   "SELECT count(*) FROM corridor.trips",
+    "SELECT count(*) FROM corridor.rrus",     "SELECT count(*) FROM corridor.watchlist",
     "SELECT count(*) FROM corridor.incidents"};
 #define N_TABLES (sizeof tables / sizeof tables[0])
 
@@ -329,8 +329,8 @@ START_TEST(every_hostile_request_is_refused_and_others_are_served)
     /* nothing was stored */
     counts(after);
     for (size_t i = 0; i < N_TABLES; i++)
-        ck_assert_msg(before[i] == after[i], "%s: %ld before, %ld after", tables[i],
-                      before[i], after[i]);
+        ck_assert_msg(before[i] == after[i], "%s: %ld before, %ld after", tables[i], before[i],
+                      after[i]);
 
     /* SQL metacharacters in free text are text: stored as given, nothing else happens */
     const char *name = "O'Brien\\\"; DROP TABLE corridor.geofences; --";

@@ -31,9 +31,10 @@ static void setup(void)
                      "('S1','osmand','S1'), ('S2','osmand','S2'), ('S3','osmand','S3'), "
                      "('S4','osmand','S4')");
     /* a restricted square 0.1 degrees wide around (38.6 E, 3.0 S), and a port */
-    harness_exec(db, "INSERT INTO corridor.geofences(name, kind, geom) VALUES "
-                     "('Zone', 'restricted', ST_Multi(ST_MakeEnvelope(38.55,-3.05,38.65,-2.95,4326))),"
-                     "('Port', 'port', ST_Multi(ST_MakeEnvelope(39.6,-4.1,39.7,-4.0,4326)))");
+    harness_exec(db,
+                 "INSERT INTO corridor.geofences(name, kind, geom) VALUES "
+                 "('Zone', 'restricted', ST_Multi(ST_MakeEnvelope(38.55,-3.05,38.65,-2.95,4326))),"
+                 "('Port', 'port', ST_Multi(ST_MakeEnvelope(39.6,-4.1,39.7,-4.0,4326)))");
     t0 = (long)time(NULL) - 600;
 }
 
@@ -52,9 +53,9 @@ static int ping(const char *id, long t, double lat, double lon, char *resp)
     return harness_http(srv.osmand_port, "GET", path, NULL, NULL, resp, 512);
 }
 
-#define IN_LAT -3.0
+#define IN_LAT  -3.0
 #define OUT_LAT -3.2
-#define LON 38.6
+#define LON     38.6
 
 static long count(const char *sql)
 {
@@ -99,7 +100,8 @@ START_TEST(out_of_order_within_a_batch)
     double lats[] = {IN_LAT, OUT_LAT, IN_LAT, OUT_LAT, IN_LAT};
     long ts[] = {30, 0, 10, 20, 40}; /* in time order: out, in, out, in, in */
     for (int i = 0; i < 5; i++) {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.osmand_port),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)srv.osmand_port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
         ck_assert(connect(fds[i], (struct sockaddr *)&a, sizeof a) == 0);
@@ -187,12 +189,12 @@ START_TEST(bad_input_refused_with_reason)
         ck_assert_msg(st == cases[i].status, "%s: status %d", cases[i].query, st);
         ck_assert_msg(strcmp(resp, cases[i].reason) == 0, "%s: \"%s\"", cases[i].query, resp);
     }
-    ck_assert_int_eq(harness_http(srv.osmand_port, "POST", "/", "application/json", "{\"location\":",
-                                  resp, sizeof resp),
+    ck_assert_int_eq(harness_http(srv.osmand_port, "POST", "/", "application/json",
+                                  "{\"location\":", resp, sizeof resp),
                      400);
     ck_assert_str_eq(resp, "malformed JSON: unexpected end of data\n");
-    ck_assert_int_eq(harness_http(srv.osmand_port, "DELETE", "/?id=S1", NULL, NULL, resp, sizeof resp),
-                     405);
+    ck_assert_int_eq(
+        harness_http(srv.osmand_port, "DELETE", "/?id=S1", NULL, NULL, resp, sizeof resp), 405);
     /* a body over --osmand-body-max (16 KiB by default) */
     static char big[17000];
     memset(big, 'a', sizeof big - 1);
@@ -215,7 +217,8 @@ START_TEST(acknowledged_only_after_commit)
     harness_exec(blocker, "BEGIN");
     harness_exec(blocker, "LOCK TABLE corridor.latest IN ACCESS EXCLUSIVE MODE");
 
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.osmand_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.osmand_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);

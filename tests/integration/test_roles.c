@@ -39,8 +39,8 @@ static void drive(int port_a, int port_b, long t0)
 static void incidents(int http_port, char *out, size_t n)
 {
     static char resp[1 << 16];
-    ck_assert_int_eq(harness_http(http_port, "GET", "/api/incidents", NULL, NULL, resp, sizeof resp),
-                     200);
+    ck_assert_int_eq(
+        harness_http(http_port, "GET", "/api/incidents", NULL, NULL, resp, sizeof resp), 200);
     out[0] = 0;
     char *lines[64];
     int k = 0;
@@ -49,7 +49,8 @@ static void incidents(int http_port, char *out, size_t n)
         char *rule = strstr(p, "\"rule\"");
         char *opened = strstr(p, "\"opened_at\" : \"");
         char *line = malloc(128);
-        snprintf(line, 128, "%.*s %.*s", (int)(strchr(p, '"') - p), p, 24, opened ? opened + 15 : "?");
+        snprintf(line, 128, "%.*s %.*s", (int)(strchr(p, '"') - p), p, 24,
+                 opened ? opened + 15 : "?");
         (void)rule;
         lines[k++] = line;
     }
@@ -70,7 +71,8 @@ static void incidents(int http_port, char *out, size_t n)
 static long metric(int http_port, const char *name)
 {
     static char resp[1 << 19];
-    ck_assert_int_eq(harness_http(http_port, "GET", "/metrics", NULL, NULL, resp, sizeof resp), 200);
+    ck_assert_int_eq(harness_http(http_port, "GET", "/metrics", NULL, NULL, resp, sizeof resp),
+                     200);
     char line[128];
     snprintf(line, sizeof line, "\n%s ", name); /* the sample, not its # TYPE line */
     char *p = strstr(resp, line);

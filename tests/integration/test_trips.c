@@ -1067,8 +1067,7 @@ static long outcome_diff(const char *a, const char *b)
 
 /* Drives the same fixes as quiet (safe regions on), through the worker's copy, and as full
  * (off); the rows in which quiet or worker differ from full. */
-static long drive_all(const char *quiet, const char *worker, const char *full, const fix *f,
-                      int n)
+static long drive_all(const char *quiet, const char *worker, const char *full, const fix *f, int n)
 {
     drive(quiet, f, n, QUIET);
     drive(worker, f, n, WORKER);
@@ -1112,8 +1111,7 @@ static void same_outcome(const char *quiet, const char *worker, const char *full
 
 START_TEST(safe_regions_change_no_outcome)
 {
-    same_outcome("SRQ1", "SRW1", "SRF1", drive_route1, route1, fence_origin, fence_dest, -1,
-                 36.0);
+    same_outcome("SRQ1", "SRW1", "SRF1", drive_route1, route1, fence_origin, fence_dest, -1, 36.0);
     char kinds[1024];
     query_text(kinds, sizeof kinds,
                "SELECT string_agg(DISTINCT kind, ',') FROM corridor.events WHERE seal_id = 'SRQ1'");
@@ -1228,8 +1226,8 @@ static void new_zone_ahead(const char *seal, const char *zone, enum how how)
     if (how == WORKER)
         ck_assert_int_ge(hinted_fixes - hinted, 10);
     const char *params[] = {zone};
-    PQclear(exec_params("UPDATE corridor.geofences SET deleted_at = now() WHERE name = $1", 1,
-                        params));
+    PQclear(
+        exec_params("UPDATE corridor.geofences SET deleted_at = now() WHERE name = $1", 1, params));
 }
 
 START_TEST(safe_region_yields_to_a_new_fence)
@@ -1244,7 +1242,6 @@ START_TEST(worker_copy_yields_to_a_new_fence)
 }
 END_TEST
 
-
 /* Another writer between the worker's batches (a second worker the device reconnected to):
  * a newer fix moves the seal's latest row, a late fix renews its region without moving it.
  * The worker's copy is out of date both times: its next batch is refused the fast path and
@@ -1257,8 +1254,8 @@ START_TEST(worker_copy_out_of_date_changes_no_outcome)
     for (int i = 0; i < 20; i++)
         f[i] = (fix){100 + 10 * i, -1.0, 36.05 + 0.0015 * i, 60, 90, NULL, NULL};
     f[20] = (fix){155, -1.0, 36.05 + 0.0015 * 5.5, 60, 90, NULL, NULL}; /* late */
-    static const int order[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -10, 11, 12, 13, -20, 14, 15, 16,
-                                17, 18, 19};
+    static const int order[] = {0,  1,  2,  3,   4,  5,  6,  7,  8,  9, -10,
+                                11, 12, 13, -20, 14, 15, 16, 17, 18, 19};
     for (size_t k = 0; k < sizeof order / sizeof *order; k++) {
         int i = order[k] < 0 ? -order[k] : order[k];
         drive("SRFO", &f[i], 1, FULL);

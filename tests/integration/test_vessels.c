@@ -298,9 +298,8 @@ START_TEST(vessel_storage_reconnects_after_losing_its_connection)
     char arg[24];
     snprintf(arg, sizeof arg, "%ld", pid);
     const char *vals[1] = {arg};
-    ck_assert_int_eq(harness_query_long_params(db, "SELECT pg_terminate_backend($1::int)::int", 1,
-                                               vals),
-                     1);
+    ck_assert_int_eq(
+        harness_query_long_params(db, "SELECT pg_terminate_backend($1::int)::int", 1, vals), 1);
     /* a new connection within the first backoff step (1 s) */
     long now = 0;
     for (int i = 0; i < 50 && (now == 0 || now == pid); i++) {

@@ -22,7 +22,8 @@ static harness_server srv;
 static int ws_open(const char *token)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.http_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.http_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
     char req[1024];
@@ -102,7 +103,8 @@ START_TEST(actions_over_the_socket)
                     "'restricted', ST_Multi(ST_MakeEnvelope(38.55,-3.05,38.65,-2.95,4326)))");
     char resp[4096], path[200];
     snprintf(path, sizeof path, "/?id=W1&lat=-3.0&lon=38.6&timestamp=%ld", (long)time(NULL) - 30);
-    ck_assert_int_eq(harness_http(srv.osmand_port, "GET", path, NULL, NULL, resp, sizeof resp), 200);
+    ck_assert_int_eq(harness_http(srv.osmand_port, "GET", path, NULL, NULL, resp, sizeof resp),
+                     200);
     long id = harness_query_long(c, "SELECT id FROM corridor.incidents WHERE seal_id = 'W1'");
     long version = harness_query_long(c, "SELECT version FROM corridor.incidents WHERE id = "
                                          "(SELECT max(id) FROM corridor.incidents)");
@@ -115,9 +117,9 @@ START_TEST(actions_over_the_socket)
              "\"request_id\":\"r1\"}",
              id, version);
     ws_send(a, msg);
-    ck_assert_msg(ws_wait(a, 5000, "\"type\":\"action_result\",\"request_id\":\"r1\",\"status\":200",
-                          NULL),
-                  "the sender got no result");
+    ck_assert_msg(
+        ws_wait(a, 5000, "\"type\":\"action_result\",\"request_id\":\"r1\",\"status\":200", NULL),
+        "the sender got no result");
     /* the snapshot B got holds the incident as open: "acknowledged" comes with the push */
     ck_assert_msg(ws_wait(b, 5000, "\"type\"", "acknowledged"),
                   "the other screen did not see the acknowledgement");

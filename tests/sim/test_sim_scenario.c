@@ -37,9 +37,8 @@ static int sim(const char *args)
     char cmd[1024];
     /* the REST calls carry the server's admin token ($CORRIDOR_TOKEN) */
     const char *token = harness_token(srv.http_port);
-    snprintf(cmd, sizeof cmd, "CORRIDOR_TOKEN=%s %s/corridor-sim %s > %s 2>&1",
-             token ? token : "", getenv("CORRIDOR_BUILD") ? getenv("CORRIDOR_BUILD") : ".", args,
-             out_path);
+    snprintf(cmd, sizeof cmd, "CORRIDOR_TOKEN=%s %s/corridor-sim %s > %s 2>&1", token ? token : "",
+             getenv("CORRIDOR_BUILD") ? getenv("CORRIDOR_BUILD") : ".", args, out_path);
     int st = system(cmd);
     ck_assert_msg(st != -1 && WIFEXITED(st), "corridor-sim did not exit normally: %s", cmd);
     return WEXITSTATUS(st);

@@ -15,15 +15,17 @@ static char resp[1 << 20];
 
 static int call(const char *method, const char *path, const char *body)
 {
-    return harness_http(srv.http_port, method, path, body ? "application/json" : NULL, body,
-                        resp, sizeof resp);
+    return harness_http(srv.http_port, method, path, body ? "application/json" : NULL, body, resp,
+                        sizeof resp);
 }
 
 #define HAS(s) ck_assert_msg(strstr(resp, s) != NULL, "expected %s in %s", s, resp)
 
 START_TEST(seals)
 {
-    ck_assert_int_eq(call("POST", "/api/seals", "{\"id\":\"R-1\",\"protocol\":\"jt808\",\"device_id\":\"013912345678\"}"), 201);
+    ck_assert_int_eq(call("POST", "/api/seals",
+                          "{\"id\":\"R-1\",\"protocol\":\"jt808\",\"device_id\":\"013912345678\"}"),
+                     201);
     HAS("\"device_id\" : \"013912345678\"");
     HAS("\"timezone\" : \"+08:00\"");
     ck_assert_int_eq(call("POST", "/api/seals", "{\"id\":\"R-2\"}"), 201);
@@ -31,9 +33,13 @@ START_TEST(seals)
     HAS("\"device_id\" : \"R-2\"");
     ck_assert_int_eq(call("POST", "/api/seals", "{\"id\":\"R-1\"}"), 409);
     HAS("\"error\":\"seal_exists\"");
-    ck_assert_int_eq(call("POST", "/api/seals", "{\"id\":\"R-3\",\"protocol\":\"jt808\",\"device_id\":\"013912345678\"}"), 409);
+    ck_assert_int_eq(call("POST", "/api/seals",
+                          "{\"id\":\"R-3\",\"protocol\":\"jt808\",\"device_id\":\"013912345678\"}"),
+                     409);
     HAS("\"error\":\"device_id_exists\"");
-    ck_assert_int_eq(call("POST", "/api/seals", "{\"id\":\"R-3\",\"protocol\":\"jt808\",\"device_id\":\"12ab\"}"), 422);
+    ck_assert_int_eq(call("POST", "/api/seals",
+                          "{\"id\":\"R-3\",\"protocol\":\"jt808\",\"device_id\":\"12ab\"}"),
+                     422);
     HAS("terminal number");
     ck_assert_int_eq(call("POST", "/api/seals", "{\"id\":\"R 3\"}"), 422);
     ck_assert_int_eq(call("POST", "/api/seals", "{\"id\":\"R-3\",\"timezone\":\"+8\"}"), 422);
@@ -56,16 +62,18 @@ END_TEST
 
 START_TEST(geofences)
 {
-    const char *ok = "{\"type\":\"Feature\",\"properties\":{\"name\":\"Zone\",\"kind\":\"restricted\"},"
-                     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[36,-1.5],[36.2,-1.5],"
-                     "[36.2,-1.3],[36,-1.3],[36,-1.5]]]}}";
+    const char *ok =
+        "{\"type\":\"Feature\",\"properties\":{\"name\":\"Zone\",\"kind\":\"restricted\"},"
+        "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[36,-1.5],[36.2,-1.5],"
+        "[36.2,-1.3],[36,-1.3],[36,-1.5]]]}}";
     ck_assert_int_eq(call("POST", "/api/geofences", ok), 201);
     HAS("\"type\" : \"Feature\"");
     HAS("\"country\" : \"KE\"");
     HAS("MultiPolygon");
-    const char *bow = "{\"type\":\"Feature\",\"properties\":{\"name\":\"Bow\",\"kind\":\"port\"},"
-                      "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,1],[1,0],[0,1],"
-                      "[0,0]]]}}";
+    const char *bow =
+        "{\"type\":\"Feature\",\"properties\":{\"name\":\"Bow\",\"kind\":\"port\"},"
+        "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,1],[1,0],[0,1],"
+        "[0,0]]]}}";
     ck_assert_int_eq(call("POST", "/api/geofences", bow), 422);
     HAS("{\"error\":\"invalid_geometry\",\"detail\":\"Self-intersection[0.5 0.5]\"}");
     const char *kind = "{\"type\":\"Feature\",\"properties\":{\"name\":\"K\",\"kind\":\"zoo\"},"

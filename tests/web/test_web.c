@@ -56,10 +56,9 @@ START_TEST(route_table)
     int allowed = 0;
     ck_assert_int_eq(web_route_find(table, N_TABLE, WEB_GET, "/api/health", &p, &allowed), 0);
     ck_assert_int_eq(web_route_find(table, N_TABLE, WEB_GET, "/api/geofences", &p, &allowed), 1);
-    ck_assert_int_eq(web_route_find(table, N_TABLE, WEB_POST, "/api/geofences", &p, &allowed),
-                     2);
-    ck_assert_int_eq(
-        web_route_find(table, N_TABLE, WEB_DELETE, "/api/geofences/7", &p, &allowed), 3);
+    ck_assert_int_eq(web_route_find(table, N_TABLE, WEB_POST, "/api/geofences", &p, &allowed), 2);
+    ck_assert_int_eq(web_route_find(table, N_TABLE, WEB_DELETE, "/api/geofences/7", &p, &allowed),
+                     3);
     ck_assert_str_eq(web_param(&p, "id"), "7");
     /* known path, wrong method: 405 with what is allowed, not the fallback */
     ck_assert_int_eq(web_route_find(table, N_TABLE, WEB_DELETE, "/api/geofences", &p, &allowed),
@@ -68,8 +67,7 @@ START_TEST(route_table)
     char list[64];
     web_method_list(allowed, list, sizeof list);
     ck_assert_str_eq(list, "GET, POST");
-    ck_assert_int_eq(web_route_find(table, N_TABLE, WEB_POST, "/api/health", &p, &allowed),
-                     -405);
+    ck_assert_int_eq(web_route_find(table, N_TABLE, WEB_POST, "/api/health", &p, &allowed), -405);
     /* unknown API path: the fallback (404 handler), never the static files */
     ck_assert_int_eq(web_route_find(table, N_TABLE, WEB_GET, "/api/nope", &p, &allowed), 4);
     ck_assert_int_eq(web_route_find(table, N_TABLE, WEB_POST, "/api/nope", &p, &allowed), 4);
@@ -93,8 +91,7 @@ START_TEST(real_routes_state_roles)
     int i = web_route_find(web_routes, web_n_routes, WEB_POST, "/api/seals", &p, &allowed);
     ck_assert_int_ge(i, 0);
     ck_assert(web_routes[i].flags & WEB_ROUTE_BODY);
-    ck_assert_int_eq(web_route_find(web_routes, web_n_routes, WEB_PUT, "/api/seals", &p,
-                                    &allowed),
+    ck_assert_int_eq(web_route_find(web_routes, web_n_routes, WEB_PUT, "/api/seals", &p, &allowed),
                      -405);
     i = web_route_find(web_routes, web_n_routes, WEB_GET, "/metrics", &p, &allowed);
     ck_assert_int_ge(i, 0);
@@ -323,14 +320,13 @@ START_TEST(static_paths)
     ck_assert_int_eq(web_static_path("/srv", "/leaflet/dist/", out, sizeof out), 0);
     ck_assert_str_eq(out, "/srv/leaflet/dist/index.html");
     ck_assert_int_eq(web_static_path("/srv", "/a/..b/c.js", out, sizeof out), 0);
-    const char *bad[] = {"/../etc/passwd", "/a/../../b", "/a/./b", "/..", "/a//b", "//etc",
-                         "/a\\..\\b", "/a/\x01", "relative", "/a/.."};
+    const char *bad[] = {"/../etc/passwd", "/a/../../b", "/a/./b",  "/..",      "/a//b",
+                         "//etc",          "/a\\..\\b",  "/a/\x01", "relative", "/a/.."};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(web_static_path("/srv", bad[i], out, sizeof out) == CORE_EINVAL,
                       "accepted %s", bad[i]);
     char small[12];
-    ck_assert_int_eq(web_static_path("/srv", "/long-name.js", small, sizeof small),
-                     CORE_ETOOBIG);
+    ck_assert_int_eq(web_static_path("/srv", "/long-name.js", small, sizeof small), CORE_ETOOBIG);
 }
 END_TEST
 
