@@ -463,6 +463,46 @@ void ingest_jt808_location_clear(ingest_jt808_location *l)
     l->battery = NAN;
     l->signal = -1;
     l->satellites = -1;
+    l->elock.battery_v = NAN;
+    l->elock.power_v = NAN;
+    l->elock.wire_cut = l->elock.motion = l->elock.cover_open = -1;
+    l->elock.wire_cut_count = -1;
+}
+
+static void hex_id(char *out, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Item 0xD5 (Huabao, "JT808 common message parsing of GPS electronic lock"): 2 bytes are
+ * the battery voltage in 1/100 V; otherwise count BYTE, then per lock id BYTE[5], RFID
+ * card BYTE[5], battery BYTE (percent), status WORD (bit 5 set: unlocked). 0, or -1 when
+ * the length does not match the layout (the item is then dropped). */
+static int item_locks(ingest_jt808_elock *e, const uint8_t *v, size_t il)
+{
+    if (il == 2) {
+        e->battery_v = be16(v) / 100.0;
+        return 0;
+    }
+    if (il < 1 || il != 1 + (size_t)v[0] * 13)
+        return -1;
+    e->locks_total = v[0];
+    e->n_locks = 0;
+    for (int i = 0; i < v[0] && i < INGEST_JT808_LOCKS_MAX; i++) {
+        const uint8_t *r = v + 1 + (size_t)i * 13;
+        ingest_jt808_lock *k = &e->locks[e->n_locks++];
+        hex_id(k->id, r, 5);
+        hex_id(k->card, r + 5, 5);
+        k->battery = r[10];
+        k->status = be16(r + 11);
+        k->locked = !(k->status & (1u << 5));
+    }
+    return 0;
 }
 
 int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest_jt808_location *l,
@@ -488,12 +528,20 @@ int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest
         return rc;
     size_t o = 28;
     while (o < len) {
-        if (len - o < 2)
-            return fail(reason, n, "truncated additional item at byte %zu", o);
+        /* An item that overruns the body cannot be skipped (nothing after it can be
+         * trusted to start an item): the walk ends there, the item is counted as dropped
+         * and the position stands. A reason is left for the caller's log. */
+        if (len - o < 2 || b[o + 1] > len - o - 2) {
+            l->items_dropped++;
+            if (len - o < 2)
+                fail(reason, n, "truncated additional item at byte %zu", o);
+            else
+                fail(reason, n, "additional item 0x%02x of %u bytes overruns the body", b[o],
+                     b[o + 1]);
+            break;
+        }
         int id = b[o];
         size_t il = b[o + 1];
-        if (il > len - o - 2)
-            return fail(reason, n, "additional item 0x%02x of %zu bytes overruns the body", id, il);
         const uint8_t *v = b + o + 2;
         switch (id) {
         case 0x01:
@@ -510,8 +558,29 @@ int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest
             break;
         case 0xd4:
         case 0xe1:
+        case 0xfe:
             if (il == 1 && v[0] <= 100)
                 l->battery = v[0];
+            break;
+        case 0xd3: /* external power, 1/10 V */
+            if (il == 2)
+                l->elock.power_v = be16(v) / 10.0;
+            else
+                l->items_dropped++;
+            break;
+        case 0xd5:
+            if (item_locks(&l->elock, v, il) != 0)
+                l->items_dropped++;
+            break;
+        case 0xda: /* cable cut count WORD, device status BYTE */
+            if (il >= 3) {
+                l->elock.wire_cut_count = be16(v);
+                l->elock.wire_cut = v[2] & 1;
+                l->elock.motion = (v[2] >> 2) & 1;
+                l->elock.cover_open = (v[2] >> 3) & 1;
+            } else {
+                l->items_dropped++;
+            }
             break;
         default:
             break;
@@ -629,7 +698,7 @@ int ingest_jt808_body_auth(uint8_t *out, size_t cap, int v2019, const ingest_jt8
 
 int ingest_jt808_body_location(uint8_t *out, size_t cap, int tz_min, const ingest_jt808_location *l)
 {
-    uint8_t b[28 + 6 + 3 + 3 + 3];
+    uint8_t b[28 + 6 + 3 + 3 + 3 + 4 + 3 + 13 * INGEST_JT808_LOCKS_MAX + 5];
     if (!(fabs(l->lat) <= 90) || !(fabs(l->lon) <= 180) || !(l->speed_kmh >= 0) ||
         l->speed_kmh > 6553.5)
         return CORE_EINVAL;
@@ -668,6 +737,52 @@ int ingest_jt808_body_location(uint8_t *out, size_t cap, int tz_min, const inges
         b[o++] = 0xe1;
         b[o++] = 1;
         b[o++] = (uint8_t)lround(l->battery);
+    }
+    const ingest_jt808_elock *e = &l->elock;
+    if (!isnan(e->power_v) && e->power_v >= 0 && e->power_v <= 6553.5) {
+        b[o++] = 0xd3;
+        b[o++] = 2;
+        put16(b + o, (unsigned)lround(e->power_v * 10));
+        o += 2;
+    }
+    if (e->n_locks > 0) {
+        if (e->n_locks > INGEST_JT808_LOCKS_MAX)
+            return CORE_EINVAL;
+        b[o++] = 0xd5;
+        b[o++] = (uint8_t)(1 + 13 * e->n_locks);
+        b[o++] = (uint8_t)e->n_locks;
+        for (int i = 0; i < e->n_locks; i++) {
+            const ingest_jt808_lock *k = &e->locks[i];
+            uint8_t raw[10];
+            if (strlen(k->id) != 10 || strlen(k->card) != 10)
+                return CORE_EINVAL;
+            for (int j = 0; j < 20; j++) {
+                char c = j < 10 ? k->id[j] : k->card[j - 10];
+                int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+                if (d < 0)
+                    return CORE_EINVAL;
+                if (j % 2 == 0)
+                    raw[j / 2] = (uint8_t)(d << 4);
+                else
+                    raw[j / 2] |= (uint8_t)d;
+            }
+            memcpy(b + o, raw, 10);
+            b[o + 10] = (uint8_t)k->battery;
+            put16(b + o + 11, (k->status & ~(1u << 5)) | (k->locked ? 0 : 1u << 5));
+            o += 13;
+        }
+    } else if (!isnan(e->battery_v) && e->battery_v >= 0 && e->battery_v <= 655.35) {
+        b[o++] = 0xd5;
+        b[o++] = 2;
+        put16(b + o, (unsigned)lround(e->battery_v * 100));
+        o += 2;
+    }
+    if (e->wire_cut >= 0 || e->motion >= 0 || e->cover_open >= 0) {
+        b[o++] = 0xda;
+        b[o++] = 3;
+        put16(b + o, (unsigned)(e->wire_cut_count > 0 ? e->wire_cut_count : 0));
+        b[o + 2] = (uint8_t)((e->wire_cut > 0) | (e->motion > 0) << 2 | (e->cover_open > 0) << 3);
+        o += 3;
     }
     if (cap < o)
         return CORE_ETOOBIG;
@@ -798,6 +913,29 @@ const char *ingest_jt808_seal_alarm(uint32_t alarm)
         if (alarm & seal_map[i].bits)
             return seal_map[i].event;
     return "";
+}
+
+const char *ingest_jt808_location_alarm(const ingest_jt808_location *l)
+{
+    const char *ev = ingest_jt808_seal_alarm(l->alarm);
+    if (strcmp(ev, "door_open") == 0 || strcmp(ev, "tampering") == 0)
+        return ev;
+    if (l->elock.wire_cut > 0 || l->elock.cover_open > 0)
+        return "tampering";
+    return ev;
+}
+
+int ingest_jt808_location_open(const ingest_jt808_location *l)
+{
+    if (l->alarm & INGEST_JT808_ALARM_DOOR_OPEN)
+        return 1;
+    if (l->elock.n_locks > 0) {
+        for (int i = 0; i < l->elock.n_locks; i++)
+            if (!l->elock.locks[i].locked)
+                return 1;
+        return 0;
+    }
+    return !(l->status & INGEST_JT808_ST_DOOR_LOCKED);
 }
 
 /* ---------------------------------------------------------------- downlink commands

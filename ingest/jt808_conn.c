@@ -327,12 +327,17 @@ static void to_obs(const jt_conn *c, const ingest_jt808_location *l, geo_obs *o)
     o->speed_kmh = (float)l->speed_kmh;
     o->bearing = (float)l->course;
     o->altitude = (float)l->altitude;
-    if (!isnan(l->battery))
+    if (!isnan(l->battery)) {
         o->battery = (float)l->battery;
-    int open =
-        (l->alarm & INGEST_JT808_ALARM_DOOR_OPEN) || !(l->status & INGEST_JT808_ST_DOOR_LOCKED);
-    snprintf(o->lock, sizeof o->lock, "%s", open ? "open" : "locked");
-    snprintf(o->alarm, sizeof o->alarm, "%s", ingest_jt808_seal_alarm(l->alarm));
+    } else {
+        /* no battery item: the weakest lock of a multi-lock conveyance (item 0xD5) */
+        for (int i = 0; i < l->elock.n_locks; i++)
+            if (l->elock.locks[i].battery <= 100 &&
+                (isnan(o->battery) || l->elock.locks[i].battery < o->battery))
+                o->battery = (float)l->elock.locks[i].battery;
+    }
+    snprintf(o->lock, sizeof o->lock, "%s", ingest_jt808_location_open(l) ? "open" : "locked");
+    snprintf(o->alarm, sizeof o->alarm, "%s", ingest_jt808_location_alarm(l));
 }
 
 static void process_input(jt_conn *c);
@@ -527,9 +532,24 @@ static void on_auth(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, si
     send_ack(c, h->serial, h->msg_id, INGEST_JT808_FAIL);
 }
 
+/* Malformed items were dropped but their positions stand: each is counted as refused
+ * input (bad_jt808) without counting towards closing the connection. */
+static void dropped_items(jt_conn *c, const ingest_jt808_location *l, int n, const char *why)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < l[i].items_dropped; k++)
+            count_bad(c);
+    for (int i = 0; i < n; i++)
+        if (l[i].items_dropped) {
+            core_info(MOD, "%s: malformed additional item dropped, position kept (%s)", c->peer,
+                      *why ? why : "item layout");
+            break;
+        }
+}
+
 static void on_location(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, size_t n)
 {
-    char why[160];
+    char why[160] = "";
     int cnt = 1, type = 0;
     ingest_jt808_location *locs =
         malloc((h->msg_id == INGEST_JT808_BATCH ? INGEST_JT808_BATCH_MAX : 1) * sizeof *locs);
@@ -545,6 +565,7 @@ static void on_location(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b
         send_ack(c, h->serial, h->msg_id, INGEST_JT808_BAD_MESSAGE);
         return;
     }
+    dropped_items(c, locs, cnt, why);
     report(c, h, locs, cnt, 0);
 }
 
@@ -576,7 +597,7 @@ static void on_term_ack(jt_conn *c, const uint8_t *b, size_t n)
  * like any other (without a 0x8001: an answer is not answered). */
 static void on_answer_location(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, size_t n)
 {
-    char why[160];
+    char why[160] = "";
     uint16_t serial;
     ingest_jt808_location *l = malloc(sizeof *l);
     if (!l)
@@ -586,7 +607,8 @@ static void on_answer_location(jt_conn *c, const ingest_jt808_head *h, const uin
         bad(c, why);
         return;
     }
-    int open = (l->alarm & INGEST_JT808_ALARM_DOOR_OPEN) || !(l->status & INGEST_JT808_ST_DOOR_LOCKED);
+    dropped_items(c, l, 1, why);
+    int open = ingest_jt808_location_open(l);
     int asked = h->msg_id == INGEST_JT808_LOCATE_ANSWER ? INGEST_JT808_LOCATE
                                                         : INGEST_JT808_VEHICLE_CONTROL;
     ingest_command_answer(c->w, c->seal_id, serial, asked, INGEST_JT808_OK,

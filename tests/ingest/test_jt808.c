@@ -270,10 +270,12 @@ START_TEST(location_bad_bodies)
     memcpy(body, b, bl);
     ck_assert_int_eq(ingest_jt808_parse_location(body, 27, 480, &l, NULL, NULL, why, 128),
                      CORE_EINVAL);
-    /* an item whose length overruns the body */
-    ck_assert_int_eq(ingest_jt808_parse_location(body, bl - 1, 480, &l, NULL, NULL, why, 128),
-                     CORE_EINVAL);
+    /* an item whose length overruns the body is dropped and counted; the fix stands */
+    ck_assert_int_eq(ingest_jt808_parse_location(body, bl - 1, 480, &l, NULL, NULL, why, 128), 0);
     ck_assert_str_eq(why, "additional item 0xe1 of 1 bytes overruns the body");
+    ck_assert_int_eq(l.items_dropped, 1);
+    ck_assert(isnan(l.battery));
+    ck_assert_int_eq(l.satellites, 10);
     /* latitude 90.000001 */
     uint8_t bad[64];
     memcpy(bad, body, bl);
@@ -813,6 +815,228 @@ START_TEST(answer_with_location)
 }
 END_TEST
 
+/* ---- e-lock vendor items (layouts in docs/jt808.md, "E-lock items") ---- */
+
+/* The 28 bytes of a basic location: status fix + door locked, 22.547 N 114.057 E,
+ * 2024-05-06 14:30:00 GMT+8 (the LOC vector's fields without its items). */
+static const uint8_t BASIC[28] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x02, 0x01, 0x58,
+                                  0x0a, 0x38, 0x06, 0xcc, 0x5f, 0x28, 0x00, 0x32, 0x02, 0x5d,
+                                  0x00, 0x5a, 0x24, 0x05, 0x06, 0x14, 0x30, 0x00};
+
+/* Items written from the layouts by hand: 0xD3 power 12.6 V; 0xD5 two locks (main lock id
+ * 3300112233, card 00a1b2c3d4, 77 %, status 0x0002 locked; slave 3300112234, card
+ * 00a1b2c3d5, 41 %, status 0x0020 unlocked); 0xDA cut count 2, status wire cut + back
+ * cover opened (bits 0 and 3). */
+static const uint8_t ELOCK_ITEMS[] = {
+    0xd3, 0x02, 0x00, 0x7e,                                                    /* 126 */
+    0xd5, 0x1b, 0x02,                                                          /* 2 locks */
+    0x33, 0x00, 0x11, 0x22, 0x33, 0x00, 0xa1, 0xb2, 0xc3, 0xd4, 0x4d, 0x00, 0x02, /* main */
+    0x33, 0x00, 0x11, 0x22, 0x34, 0x00, 0xa1, 0xb2, 0xc3, 0xd5, 0x29, 0x00, 0x20, /* slave */
+    0xda, 0x03, 0x00, 0x02, 0x09,
+};
+
+static size_t elock_body(uint8_t *b, const uint8_t *items, size_t n)
+{
+    memcpy(b, BASIC, 28);
+    memcpy(b + 28, items, n);
+    return 28 + n;
+}
+
+typedef struct seen {
+    int ids[16], n;
+} seen;
+
+static void see_item(void *arg, int id, const uint8_t *v, size_t len)
+{
+    (void)v, (void)len;
+    seen *s = arg;
+    if (s->n < 16)
+        s->ids[s->n++] = id;
+}
+
+START_TEST(elock_lock_records_and_tamper)
+{
+    uint8_t b[256], out[256];
+    size_t bl = elock_body(b, ELOCK_ITEMS, sizeof ELOCK_ITEMS);
+    ingest_jt808_location l;
+    char why[128] = "";
+    seen sn = {.n = 0};
+    ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, see_item, &sn, why, 128), 0);
+    ck_assert_int_eq(l.items_dropped, 0);
+    ck_assert_int_eq(sn.n, 3);
+    ck_assert_double_eq_tol(l.elock.power_v, 12.6, 1e-9);
+    ck_assert(isnan(l.elock.battery_v) && isnan(l.battery));
+    ck_assert_int_eq(l.elock.locks_total, 2);
+    ck_assert_int_eq(l.elock.n_locks, 2);
+    ck_assert_str_eq(l.elock.locks[0].id, "3300112233");
+    ck_assert_str_eq(l.elock.locks[0].card, "00a1b2c3d4");
+    ck_assert_int_eq(l.elock.locks[0].battery, 77);
+    ck_assert_int_eq(l.elock.locks[0].status, 0x0002);
+    ck_assert_int_eq(l.elock.locks[0].locked, 1);
+    ck_assert_str_eq(l.elock.locks[1].id, "3300112234");
+    ck_assert_str_eq(l.elock.locks[1].card, "00a1b2c3d5");
+    ck_assert_int_eq(l.elock.locks[1].battery, 41);
+    ck_assert_int_eq(l.elock.locks[1].locked, 0);
+    ck_assert_int_eq(l.elock.wire_cut_count, 2);
+    ck_assert_int_eq(l.elock.wire_cut, 1);
+    ck_assert_int_eq(l.elock.motion, 0);
+    ck_assert_int_eq(l.elock.cover_open, 1);
+    /* status bit 12 says locked, but a lock record says the slave is open */
+    ck_assert_int_eq(ingest_jt808_location_open(&l), 1);
+    ck_assert_str_eq(ingest_jt808_location_alarm(&l), "tampering");
+    /* the encoder writes the same bytes back */
+    int k = ingest_jt808_body_location(out, sizeof out, 480, &l);
+    ck_assert_int_eq(k, (int)bl);
+    ck_assert_mem_eq(out, b, bl);
+
+    /* all locks locked: closed, whatever bit 12 says; only motion: no alarm */
+    l.elock.locks[1].locked = 1;
+    l.status &= ~(uint32_t)INGEST_JT808_ST_DOOR_LOCKED;
+    ck_assert_int_eq(ingest_jt808_location_open(&l), 0);
+    l.elock.wire_cut = l.elock.cover_open = 0;
+    l.elock.motion = 1;
+    ck_assert_str_eq(ingest_jt808_location_alarm(&l), "");
+    /* the illegal door opening bit still wins over the tamper items */
+    l.elock.cover_open = 1;
+    l.alarm = INGEST_JT808_ALARM_DOOR_OPEN;
+    ck_assert_str_eq(ingest_jt808_location_alarm(&l), "door_open");
+    ck_assert_int_eq(ingest_jt808_location_open(&l), 1);
+    /* without lock records bit 12 decides, as before */
+    l.alarm = 0;
+    l.elock.n_locks = 0;
+    ck_assert_int_eq(ingest_jt808_location_open(&l), 1);
+    l.status |= INGEST_JT808_ST_DOOR_LOCKED;
+    ck_assert_int_eq(ingest_jt808_location_open(&l), 0);
+}
+END_TEST
+
+START_TEST(elock_battery_items)
+{
+    static const struct {
+        uint8_t items[8];
+        size_t n;
+        double battery, battery_v;
+    } cases[] = {
+        {{0xd4, 0x01, 0x3c}, 3, 60, NAN},
+        {{0xfe, 0x01, 0x64}, 3, 100, NAN},
+        {{0xe1, 0x01, 0x07}, 3, 7, NAN},
+        {{0xfe, 0x01, 0x65}, 3, NAN, NAN}, /* over 100 %: not a percentage */
+        {{0xd5, 0x02, 0x01, 0x9a}, 4, NAN, 4.10},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t b[64];
+        size_t bl = elock_body(b, cases[i].items, cases[i].n);
+        ingest_jt808_location l;
+        char why[128];
+        ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, NULL, NULL, why, 128), 0);
+        ck_assert_int_eq(l.items_dropped, 0);
+        if (isnan(cases[i].battery))
+            ck_assert_msg(isnan(l.battery), "case %zu", i);
+        else
+            ck_assert_double_eq(l.battery, cases[i].battery);
+        if (isnan(cases[i].battery_v))
+            ck_assert(isnan(l.elock.battery_v));
+        else
+            ck_assert_double_eq_tol(l.elock.battery_v, cases[i].battery_v, 1e-9);
+        ck_assert_int_eq(l.elock.n_locks, 0);
+        ck_assert_str_eq(ingest_jt808_location_alarm(&l), "");
+    }
+}
+END_TEST
+
+/* The malformed-item rule: unknown items are kept (the walker sees them), a known item
+ * whose inner layout does not fit its length is dropped and counted, and an item that
+ * overruns the body ends the walk, is counted, and the fix is still decoded. */
+START_TEST(elock_malformed_items)
+{
+    uint8_t b[256];
+    ingest_jt808_location l;
+    char why[128] = "";
+    seen sn = {.n = 0};
+    /* unknown 0x99 kept, 0xD5 claiming 2 records in 14 bytes dropped, 0xDA too short
+     * dropped, 0x30 after them still read */
+    static const uint8_t items[] = {0x99, 0x02, 0xab, 0xcd, 0xd5, 0x0e, 0x02, 0, 0, 0, 0, 0,
+                                    0,    0,    0,    0,    0,    0,    0,    0, 0xda, 0x02,
+                                    0x00, 0x01, 0x30, 0x01, 0x11};
+    size_t bl = elock_body(b, items, sizeof items);
+    ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, see_item, &sn, why, 128), 0);
+    ck_assert_int_eq(l.items_dropped, 2);
+    ck_assert_int_eq(sn.n, 4);
+    ck_assert_int_eq(sn.ids[0], 0x99);
+    ck_assert_int_eq(l.signal, 0x11);
+    ck_assert_int_eq(l.elock.n_locks, 0);
+    ck_assert_int_eq(l.elock.wire_cut, -1);
+
+    /* 0xDA announcing 9 bytes with 3 left: dropped, the fix stands */
+    static const uint8_t over[] = {0x31, 0x01, 0x08, 0xda, 0x09, 0x00, 0x01, 0x01};
+    bl = elock_body(b, over, sizeof over);
+    ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, NULL, NULL, why, 128), 0);
+    ck_assert_str_eq(why, "additional item 0xda of 9 bytes overruns the body");
+    ck_assert_int_eq(l.items_dropped, 1);
+    ck_assert_int_eq(l.satellites, 8);
+    ck_assert_int_eq(l.elock.wire_cut, -1);
+    ck_assert_double_eq_tol(l.lat, 22.547, 1e-9);
+    /* a lone id byte at the end */
+    bl = elock_body(b, over, 4);
+    ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, NULL, NULL, why, 128), 0);
+    ck_assert_int_eq(l.items_dropped, 1);
+    ck_assert_str_eq(why, "truncated additional item at byte 31");
+
+    /* inside a 0x0704 the position with the bad item is kept too */
+    uint8_t batch[128];
+    batch[0] = 0, batch[1] = 1, batch[2] = 0, batch[3] = 0, batch[4] = (uint8_t)bl;
+    memcpy(batch + 5, b, bl);
+    ingest_jt808_location out[2];
+    int cnt = 0, type = -1;
+    ck_assert_int_eq(
+        ingest_jt808_parse_batch(batch, 5 + bl, 480, out, 2, &cnt, &type, why, sizeof why), 0);
+    ck_assert_int_eq(cnt, 1);
+    ck_assert_int_eq(out[0].items_dropped, 1);
+
+    /* more records than the decoder keeps: counted in locks_total */
+    uint8_t many[2 + 1 + 13 * 10];
+    memset(many, 0, sizeof many);
+    many[0] = 0xd5, many[1] = 1 + 13 * 10, many[2] = 10;
+    bl = elock_body(b, many, sizeof many);
+    ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, NULL, NULL, why, 128), 0);
+    ck_assert_int_eq(l.elock.locks_total, 10);
+    ck_assert_int_eq(l.elock.n_locks, INGEST_JT808_LOCKS_MAX);
+}
+END_TEST
+
+START_TEST(elock_decode_tool)
+{
+    const char *build = getenv("CORRIDOR_BUILD");
+    ck_assert_msg(build != NULL, "CORRIDOR_BUILD not set");
+    uint8_t b[256], wire[600];
+    size_t bl = elock_body(b, ELOCK_ITEMS, sizeof ELOCK_ITEMS);
+    b[bl++] = 0x99, b[bl++] = 0x01, b[bl++] = 0x5a; /* an unknown item */
+    b[bl++] = 0xd3, b[bl++] = 0x05;                 /* overruns: dropped */
+    ingest_jt808_head e = {.msg_id = 0x0200, .serial = 9};
+    strcpy(e.terminal, "013912345678");
+    int n = ingest_jt808_encode(&e, b, bl, wire, sizeof wire);
+    ck_assert_int_gt(n, 0);
+    char hex[1300], cmd[1600], out[4096];
+    tohex(wire, (size_t)n, hex);
+    snprintf(cmd, sizeof cmd, "echo '%s' | %s/corridor-decode jt808 --hex", hex, build);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t k = fread(out, 1, sizeof out - 1, p);
+    out[k] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_str_eq(
+        out,
+        "{\"msg_id\":\"0x0200\",\"terminal\":\"013912345678\",\"serial\":9,\"version\":\"2013\","
+        "\"lat\":22.547,\"lon\":114.057,\"altitude\":50,\"speed_kmh\":60.5,\"course\":90,"
+        "\"time\":\"2024-05-06T06:30:00.000Z\",\"alarms\":[],\"status\":[\"fix\","
+        "\"door_locked\"],\"seal_alarm\":\"tampering\",\"power_v\":12.6,\"wire_cut\":true,"
+        "\"motion\":false,\"cover_open\":true,\"wire_cut_count\":2,\"locks\":[{\"id\":"
+        "\"3300112233\",\"card\":\"00a1b2c3d4\",\"battery\":77,\"locked\":true,\"status\":2},"
+        "{\"id\":\"3300112234\",\"card\":\"00a1b2c3d5\",\"battery\":41,\"locked\":false,"
+        "\"status\":32}],\"items_dropped\":1,\"items\":{\"0x99\":\"5a\"}}\n");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("jt808");
@@ -837,6 +1061,12 @@ static Suite *suite(void)
     tcase_add_test(cmd, command_bad_bodies);
     tcase_add_test(cmd, answer_with_location);
     suite_add_tcase(s, cmd);
+    TCase *el = tcase_create("elock_items");
+    tcase_add_test(el, elock_lock_records_and_tamper);
+    tcase_add_test(el, elock_battery_items);
+    tcase_add_test(el, elock_malformed_items);
+    tcase_add_test(el, elock_decode_tool);
+    suite_add_tcase(s, el);
     return s;
 }
 
