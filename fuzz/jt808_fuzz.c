@@ -22,7 +22,7 @@ static void on_item(void *arg, int id, const uint8_t *v, size_t len)
 
 static void check_location(const ingest_jt808_location *l, int tz)
 {
-    uint8_t body[128];
+    uint8_t body[256];
     ingest_jt808_location back;
     int k = ingest_jt808_body_location(body, sizeof body, tz, l);
     if (k < 0)
@@ -31,6 +31,16 @@ static void check_location(const ingest_jt808_location *l, int tz)
         abort();
     if (back.ts_us != l->ts_us - l->ts_us % 1000000 || back.alarm != l->alarm)
         abort();
+    /* the e-lock items come back as they were decoded, and nothing is malformed */
+    const ingest_jt808_elock *a = &l->elock, *e = &back.elock;
+    if (back.items_dropped != 0 || e->n_locks != a->n_locks ||
+        (e->wire_cut > 0) != (a->wire_cut > 0) || (e->cover_open > 0) != (a->cover_open > 0) ||
+        ingest_jt808_location_open(&back) != ingest_jt808_location_open(l) ||
+        strcmp(ingest_jt808_location_alarm(&back), ingest_jt808_location_alarm(l)) != 0)
+        abort();
+    for (int i = 0; i < a->n_locks; i++)
+        if (e->locks[i].locked != a->locks[i].locked || strcmp(e->locks[i].card, a->locks[i].card))
+            abort();
 }
 
 static void body(const ingest_jt808_head *h, const uint8_t *b, size_t n)
