@@ -285,6 +285,30 @@ static int decode_body(const state *st, const ingest_jt808_head *h, const uint8_
             json_object_object_add(o, "auth_code", text(code));
         return 0;
     }
+    case INGEST_JT808_JT705_LOCATION:
+    case INGEST_JT808_JT705_BLIND: {
+        ingest_jt808_location l;
+        ingest_jt808_jt705 x;
+        int rc = ingest_jt808_parse_jt705(b, n, &l, &x, why, wn);
+        if (rc)
+            return rc;
+        json_object_object_add(o, "ack_wanted", json_object_new_boolean(h->ack_wanted));
+        add_location(o, &l, NULL);
+        if (x.charging)
+            json_object_object_add(o, "charging", json_object_new_boolean(1));
+        json_object_object_add(o, "cell", json_object_new_int64(x.cell));
+        json_object_object_add(o, "lac", json_object_new_int(x.lac));
+        json_object_object_add(o, "product", json_object_new_int(x.product));
+        json_object_object_add(o, "device_status", json_object_new_int(x.status));
+        json_object_object_add(o, "device_alarm", json_object_new_int(x.alarm));
+        return 0;
+    }
+    case INGEST_JT808_JT705_ACK:
+        if (n != 3)
+            return snprintf(why, wn, "JT705 answer of %zu bytes, 3 expected", n), CORE_EINVAL;
+        json_object_object_add(o, "reply_id", id_str((unsigned)(b[0] << 8 | b[1])));
+        json_object_object_add(o, "result", json_object_new_int(b[2]));
+        return 0;
     case INGEST_JT808_LOCATE_ANSWER:
     case INGEST_JT808_CONTROL_ANSWER: {
         ingest_jt808_location l;
@@ -350,7 +374,10 @@ static void decode_frame(state *st, const uint8_t *frame, size_t len)
     json_object_object_add(o, "msg_id", id_str(h.msg_id));
     json_object_object_add(o, "terminal", json_object_new_string(h.terminal));
     json_object_object_add(o, "serial", json_object_new_int(h.serial));
-    json_object_object_add(o, "version", json_object_new_string(h.v2019 ? "2019" : "2013"));
+    json_object_object_add(o, "version",
+                           json_object_new_string(h.short_serial ? "jt705"
+                                                  : h.v2019      ? "2019"
+                                                                 : "2013"));
     if (h.v2019)
         json_object_object_add(o, "protocol_version", json_object_new_int(h.proto_version));
     if (h.encryption) {

@@ -172,6 +172,21 @@ int ingest_jt808_parse(const uint8_t *frame, size_t len, ingest_jt808_head *h, c
     h->msg_id = be16(frame);
     uint16_t props = be16(frame + 2);
     size_t declared = props & 0x3ff;
+    if (h->msg_id == INGEST_JT808_JT705_LOCATION || h->msg_id == INGEST_JT808_JT705_BLIND ||
+        h->msg_id == INGEST_JT808_JT705_ACK) {
+        /* the JT705A-style header: a one-byte serial, bit 15 asks for an answer */
+        h->short_serial = 1;
+        h->ack_wanted = (props >> 15) & 1;
+        if (bcd_to_digits(frame + 4, 6, h->terminal) != 0)
+            return fail(reason, n, "terminal number is not BCD");
+        h->serial = frame[10];
+        if (len - 12 != declared)
+            return fail(reason, n, "bad length: body of %zu bytes, properties say %zu", len - 12,
+                        declared);
+        *body = frame + 11;
+        *body_len = len - 12;
+        return 0;
+    }
     h->encryption = (props >> 10) & 7;
     h->subpackage = (props >> 13) & 1;
     h->v2019 = (props >> 14) & 1;
@@ -233,6 +248,11 @@ int ingest_jt808_encode(const ingest_jt808_head *h, const uint8_t *body, size_t 
             return CORE_EINVAL;
     unsigned props = (unsigned)body_len | (h->subpackage ? 1u << 13 : 0) |
                      (h->v2019 ? 1u << 14 : 0) | ((unsigned)(h->encryption & 7) << 10);
+    if (h->short_serial) {
+        if (h->v2019 || h->subpackage || h->serial > 0xff)
+            return CORE_EINVAL;
+        props = (unsigned)body_len | (h->ack_wanted ? 1u << 15 : 0);
+    }
     put16(hdr, h->msg_id);
     put16(hdr + 2, props);
     hl = 4;
@@ -240,8 +260,12 @@ int ingest_jt808_encode(const ingest_jt808_head *h, const uint8_t *body, size_t 
         hdr[hl++] = h->proto_version;
     for (size_t i = 0; i < tlen; i++)
         hdr[hl++] = (uint8_t)((digits[2 * i] - '0') << 4 | (digits[2 * i + 1] - '0'));
-    put16(hdr + hl, h->serial);
-    hl += 2;
+    if (h->short_serial) {
+        hdr[hl++] = (uint8_t)h->serial;
+    } else {
+        put16(hdr + hl, h->serial);
+        hl += 2;
+    }
     if (h->subpackage) {
         put16(hdr + hl, h->pkg_total);
         put16(hdr + hl + 2, h->pkg_seq);
@@ -592,6 +616,148 @@ int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest
     return 0;
 }
 
+/* ---------------------------------------------------------------- JT705A-style location
+ * Layout (Traccar HuabaoProtocolDecoder decodeLocation2 with Jt600ProtocolDecoder
+ * decodeBinaryLocation; docs/jt808.md): time BCD[6] DDMMYYhhmmss UTC | latitude BCD 8
+ * digits DDMMmmmm (degrees, minutes / 10000) | longitude BCD 9 digits DDDMMmmmm, then a
+ * nibble of flags (bit 0 fix, bit 1 north, bit 2 east) | speed BCD[1] knots | course BYTE
+ * (x 2 degrees) | signal BYTE | satellites BYTE | odometer DWORD km | battery BYTE (percent,
+ * 0xAA charging) | cell id DWORD | LAC WORD | product BYTE | status WORD | alarm WORD. */
+
+#define JT705_BODY 35
+
+/* nd BCD digits starting at the high nibble of p[0]; -1 if one is not a digit. */
+static int64_t bcd_digits(const uint8_t *p, int nd)
+{
+    int64_t v = 0;
+    for (int i = 0; i < nd; i++) {
+        int d = i % 2 ? p[i / 2] & 15 : p[i / 2] >> 4;
+        if (d > 9)
+            return -1;
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+static void put_bcd_digits(uint8_t *p, int nd, int64_t v)
+{
+    for (int i = nd - 1; i >= 0; i--, v /= 10) {
+        int d = (int)(v % 10);
+        if (i % 2)
+            p[i / 2] = (uint8_t)((p[i / 2] & 0xf0) | d);
+        else
+            p[i / 2] = (uint8_t)((p[i / 2] & 0x0f) | d << 4);
+    }
+}
+
+int ingest_jt808_parse_jt705(const uint8_t *b, size_t len, ingest_jt808_location *l,
+                             ingest_jt808_jt705 *x, char *reason, size_t n)
+{
+    ingest_jt808_location_clear(l);
+    if (x)
+        memset(x, 0, sizeof *x);
+    if (len < JT705_BODY)
+        return fail(reason, n, "JT705 location body of %zu bytes, at least %d expected", len,
+                    JT705_BODY);
+    uint8_t t[6] = {b[2], b[1], b[0], b[3], b[4], b[5]}; /* DDMMYY -> YYMMDD */
+    int rc = bcd_time(t, 0, &l->ts_us, reason, n);
+    if (rc)
+        return rc;
+    int64_t la = bcd_digits(b + 6, 8), lo = bcd_digits(b + 10, 9);
+    if (la < 0 || lo < 0)
+        return fail(reason, n, "JT705 coordinates are not BCD");
+    if (la / 1000000 > 90 || la % 1000000 >= 600000 || lo / 1000000 > 180 || lo % 1000000 >= 600000)
+        return fail(reason, n, "JT705 coordinates out of range");
+    double lat = (double)(la / 1000000) + (double)(la % 1000000) / 10000.0 / 60.0;
+    double lon = (double)(lo / 1000000) + (double)(lo % 1000000) / 10000.0 / 60.0;
+    if (lat > 90 || lon > 180)
+        return fail(reason, n, "JT705 coordinates out of range");
+    int flags = b[14] & 15;
+    l->lat = flags & 2 ? lat : -lat;
+    l->lon = flags & 4 ? lon : -lon;
+    l->status = (flags & 1 ? INGEST_JT808_ST_FIX : 0) | (flags & 2 ? 0 : INGEST_JT808_ST_SOUTH) |
+                (flags & 4 ? 0 : INGEST_JT808_ST_WEST);
+    int kn = bcd_byte(b[15]);
+    if (kn < 0)
+        return fail(reason, n, "JT705 speed is not BCD");
+    l->speed_kmh = kn * 1.852;
+    l->course = b[16] * 2 % 360;
+    l->signal = b[17];
+    l->satellites = b[18];
+    l->mileage_km = be32(b + 19);
+    if (b[23] <= 100)
+        l->battery = b[23];
+    l->no_lock = 1;
+    int product = b[30];
+    uint16_t alarm = be16(b + 33);
+    if (((product == 1 || product == 2) && (alarm & 1)) || (product == 3 && (alarm & 0x0a)))
+        l->alarm |= INGEST_JT808_ALARM_POWER_LOW;
+    if (x) {
+        x->charging = b[23] == 0xaa;
+        x->cell = be32(b + 24);
+        x->lac = be16(b + 28);
+        x->product = product;
+        x->status = be16(b + 31);
+        x->alarm = alarm;
+    }
+    return 0;
+}
+
+int ingest_jt808_body_jt705(uint8_t *out, size_t cap, const ingest_jt808_location *l,
+                            const ingest_jt808_jt705 *x)
+{
+    if (cap < JT705_BODY)
+        return CORE_ETOOBIG;
+    if (!(fabs(l->lat) <= 90) || !(fabs(l->lon) <= 180) || !(l->speed_kmh >= 0))
+        return CORE_EINVAL;
+    uint8_t b[JT705_BODY], t[6];
+    memset(b, 0, sizeof b);
+    if (put_bcd_time(t, l->ts_us, 0) != 0)
+        return CORE_EINVAL;
+    b[0] = t[2], b[1] = t[1], b[2] = t[0], b[3] = t[3], b[4] = t[4], b[5] = t[5];
+    double c[2] = {fabs(l->lat), fabs(l->lon)};
+    int64_t v[2];
+    for (int i = 0; i < 2; i++) {
+        int64_t deg = (int64_t)c[i], mm = llround((c[i] - (double)deg) * 60 * 10000);
+        if (mm >= 600000)
+            deg++, mm -= 600000;
+        v[i] = deg * 1000000 + mm;
+    }
+    put_bcd_digits(b + 6, 8, v[0]);
+    put_bcd_digits(b + 10, 9, v[1]);
+    b[14] = (uint8_t)((b[14] & 0xf0) | ((l->status & INGEST_JT808_ST_FIX) ? 1 : 0) |
+                      (l->lat >= 0 ? 2 : 0) | (l->lon >= 0 ? 4 : 0));
+    long kn = lround(l->speed_kmh / 1.852);
+    b[15] = to_bcd(kn > 99 ? 99 : (int)kn);
+    b[16] = (uint8_t)((l->course % 360) / 2);
+    b[17] = (uint8_t)(l->signal > 0 ? l->signal : 0);
+    b[18] = (uint8_t)(l->satellites > 0 ? l->satellites : 0);
+    put32(b + 19,
+          !isnan(l->mileage_km) && l->mileage_km > 0 ? (uint32_t)llround(l->mileage_km) : 0);
+    b[23] = x && x->charging ? 0xaa
+            : !isnan(l->battery) && l->battery >= 0 && l->battery <= 100
+                ? (uint8_t)lround(l->battery)
+                : 0xff;
+    if (x) {
+        put32(b + 24, x->cell);
+        put16(b + 28, x->lac);
+        b[30] = (uint8_t)x->product;
+        put16(b + 31, x->status);
+        put16(b + 33, x->alarm);
+    }
+    memcpy(out, b, sizeof b);
+    return JT705_BODY;
+}
+
+int ingest_jt808_body_jt705_ack(uint8_t *out, size_t cap, uint16_t msg_id, int result)
+{
+    if (cap < 3)
+        return CORE_ETOOBIG;
+    put16(out, msg_id);
+    out[2] = (uint8_t)result;
+    return 3;
+}
+
 int ingest_jt808_parse_batch(const uint8_t *b, size_t len, int tz_min, ingest_jt808_location *out,
                              int max, int *count, int *type, char *reason, size_t n)
 {
@@ -927,6 +1093,8 @@ const char *ingest_jt808_location_alarm(const ingest_jt808_location *l)
 
 int ingest_jt808_location_open(const ingest_jt808_location *l)
 {
+    if (l->no_lock)
+        return -1;
     if (l->alarm & INGEST_JT808_ALARM_DOOR_OPEN)
         return 1;
     if (l->elock.n_locks > 0) {

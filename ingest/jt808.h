@@ -53,6 +53,10 @@ enum {
     INGEST_JT808_ALARM_CONFIRM = 0x8203,
     INGEST_JT808_TEXT = 0x8300,
     INGEST_JT808_VEHICLE_CONTROL = 0x8500,
+    /* JT705A-style messages in JT/T 808 framing (one-byte serial, see below) */
+    INGEST_JT808_JT705_LOCATION = 0x5501,
+    INGEST_JT808_JT705_BLIND = 0x5502, /* a stored (blind-area) position */
+    INGEST_JT808_JT705_ACK = 0x4401,   /* platform: message id WORD + result BYTE */
 };
 
 /* 0x8103 parameter ids (JT/T 808-2013 table 12; all DWORD seconds). */
@@ -164,6 +168,10 @@ typedef struct ingest_jt808_head {
     int encryption;                               /* body properties bits 10-12; 0: plain */
     int subpackage;                               /* 1 when pkg_total and pkg_seq are present */
     uint16_t pkg_total, pkg_seq;
+    /* JT705A-style header (ids 0x5501, 0x5502, 0x4401): id WORD, properties WORD (bits
+     * 0-9 body length, bit 15 acknowledgement requested), terminal BCD[6], serial BYTE */
+    int short_serial;
+    int ack_wanted;
 } ingest_jt808_head;
 
 /* Checks an unescaped frame (as the splitter returns it): checksum, header length, body
@@ -260,7 +268,18 @@ typedef struct ingest_jt808_location {
      * overruns the body ends the walk; a vendor item whose inner layout does not match its
      * length is skipped). The position itself is still good. */
     int items_dropped;
+    int no_lock; /* the message carries no lock state (JT705A-style location) */
 } ingest_jt808_location;
+
+/* The rest of a JT705A-style location (0x5501 / 0x5502), layout in docs/jt808.md. */
+typedef struct ingest_jt808_jt705 {
+    int product;     /* product type BYTE */
+    uint16_t status; /* status WORD as sent */
+    uint16_t alarm;  /* alarm WORD as sent */
+    uint32_t cell;   /* cell id DWORD */
+    uint16_t lac;    /* location area code WORD */
+    int charging;    /* battery byte 0xAA */
+} ingest_jt808_jt705;
 
 void ingest_jt808_location_clear(ingest_jt808_location *l);
 
@@ -277,6 +296,17 @@ int ingest_jt808_parse_auth(const uint8_t *b, size_t len, int v2019, ingest_jt80
  * GMT+8). item (may be NULL) sees every additional item. 0 or CORE_EINVAL. */
 int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest_jt808_location *l,
                                 ingest_jt808_item_fn item, void *arg, char *reason, size_t n);
+/* 0x5501 / 0x5502 body: a BCD location (UTC) and the device fields into l and x (x may
+ * be NULL). Bytes after the 35 of the layout are ignored. 0 or CORE_EINVAL. */
+int ingest_jt808_parse_jt705(const uint8_t *b, size_t len, ingest_jt808_location *l,
+                             ingest_jt808_jt705 *x, char *reason, size_t n);
+/* Its encoder (corridor-sim, tests): lat, lon, speed_kmh, course, ts_us, status FIX bit,
+ * signal, satellites, mileage_km and battery of l, the rest from x (may be NULL). */
+int ingest_jt808_body_jt705(uint8_t *out, size_t cap, const ingest_jt808_location *l,
+                            const ingest_jt808_jt705 *x);
+/* 0x4401 body: the answered message id and a result. */
+int ingest_jt808_body_jt705_ack(uint8_t *out, size_t cap, uint16_t msg_id, int result);
+
 /* 0x0704: fills out[0..*count) (at most max), *type 0 normal batch, 1 blind-area backfill. */
 int ingest_jt808_parse_batch(const uint8_t *b, size_t len, int tz_min, ingest_jt808_location *out,
                              int max, int *count, int *type, char *reason, size_t n);
@@ -353,7 +383,8 @@ const char *ingest_jt808_seal_alarm(uint32_t alarm);
  * wire cut or back cover opened as "tampering" (below door_open, like the other tampering
  * bits). */
 const char *ingest_jt808_location_alarm(const ingest_jt808_location *l);
-/* 1 when the location says the seal is open: alarm bit 31, or with 0xD5 lock records
+/* -1 when the location carries no lock state (no_lock); else 1 when it says the seal is
+ * open: alarm bit 31, or with 0xD5 lock records
  * any lock unlocked, or without them status bit 12 (door locked) clear. */
 int ingest_jt808_location_open(const ingest_jt808_location *l);
 

@@ -259,6 +259,26 @@ static void send_ack(jt_conn *c, uint16_t serial, uint16_t msg_id, int result)
     send_msg(c, INGEST_JT808_PLAT_ACK, b, (size_t)n);
 }
 
+/* 0x4401: the answer to a JT705A-style message, in its own header (one-byte serial). */
+static void send_jt705_ack(jt_conn *c, uint16_t serial, uint16_t msg_id, int result)
+{
+    uint8_t b[3], frame[2 * (11 + 3 + 1) + 2];
+    if (c->closing || !c->bev)
+        return;
+    ingest_jt808_head h = {.msg_id = INGEST_JT808_JT705_ACK, .serial = serial & 0xff,
+                           .short_serial = 1};
+    memcpy(h.terminal, c->reply_terminal, sizeof h.terminal);
+    int k = ingest_jt808_body_jt705_ack(b, sizeof b, msg_id, result);
+    int n = ingest_jt808_encode(&h, b, (size_t)k, frame, sizeof frame);
+    if (n > 0)
+        bufferevent_write(c->bev, frame, (size_t)n);
+}
+
+static int is_jt705(uint16_t msg_id)
+{
+    return msg_id == INGEST_JT808_JT705_LOCATION || msg_id == INGEST_JT808_JT705_BLIND;
+}
+
 /* ---- acknowledgement after commit ---- */
 
 static void ack_release(jt_ack *a)
@@ -267,8 +287,9 @@ static void ack_release(jt_ack *a)
     if (--a->remaining > 0)
         return;
     if (!a->db_failed && !a->silent)
-        send_ack(c, a->serial, a->msg_id,
-                 a->stored || !a->rejected ? INGEST_JT808_OK : INGEST_JT808_BAD_MESSAGE);
+        (is_jt705(a->msg_id) ? send_jt705_ack : send_ack)(
+            c, a->serial, a->msg_id,
+            a->stored || !a->rejected ? INGEST_JT808_OK : INGEST_JT808_BAD_MESSAGE);
     if (a->prev)
         a->prev->next = a->next;
     else
@@ -336,7 +357,9 @@ static void to_obs(const jt_conn *c, const ingest_jt808_location *l, geo_obs *o)
                 (isnan(o->battery) || l->elock.locks[i].battery < o->battery))
                 o->battery = (float)l->elock.locks[i].battery;
     }
-    snprintf(o->lock, sizeof o->lock, "%s", ingest_jt808_location_open(l) ? "open" : "locked");
+    int open = ingest_jt808_location_open(l);
+    if (open >= 0) /* a JT705A-style location says nothing about the lock */
+        snprintf(o->lock, sizeof o->lock, "%s", open ? "open" : "locked");
     snprintf(o->alarm, sizeof o->alarm, "%s", ingest_jt808_location_alarm(l));
 }
 
@@ -569,6 +592,24 @@ static void on_location(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b
     report(c, h, locs, cnt, 0);
 }
 
+/* 0x5501 / 0x5502: a JT705A-style location; answered (0x4401, after commit) only when
+ * its header asks for it. */
+static void on_jt705(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, size_t n)
+{
+    char why[160] = "";
+    ingest_jt808_location *l = malloc(sizeof *l);
+    if (!l)
+        return;
+    if (ingest_jt808_parse_jt705(b, n, l, NULL, why, sizeof why)) {
+        free(l);
+        bad(c, why);
+        if (h->ack_wanted)
+            send_jt705_ack(c, h->serial, h->msg_id, INGEST_JT808_BAD_MESSAGE);
+        return;
+    }
+    report(c, h, l, 1, !h->ack_wanted);
+}
+
 /* ---- commands (proto.h): downlink frames and the device's answers ---- */
 
 static int is_command_id(int id)
@@ -770,6 +811,18 @@ static void dispatch(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, s
         }
         on_location(c, h, b, n);
         return;
+    case INGEST_JT808_JT705_LOCATION:
+    case INGEST_JT808_JT705_BLIND:
+        if (!c->authed || !same_terminal(h->terminal, c->terminal)) {
+            bad(c, "position before authentication");
+            if (h->ack_wanted)
+                send_jt705_ack(c, h->serial, h->msg_id, INGEST_JT808_FAIL);
+            return;
+        }
+        on_jt705(c, h, b, n);
+        return;
+    case INGEST_JT808_JT705_ACK:
+        return; /* a platform's answer: never answered */
     default:
         send_ack(c, h->serial, h->msg_id, INGEST_JT808_UNSUPPORTED);
         return;
@@ -788,8 +841,10 @@ static void on_frame(jt_conn *c, const uint8_t *frame, size_t len)
     }
     struct timeval idle = {JT_IDLE_S, 0};
     event_add(c->idle, &idle);
-    c->v2019 = h.v2019;
-    c->pver = h.proto_version;
+    if (!h.short_serial) { /* a JT705A-style header says nothing of the edition */
+        c->v2019 = h.v2019;
+        c->pver = h.proto_version;
+    }
     memcpy(c->reply_terminal, h.terminal, sizeof c->reply_terminal);
     if (h.encryption) {
         bad(c, "encrypted body");

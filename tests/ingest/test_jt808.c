@@ -1037,6 +1037,102 @@ START_TEST(elock_decode_tool)
 }
 END_TEST
 
+/* JT705A-style location in JT/T 808 framing, built from the layout (docs/jt808.md):
+ * 0x5501, properties 0x8023 (answer requested, 35 bytes), terminal 013912345678, serial
+ * BYTE 5; body 06-05-24 14:30:00 UTC, 22 deg 32.8200' N, 114 deg 03.4200' E, flags 7
+ * (fix, north, east), 30 knots, course 45 x 2, signal 28, 10 satellites, 1111 km, 85 %,
+ * cell 12345, LAC 100, product 3, status 0x0020, alarm 0x0008 (low battery) */
+#define JT705                                                                                      \
+    "7e5501802301391234567805060524143000223282001140342007302d1c0a000004575500003039006403"     \
+    "002000085a7e"
+/* the same as a stored position (0x5502) without the answer bit, serial 6 */
+#define JT705_BLIND                                                                                \
+    "7e5502002301391234567806060524143000223282001140342007302d1c0a000004575500003039006403"     \
+    "00200008da7e"
+/* the platform's 0x4401 to serial 5: message 0x5501, result 0 */
+#define JT705_ACK "7e4401000301391234567805550100277e"
+
+START_TEST(jt705_location)
+{
+    ingest_jt808_head h;
+    size_t bl;
+    const uint8_t *b = one(JT705, &h, &bl);
+    ck_assert_int_eq(h.msg_id, INGEST_JT808_JT705_LOCATION);
+    ck_assert_int_eq(h.short_serial, 1);
+    ck_assert_int_eq(h.ack_wanted, 1);
+    ck_assert_int_eq(h.serial, 5);
+    ck_assert_str_eq(h.terminal, "013912345678");
+    ck_assert_uint_eq(bl, 35);
+    ingest_jt808_location l;
+    ingest_jt808_jt705 x;
+    char why[128], t[40];
+    ck_assert_msg(ingest_jt808_parse_jt705(b, bl, &l, &x, why, sizeof why) == 0, "%s", why);
+    ck_assert_double_eq_tol(l.lat, 22.547, 1e-9);
+    ck_assert_double_eq_tol(l.lon, 114.057, 1e-9);
+    ck_assert_str_eq(core_iso8601(l.ts_us, t, sizeof t), "2024-05-06T14:30:00.000Z");
+    ck_assert_double_eq_tol(l.speed_kmh, 30 * 1.852, 1e-9);
+    ck_assert_int_eq(l.course, 90);
+    ck_assert_int_eq(l.signal, 28);
+    ck_assert_int_eq(l.satellites, 10);
+    ck_assert_double_eq(l.mileage_km, 1111);
+    ck_assert_double_eq(l.battery, 85);
+    ck_assert_uint_eq(l.status, INGEST_JT808_ST_FIX);
+    ck_assert_int_eq(x.cell, 12345);
+    ck_assert_int_eq(x.lac, 100);
+    ck_assert_int_eq(x.product, 3);
+    ck_assert_int_eq(x.status, 0x0020);
+    ck_assert_int_eq(x.alarm, 0x0008);
+    ck_assert_int_eq(x.charging, 0);
+    ck_assert_str_eq(ingest_jt808_location_alarm(&l), "low_battery");
+    ck_assert_int_eq(ingest_jt808_location_open(&l), -1); /* no lock state */
+
+    /* the encoders give back the same frame, and the answer */
+    uint8_t body[64], out[256];
+    char hex[600];
+    ck_assert_int_eq(ingest_jt808_body_jt705(body, sizeof body, &l, &x), 35);
+    ck_assert_mem_eq(body, b, 35);
+    ingest_jt808_head e = {.msg_id = INGEST_JT808_JT705_LOCATION, .serial = 5,
+                           .short_serial = 1, .ack_wanted = 1};
+    strcpy(e.terminal, "013912345678");
+    int n = ingest_jt808_encode(&e, body, 35, out, sizeof out);
+    tohex(out, (size_t)n, hex);
+    ck_assert_str_eq(hex, JT705);
+    e.msg_id = INGEST_JT808_JT705_ACK;
+    e.ack_wanted = 0;
+    ck_assert_int_eq(ingest_jt808_body_jt705_ack(body, sizeof body, INGEST_JT808_JT705_LOCATION,
+                                                 INGEST_JT808_OK),
+                     3);
+    n = ingest_jt808_encode(&e, body, 3, out, sizeof out);
+    tohex(out, (size_t)n, hex);
+    ck_assert_str_eq(hex, JT705_ACK);
+    e.serial = 256; /* a one-byte serial */
+    ck_assert_int_eq(ingest_jt808_encode(&e, body, 3, out, sizeof out), CORE_EINVAL);
+
+    /* no answer asked */
+    b = one(JT705_BLIND, &h, &bl);
+    ck_assert_int_eq(h.msg_id, INGEST_JT808_JT705_BLIND);
+    ck_assert_int_eq(h.ack_wanted, 0);
+    ck_assert_int_eq(h.serial, 6);
+
+    /* south and west when the flag bits are clear; charging; bad bodies */
+    uint8_t bad[35];
+    memcpy(bad, b, 35);
+    bad[14] = 0x01, bad[23] = 0xaa;
+    ck_assert_int_eq(ingest_jt808_parse_jt705(bad, 35, &l, &x, why, sizeof why), 0);
+    ck_assert(l.lat < 0 && l.lon < 0 && isnan(l.battery) && x.charging);
+    ck_assert_int_eq(ingest_jt808_parse_jt705(bad, 34, &l, &x, why, sizeof why), CORE_EINVAL);
+    memcpy(bad, b, 35);
+    bad[7] = 0x6a; /* minutes not BCD */
+    ck_assert_int_eq(ingest_jt808_parse_jt705(bad, 35, &l, &x, why, sizeof why), CORE_EINVAL);
+    memcpy(bad, b, 35);
+    bad[7] = 0x62; /* 62 minutes */
+    ck_assert_int_eq(ingest_jt808_parse_jt705(bad, 35, &l, &x, why, sizeof why), CORE_EINVAL);
+    memcpy(bad, b, 35);
+    bad[1] = 0x13; /* month 13 */
+    ck_assert_int_eq(ingest_jt808_parse_jt705(bad, 35, &l, &x, why, sizeof why), CORE_EINVAL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("jt808");
@@ -1066,6 +1162,7 @@ static Suite *suite(void)
     tcase_add_test(el, elock_battery_items);
     tcase_add_test(el, elock_malformed_items);
     tcase_add_test(el, elock_decode_tool);
+    tcase_add_test(el, jt705_location);
     suite_add_tcase(s, el);
     return s;
 }
