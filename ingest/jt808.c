@@ -177,6 +177,9 @@ int ingest_jt808_parse(const uint8_t *frame, size_t len, ingest_jt808_head *h, c
         /* the JT705A-style header: a one-byte serial, bit 15 asks for an answer */
         h->short_serial = 1;
         h->ack_wanted = (props >> 15) & 1;
+        h->encryption = (props >> 10) & 7;
+        if (props & (3u << 13))
+            return fail(reason, n, "JT705 header with the subpackage or version bit");
         if (bcd_to_digits(frame + 4, 6, h->terminal) != 0)
             return fail(reason, n, "terminal number is not BCD");
         h->serial = frame[10];
@@ -251,7 +254,8 @@ int ingest_jt808_encode(const ingest_jt808_head *h, const uint8_t *body, size_t 
     if (h->short_serial) {
         if (h->v2019 || h->subpackage || h->serial > 0xff)
             return CORE_EINVAL;
-        props = (unsigned)body_len | (h->ack_wanted ? 1u << 15 : 0);
+        props = (unsigned)body_len | (h->ack_wanted ? 1u << 15 : 0) |
+                ((unsigned)(h->encryption & 7) << 10);
     }
     put16(hdr, h->msg_id);
     put16(hdr + 2, props);

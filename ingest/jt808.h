@@ -169,7 +169,8 @@ typedef struct ingest_jt808_head {
     int subpackage;                               /* 1 when pkg_total and pkg_seq are present */
     uint16_t pkg_total, pkg_seq;
     /* JT705A-style header (ids 0x5501, 0x5502, 0x4401): id WORD, properties WORD (bits
-     * 0-9 body length, bit 15 acknowledgement requested), terminal BCD[6], serial BYTE */
+     * 0-9 body length, 10-12 encryption, 13-14 must be clear, bit 15 acknowledgement
+     * requested), terminal BCD[6], serial BYTE */
     int short_serial;
     int ack_wanted;
 } ingest_jt808_head;

@@ -848,7 +848,10 @@ static void on_frame(jt_conn *c, const uint8_t *frame, size_t len)
     memcpy(c->reply_terminal, h.terminal, sizeof c->reply_terminal);
     if (h.encryption) {
         bad(c, "encrypted body");
-        send_ack(c, h.serial, h.msg_id, INGEST_JT808_UNSUPPORTED);
+        if (!h.short_serial)
+            send_ack(c, h.serial, h.msg_id, INGEST_JT808_UNSUPPORTED);
+        else if (h.ack_wanted)
+            send_jt705_ack(c, h.serial, h.msg_id, INGEST_JT808_UNSUPPORTED);
         return;
     }
     if (!h.subpackage) {

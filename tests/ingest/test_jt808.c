@@ -1114,6 +1114,20 @@ START_TEST(jt705_location)
     ck_assert_int_eq(h.ack_wanted, 0);
     ck_assert_int_eq(h.serial, 6);
 
+    /* the subpackage or version bit has no meaning in this header: refused */
+    uint8_t raw[64];
+    size_t rn = unhex(JT705, raw, sizeof raw);
+    const uint8_t *bb;
+    size_t bbl;
+    raw[3] |= 0x20; /* properties bit 13 */
+    uint8_t x8 = 0;
+    for (size_t i = 1; i + 2 < rn; i++)
+        x8 ^= raw[i];
+    raw[rn - 2] = x8;
+    ck_assert_int_eq(ingest_jt808_parse(raw + 1, rn - 2, &h, &bb, &bbl, why, sizeof why),
+                     CORE_EINVAL);
+    ck_assert_str_eq(why, "JT705 header with the subpackage or version bit");
+
     /* south and west when the flag bits are clear; charging; bad bodies */
     uint8_t bad[35];
     memcpy(bad, b, 35);
