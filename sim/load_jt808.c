@@ -215,6 +215,8 @@ static ingest_jt808_location now_location(const sim_jt *j)
         l.status &= ~(uint32_t)INGEST_JT808_ST_DOOR_LOCKED;
     else
         l.status |= INGEST_JT808_ST_DOOR_LOCKED;
+    for (int i = 0; i < l.elock.n_locks; i++) /* lock records decide when present */
+        l.elock.locks[i].locked = !j->unlocked;
     return l;
 }
 
@@ -394,11 +396,10 @@ int sim_jt_ping(sim_jt *j, const ingest_jt808_location *l, int64_t due_us)
         return CORE_EFULL;
     uint8_t b[256];
     j->last = *l;
-    if (j->unlocked) {
+    if (j->unlocked)
         j->last.status &= ~(uint32_t)INGEST_JT808_ST_DOOR_LOCKED;
-        for (int i = 0; i < j->last.elock.n_locks; i++) /* the e-lock items say it too */
-            j->last.elock.locks[i].locked = 0;
-    }
+    for (int i = 0; i < j->last.elock.n_locks; i++) /* the lock records say it too */
+        j->last.elock.locks[i].locked = !j->unlocked;
     int n = ingest_jt808_body_location(b, sizeof b, INGEST_JT808_TZ_DEFAULT_MIN, &j->last);
     if (n < 0)
         return n;
