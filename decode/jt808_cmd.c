@@ -33,7 +33,9 @@ static void usage(FILE *out)
             "  --tz OFFSET  time zone of the device clock, e.g. +03:00 (default +08:00)\n"
             "  Positions: lat, lon (negative south and west), altitude (m), speed_kmh, course,\n"
             "  time (UTC, ISO 8601), alarms and status (flag names), mileage_km, signal,\n"
-            "  satellites, battery (%%), items (other additional items in hex).\n"
+            "  satellites, battery (%%), the e-lock items (battery_v, power_v, wire_cut,\n"
+            "  motion, cover_open, wire_cut_count, locks), items (other additional items in\n"
+            "  hex), items_dropped (malformed items; the position is still decoded).\n"
             "  A frame with a bad checksum or length prints {\"error\": \"...\"}.\n");
 }
 
@@ -93,9 +95,13 @@ static void on_item(void *arg, int id, const uint8_t *v, size_t len)
     case 0x01:
     case 0x30:
     case 0x31:
+    case 0xd3:
     case 0xd4:
+    case 0xd5:
+    case 0xda:
     case 0xe1:
-        return; /* shown as named fields */
+    case 0xfe:
+        return; /* shown as named fields (a malformed one under items_dropped) */
     default:
         snprintf(key, sizeof key, "0x%02x", id);
         json_object_object_add(items, key, hexstr(v, len));
@@ -113,6 +119,37 @@ static json_object *flags(uint32_t bits, const char *(*name)(int))
     return a;
 }
 
+/* The e-lock vendor items (docs/jt808.md, "E-lock items"). */
+static void add_elock(json_object *o, const ingest_jt808_elock *e)
+{
+    if (!isnan(e->battery_v))
+        json_object_object_add(o, "battery_v", num(e->battery_v, 2));
+    if (!isnan(e->power_v))
+        json_object_object_add(o, "power_v", num(e->power_v, 1));
+    if (e->wire_cut >= 0) {
+        json_object_object_add(o, "wire_cut", json_object_new_boolean(e->wire_cut));
+        json_object_object_add(o, "motion", json_object_new_boolean(e->motion));
+        json_object_object_add(o, "cover_open", json_object_new_boolean(e->cover_open));
+        json_object_object_add(o, "wire_cut_count", json_object_new_int(e->wire_cut_count));
+    }
+    if (e->locks_total > 0 || e->n_locks > 0) {
+        json_object *a = json_object_new_array();
+        for (int i = 0; i < e->n_locks; i++) {
+            const ingest_jt808_lock *k = &e->locks[i];
+            json_object *r = json_object_new_object();
+            json_object_object_add(r, "id", json_object_new_string(k->id));
+            json_object_object_add(r, "card", json_object_new_string(k->card));
+            json_object_object_add(r, "battery", json_object_new_int(k->battery));
+            json_object_object_add(r, "locked", json_object_new_boolean(k->locked));
+            json_object_object_add(r, "status", json_object_new_int(k->status));
+            json_object_array_add(a, r);
+        }
+        json_object_object_add(o, "locks", a);
+        if (e->locks_total > e->n_locks)
+            json_object_object_add(o, "locks_total", json_object_new_int(e->locks_total));
+    }
+}
+
 static void add_location(json_object *o, const ingest_jt808_location *l, json_object *items)
 {
     char t[40];
@@ -124,7 +161,7 @@ static void add_location(json_object *o, const ingest_jt808_location *l, json_ob
     json_object_object_add(o, "time", json_object_new_string(core_iso8601(l->ts_us, t, sizeof t)));
     json_object_object_add(o, "alarms", flags(l->alarm, ingest_jt808_alarm_name));
     json_object_object_add(o, "status", flags(l->status, ingest_jt808_status_name));
-    const char *ev = ingest_jt808_seal_alarm(l->alarm);
+    const char *ev = ingest_jt808_location_alarm(l);
     if (*ev)
         json_object_object_add(o, "seal_alarm", json_object_new_string(ev));
     if (!isnan(l->mileage_km))
@@ -135,6 +172,9 @@ static void add_location(json_object *o, const ingest_jt808_location *l, json_ob
         json_object_object_add(o, "satellites", json_object_new_int(l->satellites));
     if (!isnan(l->battery))
         json_object_object_add(o, "battery", num(l->battery, 0));
+    add_elock(o, &l->elock);
+    if (l->items_dropped)
+        json_object_object_add(o, "items_dropped", json_object_new_int(l->items_dropped));
     if (items && json_object_object_length(items) > 0)
         json_object_object_add(o, "items", json_object_get(items));
 }
@@ -245,6 +285,30 @@ static int decode_body(const state *st, const ingest_jt808_head *h, const uint8_
             json_object_object_add(o, "auth_code", text(code));
         return 0;
     }
+    case INGEST_JT808_JT705_LOCATION:
+    case INGEST_JT808_JT705_BLIND: {
+        ingest_jt808_location l;
+        ingest_jt808_jt705 x;
+        int rc = ingest_jt808_parse_jt705(b, n, &l, &x, why, wn);
+        if (rc)
+            return rc;
+        json_object_object_add(o, "ack_wanted", json_object_new_boolean(h->ack_wanted));
+        add_location(o, &l, NULL);
+        if (x.charging)
+            json_object_object_add(o, "charging", json_object_new_boolean(1));
+        json_object_object_add(o, "cell", json_object_new_int64(x.cell));
+        json_object_object_add(o, "lac", json_object_new_int(x.lac));
+        json_object_object_add(o, "product", json_object_new_int(x.product));
+        json_object_object_add(o, "device_status", json_object_new_int(x.status));
+        json_object_object_add(o, "device_alarm", json_object_new_int(x.alarm));
+        return 0;
+    }
+    case INGEST_JT808_JT705_ACK:
+        if (n != 3)
+            return snprintf(why, wn, "JT705 answer of %zu bytes, 3 expected", n), CORE_EINVAL;
+        json_object_object_add(o, "reply_id", id_str((unsigned)(b[0] << 8 | b[1])));
+        json_object_object_add(o, "result", json_object_new_int(b[2]));
+        return 0;
     case INGEST_JT808_LOCATE_ANSWER:
     case INGEST_JT808_CONTROL_ANSWER: {
         ingest_jt808_location l;
@@ -310,7 +374,10 @@ static void decode_frame(state *st, const uint8_t *frame, size_t len)
     json_object_object_add(o, "msg_id", id_str(h.msg_id));
     json_object_object_add(o, "terminal", json_object_new_string(h.terminal));
     json_object_object_add(o, "serial", json_object_new_int(h.serial));
-    json_object_object_add(o, "version", json_object_new_string(h.v2019 ? "2019" : "2013"));
+    json_object_object_add(o, "version",
+                           json_object_new_string(h.short_serial ? "jt705"
+                                                  : h.v2019      ? "2019"
+                                                                 : "2013"));
     if (h.v2019)
         json_object_object_add(o, "protocol_version", json_object_new_int(h.proto_version));
     if (h.encryption) {

@@ -7,6 +7,7 @@
 #include "core.h"
 #include "jt808.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static void on_item(void *arg, int id, const uint8_t *v, size_t len)
 
 static void check_location(const ingest_jt808_location *l, int tz)
 {
-    uint8_t body[128];
+    uint8_t body[256];
     ingest_jt808_location back;
     int k = ingest_jt808_body_location(body, sizeof body, tz, l);
     if (k < 0)
@@ -31,6 +32,16 @@ static void check_location(const ingest_jt808_location *l, int tz)
         abort();
     if (back.ts_us != l->ts_us - l->ts_us % 1000000 || back.alarm != l->alarm)
         abort();
+    /* the e-lock items come back as they were decoded, and nothing is malformed */
+    const ingest_jt808_elock *a = &l->elock, *e = &back.elock;
+    if (back.items_dropped != 0 || e->n_locks != a->n_locks ||
+        (e->wire_cut > 0) != (a->wire_cut > 0) || (e->cover_open > 0) != (a->cover_open > 0) ||
+        ingest_jt808_location_open(&back) != ingest_jt808_location_open(l) ||
+        strcmp(ingest_jt808_location_alarm(&back), ingest_jt808_location_alarm(l)) != 0)
+        abort();
+    for (int i = 0; i < a->n_locks; i++)
+        if (e->locks[i].locked != a->locks[i].locked || strcmp(e->locks[i].card, a->locks[i].card))
+            abort();
 }
 
 static void body(const ingest_jt808_head *h, const uint8_t *b, size_t n)
@@ -47,6 +58,16 @@ static void body(const ingest_jt808_head *h, const uint8_t *b, size_t n)
 
     if (ingest_jt808_parse_location(b, n, 480, &l, on_item, &items, why, sizeof why) == 0)
         check_location(&l, 480);
+    ingest_jt808_jt705 x;
+    if (ingest_jt808_parse_jt705(b, n, &l, &x, why, sizeof why) == 0) {
+        /* the BCD layout round-trips to the same position */
+        uint8_t out[64];
+        ingest_jt808_location back;
+        int k = ingest_jt808_body_jt705(out, sizeof out, &l, &x);
+        if (k != 35 || ingest_jt808_parse_jt705(out, 35, &back, NULL, NULL, 0) != 0 ||
+            back.ts_us != l.ts_us || fabs(back.lat - l.lat) > 1e-6 || fabs(back.lon - l.lon) > 1e-6)
+            abort();
+    }
     if (ingest_jt808_parse_batch(b, n, -330, locs, INGEST_JT808_BATCH_MAX, &count, &type, why,
                                  sizeof why) == 0)
         for (int i = 0; i < count; i++)
@@ -66,9 +87,9 @@ static void body(const ingest_jt808_head *h, const uint8_t *b, size_t n)
         uint8_t out[512];
         ingest_jt808_command back;
         int k = ingest_jt808_command_body(&cmd, h->v2019, out, sizeof out);
-        if (k >= 0 && (ingest_jt808_command_parse(h->msg_id, out, (size_t)k, h->v2019, &back, NULL,
-                                                  0) != 0 ||
-                       back.n_params != cmd.n_params || back.lock != cmd.lock))
+        if (k >= 0 &&
+            (ingest_jt808_command_parse(h->msg_id, out, (size_t)k, h->v2019, &back, NULL, 0) != 0 ||
+             back.n_params != cmd.n_params || back.lock != cmd.lock))
             abort();
     }
     uint16_t answered;

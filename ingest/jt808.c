@@ -172,6 +172,24 @@ int ingest_jt808_parse(const uint8_t *frame, size_t len, ingest_jt808_head *h, c
     h->msg_id = be16(frame);
     uint16_t props = be16(frame + 2);
     size_t declared = props & 0x3ff;
+    if (h->msg_id == INGEST_JT808_JT705_LOCATION || h->msg_id == INGEST_JT808_JT705_BLIND ||
+        h->msg_id == INGEST_JT808_JT705_ACK) {
+        /* the JT705A-style header: a one-byte serial, bit 15 asks for an answer */
+        h->short_serial = 1;
+        h->ack_wanted = (props >> 15) & 1;
+        h->encryption = (props >> 10) & 7;
+        if (props & (3u << 13))
+            return fail(reason, n, "JT705 header with the subpackage or version bit");
+        if (bcd_to_digits(frame + 4, 6, h->terminal) != 0)
+            return fail(reason, n, "terminal number is not BCD");
+        h->serial = frame[10];
+        if (len - 12 != declared)
+            return fail(reason, n, "bad length: body of %zu bytes, properties say %zu", len - 12,
+                        declared);
+        *body = frame + 11;
+        *body_len = len - 12;
+        return 0;
+    }
     h->encryption = (props >> 10) & 7;
     h->subpackage = (props >> 13) & 1;
     h->v2019 = (props >> 14) & 1;
@@ -233,6 +251,12 @@ int ingest_jt808_encode(const ingest_jt808_head *h, const uint8_t *body, size_t 
             return CORE_EINVAL;
     unsigned props = (unsigned)body_len | (h->subpackage ? 1u << 13 : 0) |
                      (h->v2019 ? 1u << 14 : 0) | ((unsigned)(h->encryption & 7) << 10);
+    if (h->short_serial) {
+        if (h->v2019 || h->subpackage || h->serial > 0xff)
+            return CORE_EINVAL;
+        props = (unsigned)body_len | (h->ack_wanted ? 1u << 15 : 0) |
+                ((unsigned)(h->encryption & 7) << 10);
+    }
     put16(hdr, h->msg_id);
     put16(hdr + 2, props);
     hl = 4;
@@ -240,8 +264,12 @@ int ingest_jt808_encode(const ingest_jt808_head *h, const uint8_t *body, size_t 
         hdr[hl++] = h->proto_version;
     for (size_t i = 0; i < tlen; i++)
         hdr[hl++] = (uint8_t)((digits[2 * i] - '0') << 4 | (digits[2 * i + 1] - '0'));
-    put16(hdr + hl, h->serial);
-    hl += 2;
+    if (h->short_serial) {
+        hdr[hl++] = (uint8_t)h->serial;
+    } else {
+        put16(hdr + hl, h->serial);
+        hl += 2;
+    }
     if (h->subpackage) {
         put16(hdr + hl, h->pkg_total);
         put16(hdr + hl + 2, h->pkg_seq);
@@ -463,6 +491,46 @@ void ingest_jt808_location_clear(ingest_jt808_location *l)
     l->battery = NAN;
     l->signal = -1;
     l->satellites = -1;
+    l->elock.battery_v = NAN;
+    l->elock.power_v = NAN;
+    l->elock.wire_cut = l->elock.motion = l->elock.cover_open = -1;
+    l->elock.wire_cut_count = -1;
+}
+
+static void hex_id(char *out, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Item 0xD5 (Huabao, "JT808 common message parsing of GPS electronic lock"): 2 bytes are
+ * the battery voltage in 1/100 V; otherwise count BYTE, then per lock id BYTE[5], RFID
+ * card BYTE[5], battery BYTE (percent), status WORD (bit 5 set: unlocked). 0, or -1 when
+ * the length does not match the layout (the item is then dropped). */
+static int item_locks(ingest_jt808_elock *e, const uint8_t *v, size_t il)
+{
+    if (il == 2) {
+        e->battery_v = be16(v) / 100.0;
+        return 0;
+    }
+    if (il < 1 || il != 1 + (size_t)v[0] * 13)
+        return -1;
+    e->locks_total = v[0];
+    e->n_locks = 0;
+    for (int i = 0; i < v[0] && i < INGEST_JT808_LOCKS_MAX; i++) {
+        const uint8_t *r = v + 1 + (size_t)i * 13;
+        ingest_jt808_lock *k = &e->locks[e->n_locks++];
+        hex_id(k->id, r, 5);
+        hex_id(k->card, r + 5, 5);
+        k->battery = r[10];
+        k->status = be16(r + 11);
+        k->locked = !(k->status & (1u << 5));
+    }
+    return 0;
 }
 
 int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest_jt808_location *l,
@@ -488,12 +556,20 @@ int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest
         return rc;
     size_t o = 28;
     while (o < len) {
-        if (len - o < 2)
-            return fail(reason, n, "truncated additional item at byte %zu", o);
+        /* An item that overruns the body cannot be skipped (nothing after it can be
+         * trusted to start an item): the walk ends there, the item is counted as dropped
+         * and the position stands. A reason is left for the caller's log. */
+        if (len - o < 2 || b[o + 1] > len - o - 2) {
+            l->items_dropped++;
+            if (len - o < 2)
+                fail(reason, n, "truncated additional item at byte %zu", o);
+            else
+                fail(reason, n, "additional item 0x%02x of %u bytes overruns the body", b[o],
+                     b[o + 1]);
+            break;
+        }
         int id = b[o];
         size_t il = b[o + 1];
-        if (il > len - o - 2)
-            return fail(reason, n, "additional item 0x%02x of %zu bytes overruns the body", id, il);
         const uint8_t *v = b + o + 2;
         switch (id) {
         case 0x01:
@@ -510,8 +586,29 @@ int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest
             break;
         case 0xd4:
         case 0xe1:
+        case 0xfe:
             if (il == 1 && v[0] <= 100)
                 l->battery = v[0];
+            break;
+        case 0xd3: /* external power, 1/10 V */
+            if (il == 2)
+                l->elock.power_v = be16(v) / 10.0;
+            else
+                l->items_dropped++;
+            break;
+        case 0xd5:
+            if (item_locks(&l->elock, v, il) != 0)
+                l->items_dropped++;
+            break;
+        case 0xda: /* cable cut count WORD, device status BYTE */
+            if (il >= 3) {
+                l->elock.wire_cut_count = be16(v);
+                l->elock.wire_cut = v[2] & 1;
+                l->elock.motion = (v[2] >> 2) & 1;
+                l->elock.cover_open = (v[2] >> 3) & 1;
+            } else {
+                l->items_dropped++;
+            }
             break;
         default:
             break;
@@ -521,6 +618,148 @@ int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest
         o += 2 + il;
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------- JT705A-style location
+ * Layout (Traccar HuabaoProtocolDecoder decodeLocation2 with Jt600ProtocolDecoder
+ * decodeBinaryLocation; docs/jt808.md): time BCD[6] DDMMYYhhmmss UTC | latitude BCD 8
+ * digits DDMMmmmm (degrees, minutes / 10000) | longitude BCD 9 digits DDDMMmmmm, then a
+ * nibble of flags (bit 0 fix, bit 1 north, bit 2 east) | speed BCD[1] knots | course BYTE
+ * (x 2 degrees) | signal BYTE | satellites BYTE | odometer DWORD km | battery BYTE (percent,
+ * 0xAA charging) | cell id DWORD | LAC WORD | product BYTE | status WORD | alarm WORD. */
+
+#define JT705_BODY 35
+
+/* nd BCD digits starting at the high nibble of p[0]; -1 if one is not a digit. */
+static int64_t bcd_digits(const uint8_t *p, int nd)
+{
+    int64_t v = 0;
+    for (int i = 0; i < nd; i++) {
+        int d = i % 2 ? p[i / 2] & 15 : p[i / 2] >> 4;
+        if (d > 9)
+            return -1;
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+static void put_bcd_digits(uint8_t *p, int nd, int64_t v)
+{
+    for (int i = nd - 1; i >= 0; i--, v /= 10) {
+        int d = (int)(v % 10);
+        if (i % 2)
+            p[i / 2] = (uint8_t)((p[i / 2] & 0xf0) | d);
+        else
+            p[i / 2] = (uint8_t)((p[i / 2] & 0x0f) | d << 4);
+    }
+}
+
+int ingest_jt808_parse_jt705(const uint8_t *b, size_t len, ingest_jt808_location *l,
+                             ingest_jt808_jt705 *x, char *reason, size_t n)
+{
+    ingest_jt808_location_clear(l);
+    if (x)
+        memset(x, 0, sizeof *x);
+    if (len < JT705_BODY)
+        return fail(reason, n, "JT705 location body of %zu bytes, at least %d expected", len,
+                    JT705_BODY);
+    uint8_t t[6] = {b[2], b[1], b[0], b[3], b[4], b[5]}; /* DDMMYY -> YYMMDD */
+    int rc = bcd_time(t, 0, &l->ts_us, reason, n);
+    if (rc)
+        return rc;
+    int64_t la = bcd_digits(b + 6, 8), lo = bcd_digits(b + 10, 9);
+    if (la < 0 || lo < 0)
+        return fail(reason, n, "JT705 coordinates are not BCD");
+    if (la / 1000000 > 90 || la % 1000000 >= 600000 || lo / 1000000 > 180 || lo % 1000000 >= 600000)
+        return fail(reason, n, "JT705 coordinates out of range");
+    double lat = (double)(la / 1000000) + (double)(la % 1000000) / 10000.0 / 60.0;
+    double lon = (double)(lo / 1000000) + (double)(lo % 1000000) / 10000.0 / 60.0;
+    if (lat > 90 || lon > 180)
+        return fail(reason, n, "JT705 coordinates out of range");
+    int flags = b[14] & 15;
+    l->lat = flags & 2 ? lat : -lat;
+    l->lon = flags & 4 ? lon : -lon;
+    l->status = (flags & 1 ? INGEST_JT808_ST_FIX : 0) | (flags & 2 ? 0 : INGEST_JT808_ST_SOUTH) |
+                (flags & 4 ? 0 : INGEST_JT808_ST_WEST);
+    int kn = bcd_byte(b[15]);
+    if (kn < 0)
+        return fail(reason, n, "JT705 speed is not BCD");
+    l->speed_kmh = kn * 1.852;
+    l->course = b[16] * 2 % 360;
+    l->signal = b[17];
+    l->satellites = b[18];
+    l->mileage_km = be32(b + 19);
+    if (b[23] <= 100)
+        l->battery = b[23];
+    l->no_lock = 1;
+    int product = b[30];
+    uint16_t alarm = be16(b + 33);
+    if (((product == 1 || product == 2) && (alarm & 1)) || (product == 3 && (alarm & 0x0a)))
+        l->alarm |= INGEST_JT808_ALARM_POWER_LOW;
+    if (x) {
+        x->charging = b[23] == 0xaa;
+        x->cell = be32(b + 24);
+        x->lac = be16(b + 28);
+        x->product = product;
+        x->status = be16(b + 31);
+        x->alarm = alarm;
+    }
+    return 0;
+}
+
+int ingest_jt808_body_jt705(uint8_t *out, size_t cap, const ingest_jt808_location *l,
+                            const ingest_jt808_jt705 *x)
+{
+    if (cap < JT705_BODY)
+        return CORE_ETOOBIG;
+    if (!(fabs(l->lat) <= 90) || !(fabs(l->lon) <= 180) || !(l->speed_kmh >= 0))
+        return CORE_EINVAL;
+    uint8_t b[JT705_BODY], t[6];
+    memset(b, 0, sizeof b);
+    if (put_bcd_time(t, l->ts_us, 0) != 0)
+        return CORE_EINVAL;
+    b[0] = t[2], b[1] = t[1], b[2] = t[0], b[3] = t[3], b[4] = t[4], b[5] = t[5];
+    double c[2] = {fabs(l->lat), fabs(l->lon)};
+    int64_t v[2];
+    for (int i = 0; i < 2; i++) {
+        int64_t deg = (int64_t)c[i], mm = llround((c[i] - (double)deg) * 60 * 10000);
+        if (mm >= 600000)
+            deg++, mm -= 600000;
+        v[i] = deg * 1000000 + mm;
+    }
+    put_bcd_digits(b + 6, 8, v[0]);
+    put_bcd_digits(b + 10, 9, v[1]);
+    b[14] = (uint8_t)((b[14] & 0xf0) | ((l->status & INGEST_JT808_ST_FIX) ? 1 : 0) |
+                      (l->lat >= 0 ? 2 : 0) | (l->lon >= 0 ? 4 : 0));
+    long kn = lround(l->speed_kmh / 1.852);
+    b[15] = to_bcd(kn > 99 ? 99 : (int)kn);
+    b[16] = (uint8_t)((l->course % 360) / 2);
+    b[17] = (uint8_t)(l->signal > 0 ? l->signal : 0);
+    b[18] = (uint8_t)(l->satellites > 0 ? l->satellites : 0);
+    put32(b + 19,
+          !isnan(l->mileage_km) && l->mileage_km > 0 ? (uint32_t)llround(l->mileage_km) : 0);
+    b[23] = x && x->charging ? 0xaa
+            : !isnan(l->battery) && l->battery >= 0 && l->battery <= 100
+                ? (uint8_t)lround(l->battery)
+                : 0xff;
+    if (x) {
+        put32(b + 24, x->cell);
+        put16(b + 28, x->lac);
+        b[30] = (uint8_t)x->product;
+        put16(b + 31, x->status);
+        put16(b + 33, x->alarm);
+    }
+    memcpy(out, b, sizeof b);
+    return JT705_BODY;
+}
+
+int ingest_jt808_body_jt705_ack(uint8_t *out, size_t cap, uint16_t msg_id, int result)
+{
+    if (cap < 3)
+        return CORE_ETOOBIG;
+    put16(out, msg_id);
+    out[2] = (uint8_t)result;
+    return 3;
 }
 
 int ingest_jt808_parse_batch(const uint8_t *b, size_t len, int tz_min, ingest_jt808_location *out,
@@ -629,7 +868,7 @@ int ingest_jt808_body_auth(uint8_t *out, size_t cap, int v2019, const ingest_jt8
 
 int ingest_jt808_body_location(uint8_t *out, size_t cap, int tz_min, const ingest_jt808_location *l)
 {
-    uint8_t b[28 + 6 + 3 + 3 + 3];
+    uint8_t b[28 + 6 + 3 + 3 + 3 + 4 + 3 + 13 * INGEST_JT808_LOCKS_MAX + 5];
     if (!(fabs(l->lat) <= 90) || !(fabs(l->lon) <= 180) || !(l->speed_kmh >= 0) ||
         l->speed_kmh > 6553.5)
         return CORE_EINVAL;
@@ -668,6 +907,52 @@ int ingest_jt808_body_location(uint8_t *out, size_t cap, int tz_min, const inges
         b[o++] = 0xe1;
         b[o++] = 1;
         b[o++] = (uint8_t)lround(l->battery);
+    }
+    const ingest_jt808_elock *e = &l->elock;
+    if (!isnan(e->power_v) && e->power_v >= 0 && e->power_v <= 6553.5) {
+        b[o++] = 0xd3;
+        b[o++] = 2;
+        put16(b + o, (unsigned)lround(e->power_v * 10));
+        o += 2;
+    }
+    if (e->n_locks > 0) {
+        if (e->n_locks > INGEST_JT808_LOCKS_MAX)
+            return CORE_EINVAL;
+        b[o++] = 0xd5;
+        b[o++] = (uint8_t)(1 + 13 * e->n_locks);
+        b[o++] = (uint8_t)e->n_locks;
+        for (int i = 0; i < e->n_locks; i++) {
+            const ingest_jt808_lock *k = &e->locks[i];
+            uint8_t raw[10];
+            if (strlen(k->id) != 10 || strlen(k->card) != 10)
+                return CORE_EINVAL;
+            for (int j = 0; j < 20; j++) {
+                char c = j < 10 ? k->id[j] : k->card[j - 10];
+                int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+                if (d < 0)
+                    return CORE_EINVAL;
+                if (j % 2 == 0)
+                    raw[j / 2] = (uint8_t)(d << 4);
+                else
+                    raw[j / 2] |= (uint8_t)d;
+            }
+            memcpy(b + o, raw, 10);
+            b[o + 10] = (uint8_t)k->battery;
+            put16(b + o + 11, (k->status & ~(1u << 5)) | (k->locked ? 0 : 1u << 5));
+            o += 13;
+        }
+    } else if (!isnan(e->battery_v) && e->battery_v >= 0 && e->battery_v <= 655.35) {
+        b[o++] = 0xd5;
+        b[o++] = 2;
+        put16(b + o, (unsigned)lround(e->battery_v * 100));
+        o += 2;
+    }
+    if (e->wire_cut >= 0 || e->motion >= 0 || e->cover_open >= 0) {
+        b[o++] = 0xda;
+        b[o++] = 3;
+        put16(b + o, (unsigned)(e->wire_cut_count > 0 ? e->wire_cut_count : 0));
+        b[o + 2] = (uint8_t)((e->wire_cut > 0) | (e->motion > 0) << 2 | (e->cover_open > 0) << 3);
+        o += 3;
     }
     if (cap < o)
         return CORE_ETOOBIG;
@@ -798,6 +1083,31 @@ const char *ingest_jt808_seal_alarm(uint32_t alarm)
         if (alarm & seal_map[i].bits)
             return seal_map[i].event;
     return "";
+}
+
+const char *ingest_jt808_location_alarm(const ingest_jt808_location *l)
+{
+    const char *ev = ingest_jt808_seal_alarm(l->alarm);
+    if (strcmp(ev, "door_open") == 0 || strcmp(ev, "tampering") == 0)
+        return ev;
+    if (l->elock.wire_cut > 0 || l->elock.cover_open > 0)
+        return "tampering";
+    return ev;
+}
+
+int ingest_jt808_location_open(const ingest_jt808_location *l)
+{
+    if (l->no_lock)
+        return -1;
+    if (l->alarm & INGEST_JT808_ALARM_DOOR_OPEN)
+        return 1;
+    if (l->elock.n_locks > 0) {
+        for (int i = 0; i < l->elock.n_locks; i++)
+            if (!l->elock.locks[i].locked)
+                return 1;
+        return 0;
+    }
+    return !(l->status & INGEST_JT808_ST_DOOR_LOCKED);
 }
 
 /* ---------------------------------------------------------------- downlink commands

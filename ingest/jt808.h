@@ -41,7 +41,7 @@ enum {
     INGEST_JT808_REGISTER = 0x0100,
     INGEST_JT808_AUTH = 0x0102,
     INGEST_JT808_LOCATION = 0x0200,
-    INGEST_JT808_LOCATE_ANSWER = 0x0201, /* answer to 0x8201: reply serial + location */
+    INGEST_JT808_LOCATE_ANSWER = 0x0201,  /* answer to 0x8201: reply serial + location */
     INGEST_JT808_CONTROL_ANSWER = 0x0500, /* answer to 0x8500: reply serial + location */
     INGEST_JT808_BATCH = 0x0704,
     INGEST_JT808_PLAT_ACK = 0x8001, /* platform general response */
@@ -53,6 +53,10 @@ enum {
     INGEST_JT808_ALARM_CONFIRM = 0x8203,
     INGEST_JT808_TEXT = 0x8300,
     INGEST_JT808_VEHICLE_CONTROL = 0x8500,
+    /* JT705A-style messages in JT/T 808 framing (one-byte serial, see below) */
+    INGEST_JT808_JT705_LOCATION = 0x5501,
+    INGEST_JT808_JT705_BLIND = 0x5502, /* a stored (blind-area) position */
+    INGEST_JT808_JT705_ACK = 0x4401,   /* platform: message id WORD + result BYTE */
 };
 
 /* 0x8103 parameter ids (JT/T 808-2013 table 12; all DWORD seconds). */
@@ -164,6 +168,11 @@ typedef struct ingest_jt808_head {
     int encryption;                               /* body properties bits 10-12; 0: plain */
     int subpackage;                               /* 1 when pkg_total and pkg_seq are present */
     uint16_t pkg_total, pkg_seq;
+    /* JT705A-style header (ids 0x5501, 0x5502, 0x4401): id WORD, properties WORD (bits
+     * 0-9 body length, 10-12 encryption, 13-14 must be clear, bit 15 acknowledgement
+     * requested), terminal BCD[6], serial BYTE */
+    int short_serial;
+    int ack_wanted;
 } ingest_jt808_head;
 
 /* Checks an unescaped frame (as the splitter returns it): checksum, header length, body
@@ -217,8 +226,33 @@ typedef struct ingest_jt808_auth {
     char software[21];
 } ingest_jt808_auth;
 
+/* Locks reported in one 0xD5 item that the decoder keeps (more are counted, not kept). */
+#define INGEST_JT808_LOCKS_MAX 8
+
+/* One lock of a multi-lock conveyance (item 0xD5, Huabao layout, docs/jt808.md). */
+typedef struct ingest_jt808_lock {
+    char id[11];     /* BYTE[5], as 10 hex digits (the lock's SIM or slave id) */
+    char card[11];   /* BYTE[5], the RFID card last seen, as 10 hex digits */
+    int battery;     /* percent, as sent (0..255) */
+    uint16_t status; /* the status WORD as sent */
+    int locked;      /* status bit 5 clear */
+} ingest_jt808_lock;
+
+/* The e-lock vendor items of a location. Absent: NAN, -1, 0 locks. */
+typedef struct ingest_jt808_elock {
+    double battery_v;   /* item 0xD5 of 2 bytes: battery voltage, 1/100 V */
+    double power_v;     /* item 0xD3: external power voltage, 1/10 V */
+    int wire_cut;       /* item 0xDA status bit 0: the steel cable (wire) is cut */
+    int motion;         /* item 0xDA status bit 2: the lock is moving */
+    int cover_open;     /* item 0xDA status bit 3: the back cover is opened */
+    int wire_cut_count; /* item 0xDA WORD: times the cable was cut */
+    int n_locks;        /* item 0xD5 records kept in locks[] */
+    int locks_total;    /* records the item announced (may be > INGEST_JT808_LOCKS_MAX) */
+    ingest_jt808_lock locks[INGEST_JT808_LOCKS_MAX];
+} ingest_jt808_elock;
+
 /* 0x0200 location, and one position of 0x0704. Absent additional items: mileage_km and
- * battery NAN, signal and satellites -1. */
+ * battery NAN, signal and satellites -1, elock as ingest_jt808_elock says. */
 typedef struct ingest_jt808_location {
     uint32_t alarm, status;
     double lat, lon;   /* degrees, negative south/west per the status bits */
@@ -229,12 +263,30 @@ typedef struct ingest_jt808_location {
     double mileage_km; /* item 0x01, 1/10 km */
     int signal;        /* item 0x30, wireless signal strength */
     int satellites;    /* item 0x31, GNSS satellites */
-    double battery;    /* item 0xE1 (or 0xD4), one byte, percent 0..100 */
+    double battery;    /* item 0xE1 (or 0xD4, 0xFE), one byte, percent 0..100 */
+    ingest_jt808_elock elock;
+    /* decoder stats: items dropped because they were malformed (an item whose length
+     * overruns the body ends the walk; a vendor item whose inner layout does not match its
+     * length is skipped). The position itself is still good. */
+    int items_dropped;
+    int no_lock; /* the message carries no lock state (JT705A-style location) */
 } ingest_jt808_location;
+
+/* The rest of a JT705A-style location (0x5501 / 0x5502), layout in docs/jt808.md. */
+typedef struct ingest_jt808_jt705 {
+    int product;     /* product type BYTE */
+    uint16_t status; /* status WORD as sent */
+    uint16_t alarm;  /* alarm WORD as sent */
+    uint32_t cell;   /* cell id DWORD */
+    uint16_t lac;    /* location area code WORD */
+    int charging;    /* battery byte 0xAA */
+} ingest_jt808_jt705;
 
 void ingest_jt808_location_clear(ingest_jt808_location *l);
 
-/* Unknown additional items are skipped (the decode tool lists them through the walker). */
+/* Every additional item that fits in the body goes to the walker, known or not (unknown
+ * items are kept raw: the decode tool lists them); a malformed one is counted in
+ * items_dropped and never fails the location. */
 typedef void (*ingest_jt808_item_fn)(void *arg, int id, const uint8_t *val, size_t len);
 
 int ingest_jt808_parse_register(const uint8_t *b, size_t len, int v2019, ingest_jt808_register *r,
@@ -245,6 +297,17 @@ int ingest_jt808_parse_auth(const uint8_t *b, size_t len, int v2019, ingest_jt80
  * GMT+8). item (may be NULL) sees every additional item. 0 or CORE_EINVAL. */
 int ingest_jt808_parse_location(const uint8_t *b, size_t len, int tz_min, ingest_jt808_location *l,
                                 ingest_jt808_item_fn item, void *arg, char *reason, size_t n);
+/* 0x5501 / 0x5502 body: a BCD location (UTC) and the device fields into l and x (x may
+ * be NULL). Bytes after the 35 of the layout are ignored. 0 or CORE_EINVAL. */
+int ingest_jt808_parse_jt705(const uint8_t *b, size_t len, ingest_jt808_location *l,
+                             ingest_jt808_jt705 *x, char *reason, size_t n);
+/* Its encoder (corridor-sim, tests): lat, lon, speed_kmh, course, ts_us, status FIX bit,
+ * signal, satellites, mileage_km and battery of l, the rest from x (may be NULL). */
+int ingest_jt808_body_jt705(uint8_t *out, size_t cap, const ingest_jt808_location *l,
+                            const ingest_jt808_jt705 *x);
+/* 0x4401 body: the answered message id and a result. */
+int ingest_jt808_body_jt705_ack(uint8_t *out, size_t cap, uint16_t msg_id, int result);
+
 /* 0x0704: fills out[0..*count) (at most max), *type 0 normal batch, 1 blind-area backfill. */
 int ingest_jt808_parse_batch(const uint8_t *b, size_t len, int tz_min, ingest_jt808_location *out,
                              int max, int *count, int *type, char *reason, size_t n);
@@ -257,8 +320,10 @@ int ingest_jt808_body_register_ack(uint8_t *out, size_t cap, uint16_t reply_seri
                                    const char *auth_code);
 int ingest_jt808_body_register(uint8_t *out, size_t cap, int v2019, const ingest_jt808_register *r);
 int ingest_jt808_body_auth(uint8_t *out, size_t cap, int v2019, const ingest_jt808_auth *a);
-/* Writes the location and its items: 0x01 mileage, 0x30 signal, 0x31 satellites and
- * 0xE1 battery when present (not NAN / not negative). */
+/* Writes the location and its items: 0x01 mileage, 0x30 signal, 0x31 satellites,
+ * 0xE1 battery, and the e-lock items 0xD3 power, 0xD5 (lock records, or the battery
+ * voltage when there are none) and 0xDA (when any of its three flags is set, not
+ * negative) when present (not NAN / not negative). */
 int ingest_jt808_body_location(uint8_t *out, size_t cap, int tz_min,
                                const ingest_jt808_location *l);
 int ingest_jt808_body_batch(uint8_t *out, size_t cap, int tz_min, int type,
@@ -315,6 +380,14 @@ const char *ingest_jt808_status_name(int bit);
 /* The seal event (geo_obs alarm) for a set of alarm bits: the most severe mapped one,
  * "" when none is mapped. Table in docs/jt808.md. */
 const char *ingest_jt808_seal_alarm(uint32_t alarm);
+/* The seal event of a whole location: the alarm bits as above, with the e-lock items'
+ * wire cut or back cover opened as "tampering" (below door_open, like the other tampering
+ * bits). */
+const char *ingest_jt808_location_alarm(const ingest_jt808_location *l);
+/* -1 when the location carries no lock state (no_lock); else 1 when it says the seal is
+ * open: alarm bit 31, or with 0xD5 lock records
+ * any lock unlocked, or without them status bit 12 (door locked) clear. */
+int ingest_jt808_location_open(const ingest_jt808_location *l);
 
 /* Parses a seal time zone ("+08:00", "-05:30", "+0800", "Z", "UTC", "" means GMT+8) into
  * minutes east of UTC. 0 or CORE_EINVAL. */

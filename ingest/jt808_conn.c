@@ -259,6 +259,26 @@ static void send_ack(jt_conn *c, uint16_t serial, uint16_t msg_id, int result)
     send_msg(c, INGEST_JT808_PLAT_ACK, b, (size_t)n);
 }
 
+/* 0x4401: the answer to a JT705A-style message, in its own header (one-byte serial). */
+static void send_jt705_ack(jt_conn *c, uint16_t serial, uint16_t msg_id, int result)
+{
+    uint8_t b[3], frame[2 * (11 + 3 + 1) + 2];
+    if (c->closing || !c->bev)
+        return;
+    ingest_jt808_head h = {
+        .msg_id = INGEST_JT808_JT705_ACK, .serial = serial & 0xff, .short_serial = 1};
+    memcpy(h.terminal, c->reply_terminal, sizeof h.terminal);
+    int k = ingest_jt808_body_jt705_ack(b, sizeof b, msg_id, result);
+    int n = ingest_jt808_encode(&h, b, (size_t)k, frame, sizeof frame);
+    if (n > 0)
+        bufferevent_write(c->bev, frame, (size_t)n);
+}
+
+static int is_jt705(uint16_t msg_id)
+{
+    return msg_id == INGEST_JT808_JT705_LOCATION || msg_id == INGEST_JT808_JT705_BLIND;
+}
+
 /* ---- acknowledgement after commit ---- */
 
 static void ack_release(jt_ack *a)
@@ -269,11 +289,12 @@ static void ack_release(jt_ack *a)
     /* A report the database could not take (gone, or failing over) is answered result 1,
      * never 0: the terminal re-sends it at once, where silence would leave it waiting for
      * an answer that cannot come, and stall it (it keeps a window of reports in flight). */
-    if (a->db_failed && !a->silent)
-        send_ack(c, a->serial, a->msg_id, INGEST_JT808_FAIL);
-    else if (!a->silent)
-        send_ack(c, a->serial, a->msg_id,
-                 a->stored || !a->rejected ? INGEST_JT808_OK : INGEST_JT808_BAD_MESSAGE);
+    if (!a->silent) {
+        int result = a->db_failed                ? INGEST_JT808_FAIL
+                     : a->stored || !a->rejected ? INGEST_JT808_OK
+                                                 : INGEST_JT808_BAD_MESSAGE;
+        (is_jt705(a->msg_id) ? send_jt705_ack : send_ack)(c, a->serial, a->msg_id, result);
+    }
     if (a->prev)
         a->prev->next = a->next;
     else
@@ -332,12 +353,19 @@ static void to_obs(const jt_conn *c, const ingest_jt808_location *l, geo_obs *o)
     o->speed_kmh = (float)l->speed_kmh;
     o->bearing = (float)l->course;
     o->altitude = (float)l->altitude;
-    if (!isnan(l->battery))
+    if (!isnan(l->battery)) {
         o->battery = (float)l->battery;
-    int open =
-        (l->alarm & INGEST_JT808_ALARM_DOOR_OPEN) || !(l->status & INGEST_JT808_ST_DOOR_LOCKED);
-    snprintf(o->lock, sizeof o->lock, "%s", open ? "open" : "locked");
-    snprintf(o->alarm, sizeof o->alarm, "%s", ingest_jt808_seal_alarm(l->alarm));
+    } else {
+        /* no battery item: the weakest lock of a multi-lock conveyance (item 0xD5) */
+        for (int i = 0; i < l->elock.n_locks; i++)
+            if (l->elock.locks[i].battery <= 100 &&
+                (isnan(o->battery) || l->elock.locks[i].battery < o->battery))
+                o->battery = (float)l->elock.locks[i].battery;
+    }
+    int open = ingest_jt808_location_open(l);
+    if (open >= 0) /* a JT705A-style location says nothing about the lock */
+        snprintf(o->lock, sizeof o->lock, "%s", open ? "open" : "locked");
+    snprintf(o->alarm, sizeof o->alarm, "%s", ingest_jt808_location_alarm(l));
 }
 
 static void process_input(jt_conn *c);
@@ -532,9 +560,24 @@ static void on_auth(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, si
     send_ack(c, h->serial, h->msg_id, INGEST_JT808_FAIL);
 }
 
+/* Malformed items were dropped but their positions stand: each is counted as refused
+ * input (bad_jt808) without counting towards closing the connection. */
+static void dropped_items(jt_conn *c, const ingest_jt808_location *l, int n, const char *why)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < l[i].items_dropped; k++)
+            count_bad(c);
+    for (int i = 0; i < n; i++)
+        if (l[i].items_dropped) {
+            core_info(MOD, "%s: malformed additional item dropped, position kept (%s)", c->peer,
+                      *why ? why : "item layout");
+            break;
+        }
+}
+
 static void on_location(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, size_t n)
 {
-    char why[160];
+    char why[160] = "";
     int cnt = 1, type = 0;
     ingest_jt808_location *locs =
         malloc((h->msg_id == INGEST_JT808_BATCH ? INGEST_JT808_BATCH_MAX : 1) * sizeof *locs);
@@ -550,7 +593,26 @@ static void on_location(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b
         send_ack(c, h->serial, h->msg_id, INGEST_JT808_BAD_MESSAGE);
         return;
     }
+    dropped_items(c, locs, cnt, why);
     report(c, h, locs, cnt, 0);
+}
+
+/* 0x5501 / 0x5502: a JT705A-style location; answered (0x4401, after commit) only when
+ * its header asks for it. */
+static void on_jt705(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, size_t n)
+{
+    char why[160] = "";
+    ingest_jt808_location *l = malloc(sizeof *l);
+    if (!l)
+        return;
+    if (ingest_jt808_parse_jt705(b, n, l, NULL, why, sizeof why)) {
+        free(l);
+        bad(c, why);
+        if (h->ack_wanted)
+            send_jt705_ack(c, h->serial, h->msg_id, INGEST_JT808_BAD_MESSAGE);
+        return;
+    }
+    report(c, h, l, 1, !h->ack_wanted);
 }
 
 /* ---- commands (proto.h): downlink frames and the device's answers ---- */
@@ -581,7 +643,7 @@ static void on_term_ack(jt_conn *c, const uint8_t *b, size_t n)
  * like any other (without a 0x8001: an answer is not answered). */
 static void on_answer_location(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, size_t n)
 {
-    char why[160];
+    char why[160] = "";
     uint16_t serial;
     ingest_jt808_location *l = malloc(sizeof *l);
     if (!l)
@@ -591,7 +653,8 @@ static void on_answer_location(jt_conn *c, const ingest_jt808_head *h, const uin
         bad(c, why);
         return;
     }
-    int open = (l->alarm & INGEST_JT808_ALARM_DOOR_OPEN) || !(l->status & INGEST_JT808_ST_DOOR_LOCKED);
+    dropped_items(c, l, 1, why);
+    int open = ingest_jt808_location_open(l);
     int asked = h->msg_id == INGEST_JT808_LOCATE_ANSWER ? INGEST_JT808_LOCATE
                                                         : INGEST_JT808_VEHICLE_CONTROL;
     ingest_command_answer(c->w, c->seal_id, serial, asked, INGEST_JT808_OK,
@@ -625,8 +688,8 @@ static int command_frame(const ingest_cmd *cmd, ingest_jt808_command *jc, char *
                   {"emergency_report_s", INGEST_JT808_P_EMERGENCY_REPORT},
                   {"heartbeat_s", INGEST_JT808_P_HEARTBEAT}};
     /* the alarm bits JT/T 808-2013 lets the platform confirm (table 24, note) */
-    const uint32_t confirmable = 1u << 0 | 1u << 3 | 1u << 20 | 1u << 21 | 1u << 22 |
-                                 1u << 27 | 1u << 28;
+    const uint32_t confirmable =
+        1u << 0 | 1u << 3 | 1u << 20 | 1u << 21 | 1u << 22 | 1u << 27 | 1u << 28;
     int rc = 0;
     json_object *p = json_tokener_parse(cmd->params);
     memset(jc, 0, sizeof *jc);
@@ -753,6 +816,18 @@ static void dispatch(jt_conn *c, const ingest_jt808_head *h, const uint8_t *b, s
         }
         on_location(c, h, b, n);
         return;
+    case INGEST_JT808_JT705_LOCATION:
+    case INGEST_JT808_JT705_BLIND:
+        if (!c->authed || !same_terminal(h->terminal, c->terminal)) {
+            bad(c, "position before authentication");
+            if (h->ack_wanted)
+                send_jt705_ack(c, h->serial, h->msg_id, INGEST_JT808_FAIL);
+            return;
+        }
+        on_jt705(c, h, b, n);
+        return;
+    case INGEST_JT808_JT705_ACK:
+        return; /* a platform's answer: never answered */
     default:
         send_ack(c, h->serial, h->msg_id, INGEST_JT808_UNSUPPORTED);
         return;
@@ -771,12 +846,17 @@ static void on_frame(jt_conn *c, const uint8_t *frame, size_t len)
     }
     struct timeval idle = {JT_IDLE_S, 0};
     event_add(c->idle, &idle);
-    c->v2019 = h.v2019;
-    c->pver = h.proto_version;
+    if (!h.short_serial) { /* a JT705A-style header says nothing of the edition */
+        c->v2019 = h.v2019;
+        c->pver = h.proto_version;
+    }
     memcpy(c->reply_terminal, h.terminal, sizeof c->reply_terminal);
     if (h.encryption) {
         bad(c, "encrypted body");
-        send_ack(c, h.serial, h.msg_id, INGEST_JT808_UNSUPPORTED);
+        if (!h.short_serial)
+            send_ack(c, h.serial, h.msg_id, INGEST_JT808_UNSUPPORTED);
+        else if (h.ack_wanted)
+            send_jt705_ack(c, h.serial, h.msg_id, INGEST_JT808_UNSUPPORTED);
         return;
     }
     if (!h.subpackage) {

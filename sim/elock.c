@@ -99,6 +99,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         l.course = (int)brg % 360;
         l.ts_us = core_now_us() / 1000000 * 1000000;
         l.battery = 90;
+        /* the e-lock items of a real seal (docs/jt808.md): one lock record with its id
+         * and RFID card, and the cable / motion / back cover status, all intact */
+        ingest_jt808_lock *k = &l.elock.locks[0];
+        l.elock.n_locks = l.elock.locks_total = 1;
+        snprintf(k->id, sizeof k->id, "%s", e->terminal + strlen(e->terminal) - 10);
+        snprintf(k->card, sizeof k->card, "00c0ffee%02x", (unsigned)(e - E->e) & 0xff);
+        k->battery = 90;
+        k->locked = sim_jt_locked(e->jt);
+        l.elock.wire_cut = l.elock.cover_open = 0;
+        l.elock.wire_cut_count = 0;
+        l.elock.motion = 1;
         sim_jt_ping(e->jt, &l, now);
     } else {
         iv = 1; /* still registering */
@@ -117,7 +128,8 @@ static void on_status(evutil_socket_t fd, short what, void *arg)
         int ready = e->jt ? sim_jt_ready(e->jt) : CORE_ECLOSED;
         printf("elocks: %s %s interval=%ds lock=%s acked=%u refused=%u commands=%u\n", e->id,
                ready == 1 ? "online" : "offline",
-               ready == 1 && sim_jt_interval(e->jt) ? sim_jt_interval(e->jt) : (int)E->o->interval_s,
+               ready == 1 && sim_jt_interval(e->jt) ? sim_jt_interval(e->jt)
+                                                    : (int)E->o->interval_s,
                ready == 1 && !sim_jt_locked(e->jt) ? "open" : "locked", e->acked, e->refused,
                e->jt ? sim_jt_commands(e->jt) : 0);
     }

@@ -48,13 +48,13 @@ struct sim_jt {
     int fl_head, fl_len;
     sim_jt_done_fn done;
     void *arg;
-    int backfill;       /* positions to replay as a blind-area batch once authenticated */
-    int ignore;         /* take no notice of commands */
-    int interval_s;     /* report interval the centre set (0x8103 0x0029), 0: none */
-    int unlocked;       /* the centre unlocked it (0x8500); its fixes say so */
-    unsigned commands;  /* commands answered */
+    int backfill;               /* positions to replay as a blind-area batch once authenticated */
+    int ignore;                 /* take no notice of commands */
+    int interval_s;             /* report interval the centre set (0x8103 0x0029), 0: none */
+    int unlocked;               /* the centre unlocked it (0x8500); its fixes say so */
+    unsigned commands;          /* commands answered */
     ingest_jt808_location last; /* the last location sent, for answers */
-    int backfill_acked; /* 1 once the platform acknowledged that batch */
+    int backfill_acked;         /* 1 once the platform acknowledged that batch */
     uint8_t pend[SIM_JT_PEND_MAX]; /* frames gathered this loop iteration */
     int pend_len, in_dirty;
     sim_jt *dirty_next;
@@ -215,6 +215,8 @@ static ingest_jt808_location now_location(const sim_jt *j)
         l.status &= ~(uint32_t)INGEST_JT808_ST_DOOR_LOCKED;
     else
         l.status |= INGEST_JT808_ST_DOOR_LOCKED;
+    for (int i = 0; i < l.elock.n_locks; i++) /* lock records decide when present */
+        l.elock.locks[i].locked = !j->unlocked;
     return l;
 }
 
@@ -396,6 +398,8 @@ int sim_jt_ping(sim_jt *j, const ingest_jt808_location *l, int64_t due_us)
     j->last = *l;
     if (j->unlocked)
         j->last.status &= ~(uint32_t)INGEST_JT808_ST_DOOR_LOCKED;
+    for (int i = 0; i < j->last.elock.n_locks; i++) /* the lock records say it too */
+        j->last.elock.locks[i].locked = !j->unlocked;
     int n = ingest_jt808_body_location(b, sizeof b, INGEST_JT808_TZ_DEFAULT_MIN, &j->last);
     if (n < 0)
         return n;

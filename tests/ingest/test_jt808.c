@@ -270,10 +270,12 @@ START_TEST(location_bad_bodies)
     memcpy(body, b, bl);
     ck_assert_int_eq(ingest_jt808_parse_location(body, 27, 480, &l, NULL, NULL, why, 128),
                      CORE_EINVAL);
-    /* an item whose length overruns the body */
-    ck_assert_int_eq(ingest_jt808_parse_location(body, bl - 1, 480, &l, NULL, NULL, why, 128),
-                     CORE_EINVAL);
+    /* an item whose length overruns the body is dropped and counted; the fix stands */
+    ck_assert_int_eq(ingest_jt808_parse_location(body, bl - 1, 480, &l, NULL, NULL, why, 128), 0);
     ck_assert_str_eq(why, "additional item 0xe1 of 1 bytes overruns the body");
+    ck_assert_int_eq(l.items_dropped, 1);
+    ck_assert(isnan(l.battery));
+    ck_assert_int_eq(l.satellites, 10);
     /* latitude 90.000001 */
     uint8_t bad[64];
     memcpy(bad, body, bl);
@@ -425,7 +427,8 @@ START_TEST(truncated_frames)
     split_all(&s, wire + a / 2, a - a / 2, 3, o);
     ck_assert_str_eq(o->kinds, "F");
     ck_assert_int_eq(ingest_jt808_split_partial(&s), 0);
-    /* a truncated frame followed by a whole one: the cut-off piece fails parsing, the next decodes */
+    /* a truncated frame followed by a whole one: the cut-off piece fails parsing, the next decodes
+     */
     memset(o, 0, sizeof *o);
     memcpy(stream, wire, 20);
     memcpy(stream + 20, wire, a);
@@ -693,7 +696,6 @@ START_TEST(decode_tool)
 }
 END_TEST
 
-
 /* ---- downlink commands: bytes from the standard's layouts (docs/jt808.md) ---- */
 
 static void body_is(const ingest_jt808_command *c, int v2019, const uint8_t *want, size_t n)
@@ -706,8 +708,9 @@ static void body_is(const ingest_jt808_command *c, int v2019, const uint8_t *wan
     /* the device side reads back what was meant */
     ingest_jt808_command back;
     char why[128];
-    ck_assert_msg(ingest_jt808_command_parse(c->msg_id, out, (size_t)k, v2019, &back, why,
-                                             sizeof why) == 0, "%s", why);
+    ck_assert_msg(
+        ingest_jt808_command_parse(c->msg_id, out, (size_t)k, v2019, &back, why, sizeof why) == 0,
+        "%s", why);
     ck_assert_int_eq(back.n_params, c->n_params);
     ck_assert_int_eq(back.lock, c->lock);
     ck_assert_int_eq(back.control_word, c->control_word);
@@ -719,7 +722,8 @@ static void body_is(const ingest_jt808_command *c, int v2019, const uint8_t *wan
 START_TEST(command_bodies)
 {
     /* 0x8103: two DWORD parameters, report interval 0x0029 = 30 s, heartbeat 0x0001 = 60 s */
-    ingest_jt808_command c = {.msg_id = INGEST_JT808_SET_PARAMS, .n_params = 2,
+    ingest_jt808_command c = {.msg_id = INGEST_JT808_SET_PARAMS,
+                              .n_params = 2,
                               .param_id = {INGEST_JT808_P_REPORT, INGEST_JT808_P_HEARTBEAT},
                               .param_value = {30, 60}};
     const uint8_t set[] = {2, 0, 0, 0, 0x29, 4, 0, 0, 0, 30, 0, 0, 0, 0x01, 4, 0, 0, 0, 60};
@@ -732,8 +736,8 @@ START_TEST(command_bodies)
     const uint8_t reset[] = {4};
     body_is(&c, 0, reset, 1);
     /* 0x8203: serial 0x1234, SOS and danger warning */
-    c = (ingest_jt808_command){.msg_id = INGEST_JT808_ALARM_CONFIRM, .alarm_serial = 0x1234,
-                               .alarm_mask = 9};
+    c = (ingest_jt808_command){
+        .msg_id = INGEST_JT808_ALARM_CONFIRM, .alarm_serial = 0x1234, .alarm_mask = 9};
     const uint8_t confirm[] = {0x12, 0x34, 0, 0, 0, 9};
     body_is(&c, 0, confirm, sizeof confirm);
     /* 0x8300: flag, [2019: type 1], text */
@@ -758,16 +762,20 @@ START_TEST(command_bad_bodies)
     ingest_jt808_command c;
     char why[128];
     const uint8_t overrun[] = {1, 0, 0, 0, 0x29, 9, 0, 0, 0, 30};
-    ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_SET_PARAMS, overrun, sizeof overrun,
-                                                0, &c, why, sizeof why), CORE_EINVAL);
+    ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_SET_PARAMS, overrun, sizeof overrun, 0,
+                                                &c, why, sizeof why),
+                     CORE_EINVAL);
     ck_assert(strstr(why, "overruns") != NULL);
     const uint8_t trailing[] = {0, 7};
-    ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_SET_PARAMS, trailing, 2, 0, &c, why,
-                                                sizeof why), CORE_EINVAL);
-    ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_ALARM_CONFIRM, trailing, 2, 0, &c,
-                                                why, sizeof why), CORE_EINVAL);
-    ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_LOCATE, trailing, 2, 0, &c, why,
-                                                sizeof why), CORE_EINVAL);
+    ck_assert_int_eq(
+        ingest_jt808_command_parse(INGEST_JT808_SET_PARAMS, trailing, 2, 0, &c, why, sizeof why),
+        CORE_EINVAL);
+    ck_assert_int_eq(
+        ingest_jt808_command_parse(INGEST_JT808_ALARM_CONFIRM, trailing, 2, 0, &c, why, sizeof why),
+        CORE_EINVAL);
+    ck_assert_int_eq(
+        ingest_jt808_command_parse(INGEST_JT808_LOCATE, trailing, 2, 0, &c, why, sizeof why),
+        CORE_EINVAL);
     const uint8_t notdoor[] = {0, 1, 0, 2, 1};
     ck_assert_int_eq(ingest_jt808_command_parse(INGEST_JT808_VEHICLE_CONTROL, notdoor,
                                                 sizeof notdoor, 1, &c, why, sizeof why),
@@ -801,15 +809,348 @@ START_TEST(answer_with_location)
     ck_assert_int_eq(b[1], 0xef);
     uint16_t serial;
     char why[128];
-    ck_assert_int_eq(ingest_jt808_parse_answer_location(b, (size_t)n, 480, &serial, &back, why,
-                                                        sizeof why), 0);
+    ck_assert_int_eq(
+        ingest_jt808_parse_answer_location(b, (size_t)n, 480, &serial, &back, why, sizeof why), 0);
     ck_assert_int_eq(serial, 0xbeef);
     ck_assert(fabs(back.lat - l.lat) < 1e-6 && fabs(back.lon - l.lon) < 1e-6);
     ck_assert_int_eq(back.ts_us, l.ts_us);
-    ck_assert_int_eq(ingest_jt808_parse_answer_location(b, 1, 480, &serial, &back, why,
-                                                        sizeof why), CORE_EINVAL);
-    ck_assert_int_eq(ingest_jt808_parse_answer_location(b, 20, 480, &serial, &back, why,
-                                                        sizeof why), CORE_EINVAL);
+    ck_assert_int_eq(ingest_jt808_parse_answer_location(b, 1, 480, &serial, &back, why, sizeof why),
+                     CORE_EINVAL);
+    ck_assert_int_eq(
+        ingest_jt808_parse_answer_location(b, 20, 480, &serial, &back, why, sizeof why),
+        CORE_EINVAL);
+}
+END_TEST
+
+/* ---- e-lock vendor items (layouts in docs/jt808.md, "E-lock items") ---- */
+
+/* The 28 bytes of a basic location: status fix + door locked, 22.547 N 114.057 E,
+ * 2024-05-06 14:30:00 GMT+8 (the LOC vector's fields without its items). */
+static const uint8_t BASIC[28] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x02, 0x01, 0x58,
+                                  0x0a, 0x38, 0x06, 0xcc, 0x5f, 0x28, 0x00, 0x32, 0x02, 0x5d,
+                                  0x00, 0x5a, 0x24, 0x05, 0x06, 0x14, 0x30, 0x00};
+
+/* Items written from the layouts by hand: 0xD3 power 12.6 V; 0xD5 two locks (main lock id
+ * 3300112233, card 00a1b2c3d4, 77 %, status 0x0002 locked; slave 3300112234, card
+ * 00a1b2c3d5, 41 %, status 0x0020 unlocked); 0xDA cut count 2, status wire cut + back
+ * cover opened (bits 0 and 3). */
+static const uint8_t ELOCK_ITEMS[] = {
+    0xd3, 0x02, 0x00, 0x7e,                                                       /* 126 */
+    0xd5, 0x1b, 0x02,                                                             /* 2 locks */
+    0x33, 0x00, 0x11, 0x22, 0x33, 0x00, 0xa1, 0xb2, 0xc3, 0xd4, 0x4d, 0x00, 0x02, /* main */
+    0x33, 0x00, 0x11, 0x22, 0x34, 0x00, 0xa1, 0xb2, 0xc3, 0xd5, 0x29, 0x00, 0x20, /* slave */
+    0xda, 0x03, 0x00, 0x02, 0x09,
+};
+
+static size_t elock_body(uint8_t *b, const uint8_t *items, size_t n)
+{
+    memcpy(b, BASIC, 28);
+    memcpy(b + 28, items, n);
+    return 28 + n;
+}
+
+typedef struct seen {
+    int ids[16], n;
+} seen;
+
+static void see_item(void *arg, int id, const uint8_t *v, size_t len)
+{
+    (void)v, (void)len;
+    seen *s = arg;
+    if (s->n < 16)
+        s->ids[s->n++] = id;
+}
+
+START_TEST(elock_lock_records_and_tamper)
+{
+    uint8_t b[256], out[256];
+    size_t bl = elock_body(b, ELOCK_ITEMS, sizeof ELOCK_ITEMS);
+    ingest_jt808_location l;
+    char why[128] = "";
+    seen sn = {.n = 0};
+    ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, see_item, &sn, why, 128), 0);
+    ck_assert_int_eq(l.items_dropped, 0);
+    ck_assert_int_eq(sn.n, 3);
+    ck_assert_double_eq_tol(l.elock.power_v, 12.6, 1e-9);
+    ck_assert(isnan(l.elock.battery_v) && isnan(l.battery));
+    ck_assert_int_eq(l.elock.locks_total, 2);
+    ck_assert_int_eq(l.elock.n_locks, 2);
+    ck_assert_str_eq(l.elock.locks[0].id, "3300112233");
+    ck_assert_str_eq(l.elock.locks[0].card, "00a1b2c3d4");
+    ck_assert_int_eq(l.elock.locks[0].battery, 77);
+    ck_assert_int_eq(l.elock.locks[0].status, 0x0002);
+    ck_assert_int_eq(l.elock.locks[0].locked, 1);
+    ck_assert_str_eq(l.elock.locks[1].id, "3300112234");
+    ck_assert_str_eq(l.elock.locks[1].card, "00a1b2c3d5");
+    ck_assert_int_eq(l.elock.locks[1].battery, 41);
+    ck_assert_int_eq(l.elock.locks[1].locked, 0);
+    ck_assert_int_eq(l.elock.wire_cut_count, 2);
+    ck_assert_int_eq(l.elock.wire_cut, 1);
+    ck_assert_int_eq(l.elock.motion, 0);
+    ck_assert_int_eq(l.elock.cover_open, 1);
+    /* status bit 12 says locked, but a lock record says the slave is open */
+    ck_assert_int_eq(ingest_jt808_location_open(&l), 1);
+    ck_assert_str_eq(ingest_jt808_location_alarm(&l), "tampering");
+    /* the encoder writes the same bytes back */
+    int k = ingest_jt808_body_location(out, sizeof out, 480, &l);
+    ck_assert_int_eq(k, (int)bl);
+    ck_assert_mem_eq(out, b, bl);
+
+    /* all locks locked: closed, whatever bit 12 says; only motion: no alarm */
+    l.elock.locks[1].locked = 1;
+    l.status &= ~(uint32_t)INGEST_JT808_ST_DOOR_LOCKED;
+    ck_assert_int_eq(ingest_jt808_location_open(&l), 0);
+    l.elock.wire_cut = l.elock.cover_open = 0;
+    l.elock.motion = 1;
+    ck_assert_str_eq(ingest_jt808_location_alarm(&l), "");
+    /* the illegal door opening bit still wins over the tamper items */
+    l.elock.cover_open = 1;
+    l.alarm = INGEST_JT808_ALARM_DOOR_OPEN;
+    ck_assert_str_eq(ingest_jt808_location_alarm(&l), "door_open");
+    ck_assert_int_eq(ingest_jt808_location_open(&l), 1);
+    /* without lock records bit 12 decides, as before */
+    l.alarm = 0;
+    l.elock.n_locks = 0;
+    ck_assert_int_eq(ingest_jt808_location_open(&l), 1);
+    l.status |= INGEST_JT808_ST_DOOR_LOCKED;
+    ck_assert_int_eq(ingest_jt808_location_open(&l), 0);
+}
+END_TEST
+
+START_TEST(elock_battery_items)
+{
+    static const struct {
+        uint8_t items[8];
+        size_t n;
+        double battery, battery_v;
+    } cases[] = {
+        {{0xd4, 0x01, 0x3c}, 3, 60, NAN},
+        {{0xfe, 0x01, 0x64}, 3, 100, NAN},
+        {{0xe1, 0x01, 0x07}, 3, 7, NAN},
+        {{0xfe, 0x01, 0x65}, 3, NAN, NAN}, /* over 100 %: not a percentage */
+        {{0xd5, 0x02, 0x01, 0x9a}, 4, NAN, 4.10},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t b[64];
+        size_t bl = elock_body(b, cases[i].items, cases[i].n);
+        ingest_jt808_location l;
+        char why[128];
+        ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, NULL, NULL, why, 128), 0);
+        ck_assert_int_eq(l.items_dropped, 0);
+        if (isnan(cases[i].battery))
+            ck_assert_msg(isnan(l.battery), "case %zu", i);
+        else
+            ck_assert_double_eq(l.battery, cases[i].battery);
+        if (isnan(cases[i].battery_v))
+            ck_assert(isnan(l.elock.battery_v));
+        else
+            ck_assert_double_eq_tol(l.elock.battery_v, cases[i].battery_v, 1e-9);
+        ck_assert_int_eq(l.elock.n_locks, 0);
+        ck_assert_str_eq(ingest_jt808_location_alarm(&l), "");
+    }
+}
+END_TEST
+
+/* The malformed-item rule: unknown items are kept (the walker sees them), a known item
+ * whose inner layout does not fit its length is dropped and counted, and an item that
+ * overruns the body ends the walk, is counted, and the fix is still decoded. */
+START_TEST(elock_malformed_items)
+{
+    uint8_t b[256];
+    ingest_jt808_location l;
+    char why[128] = "";
+    seen sn = {.n = 0};
+    /* unknown 0x99 kept, 0xD5 claiming 2 records in 14 bytes dropped, 0xDA too short
+     * dropped, 0x30 after them still read */
+    static const uint8_t items[] = {0x99, 0x02, 0xab, 0xcd, 0xd5, 0x0e, 0x02, 0,    0,
+                                    0,    0,    0,    0,    0,    0,    0,    0,    0,
+                                    0,    0,    0xda, 0x02, 0x00, 0x01, 0x30, 0x01, 0x11};
+    size_t bl = elock_body(b, items, sizeof items);
+    ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, see_item, &sn, why, 128), 0);
+    ck_assert_int_eq(l.items_dropped, 2);
+    ck_assert_int_eq(sn.n, 4);
+    ck_assert_int_eq(sn.ids[0], 0x99);
+    ck_assert_int_eq(l.signal, 0x11);
+    ck_assert_int_eq(l.elock.n_locks, 0);
+    ck_assert_int_eq(l.elock.wire_cut, -1);
+
+    /* 0xDA announcing 9 bytes with 3 left: dropped, the fix stands */
+    static const uint8_t over[] = {0x31, 0x01, 0x08, 0xda, 0x09, 0x00, 0x01, 0x01};
+    bl = elock_body(b, over, sizeof over);
+    ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, NULL, NULL, why, 128), 0);
+    ck_assert_str_eq(why, "additional item 0xda of 9 bytes overruns the body");
+    ck_assert_int_eq(l.items_dropped, 1);
+    ck_assert_int_eq(l.satellites, 8);
+    ck_assert_int_eq(l.elock.wire_cut, -1);
+    ck_assert_double_eq_tol(l.lat, 22.547, 1e-9);
+    /* a lone id byte at the end */
+    bl = elock_body(b, over, 4);
+    ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, NULL, NULL, why, 128), 0);
+    ck_assert_int_eq(l.items_dropped, 1);
+    ck_assert_str_eq(why, "truncated additional item at byte 31");
+
+    /* inside a 0x0704 the position with the bad item is kept too */
+    uint8_t batch[128];
+    batch[0] = 0, batch[1] = 1, batch[2] = 0, batch[3] = 0, batch[4] = (uint8_t)bl;
+    memcpy(batch + 5, b, bl);
+    ingest_jt808_location out[2];
+    int cnt = 0, type = -1;
+    ck_assert_int_eq(
+        ingest_jt808_parse_batch(batch, 5 + bl, 480, out, 2, &cnt, &type, why, sizeof why), 0);
+    ck_assert_int_eq(cnt, 1);
+    ck_assert_int_eq(out[0].items_dropped, 1);
+
+    /* more records than the decoder keeps: counted in locks_total */
+    uint8_t many[2 + 1 + 13 * 10];
+    memset(many, 0, sizeof many);
+    many[0] = 0xd5, many[1] = 1 + 13 * 10, many[2] = 10;
+    bl = elock_body(b, many, sizeof many);
+    ck_assert_int_eq(ingest_jt808_parse_location(b, bl, 480, &l, NULL, NULL, why, 128), 0);
+    ck_assert_int_eq(l.elock.locks_total, 10);
+    ck_assert_int_eq(l.elock.n_locks, INGEST_JT808_LOCKS_MAX);
+}
+END_TEST
+
+START_TEST(elock_decode_tool)
+{
+    const char *build = getenv("CORRIDOR_BUILD");
+    ck_assert_msg(build != NULL, "CORRIDOR_BUILD not set");
+    uint8_t b[256], wire[600];
+    size_t bl = elock_body(b, ELOCK_ITEMS, sizeof ELOCK_ITEMS);
+    b[bl++] = 0x99, b[bl++] = 0x01, b[bl++] = 0x5a; /* an unknown item */
+    b[bl++] = 0xd3, b[bl++] = 0x05;                 /* overruns: dropped */
+    ingest_jt808_head e = {.msg_id = 0x0200, .serial = 9};
+    strcpy(e.terminal, "013912345678");
+    int n = ingest_jt808_encode(&e, b, bl, wire, sizeof wire);
+    ck_assert_int_gt(n, 0);
+    char hex[1300], cmd[1600], out[4096];
+    tohex(wire, (size_t)n, hex);
+    snprintf(cmd, sizeof cmd, "echo '%s' | %s/corridor-decode jt808 --hex", hex, build);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t k = fread(out, 1, sizeof out - 1, p);
+    out[k] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_str_eq(
+        out,
+        "{\"msg_id\":\"0x0200\",\"terminal\":\"013912345678\",\"serial\":9,\"version\":\"2013\","
+        "\"lat\":22.547,\"lon\":114.057,\"altitude\":50,\"speed_kmh\":60.5,\"course\":90,"
+        "\"time\":\"2024-05-06T06:30:00.000Z\",\"alarms\":[],\"status\":[\"fix\","
+        "\"door_locked\"],\"seal_alarm\":\"tampering\",\"power_v\":12.6,\"wire_cut\":true,"
+        "\"motion\":false,\"cover_open\":true,\"wire_cut_count\":2,\"locks\":[{\"id\":"
+        "\"3300112233\",\"card\":\"00a1b2c3d4\",\"battery\":77,\"locked\":true,\"status\":2},"
+        "{\"id\":\"3300112234\",\"card\":\"00a1b2c3d5\",\"battery\":41,\"locked\":false,"
+        "\"status\":32}],\"items_dropped\":1,\"items\":{\"0x99\":\"5a\"}}\n");
+}
+END_TEST
+
+/* JT705A-style location in JT/T 808 framing, built from the layout (docs/jt808.md):
+ * 0x5501, properties 0x8023 (answer requested, 35 bytes), terminal 013912345678, serial
+ * BYTE 5; body 06-05-24 14:30:00 UTC, 22 deg 32.8200' N, 114 deg 03.4200' E, flags 7
+ * (fix, north, east), 30 knots, course 45 x 2, signal 28, 10 satellites, 1111 km, 85 %,
+ * cell 12345, LAC 100, product 3, status 0x0020, alarm 0x0008 (low battery) */
+#define JT705                                                                                      \
+    "7e5501802301391234567805060524143000223282001140342007302d1c0a000004575500003039006403"       \
+    "002000085a7e"
+/* the same as a stored position (0x5502) without the answer bit, serial 6 */
+#define JT705_BLIND                                                                                \
+    "7e5502002301391234567806060524143000223282001140342007302d1c0a000004575500003039006403"       \
+    "00200008da7e"
+/* the platform's 0x4401 to serial 5: message 0x5501, result 0 */
+#define JT705_ACK "7e4401000301391234567805550100277e"
+
+START_TEST(jt705_location)
+{
+    ingest_jt808_head h;
+    size_t bl;
+    const uint8_t *b = one(JT705, &h, &bl);
+    ck_assert_int_eq(h.msg_id, INGEST_JT808_JT705_LOCATION);
+    ck_assert_int_eq(h.short_serial, 1);
+    ck_assert_int_eq(h.ack_wanted, 1);
+    ck_assert_int_eq(h.serial, 5);
+    ck_assert_str_eq(h.terminal, "013912345678");
+    ck_assert_uint_eq(bl, 35);
+    ingest_jt808_location l;
+    ingest_jt808_jt705 x;
+    char why[128], t[40];
+    ck_assert_msg(ingest_jt808_parse_jt705(b, bl, &l, &x, why, sizeof why) == 0, "%s", why);
+    ck_assert_double_eq_tol(l.lat, 22.547, 1e-9);
+    ck_assert_double_eq_tol(l.lon, 114.057, 1e-9);
+    ck_assert_str_eq(core_iso8601(l.ts_us, t, sizeof t), "2024-05-06T14:30:00.000Z");
+    ck_assert_double_eq_tol(l.speed_kmh, 30 * 1.852, 1e-9);
+    ck_assert_int_eq(l.course, 90);
+    ck_assert_int_eq(l.signal, 28);
+    ck_assert_int_eq(l.satellites, 10);
+    ck_assert_double_eq(l.mileage_km, 1111);
+    ck_assert_double_eq(l.battery, 85);
+    ck_assert_uint_eq(l.status, INGEST_JT808_ST_FIX);
+    ck_assert_int_eq(x.cell, 12345);
+    ck_assert_int_eq(x.lac, 100);
+    ck_assert_int_eq(x.product, 3);
+    ck_assert_int_eq(x.status, 0x0020);
+    ck_assert_int_eq(x.alarm, 0x0008);
+    ck_assert_int_eq(x.charging, 0);
+    ck_assert_str_eq(ingest_jt808_location_alarm(&l), "low_battery");
+    ck_assert_int_eq(ingest_jt808_location_open(&l), -1); /* no lock state */
+
+    /* the encoders give back the same frame, and the answer */
+    uint8_t body[64], out[256];
+    char hex[600];
+    ck_assert_int_eq(ingest_jt808_body_jt705(body, sizeof body, &l, &x), 35);
+    ck_assert_mem_eq(body, b, 35);
+    ingest_jt808_head e = {
+        .msg_id = INGEST_JT808_JT705_LOCATION, .serial = 5, .short_serial = 1, .ack_wanted = 1};
+    strcpy(e.terminal, "013912345678");
+    int n = ingest_jt808_encode(&e, body, 35, out, sizeof out);
+    tohex(out, (size_t)n, hex);
+    ck_assert_str_eq(hex, JT705);
+    e.msg_id = INGEST_JT808_JT705_ACK;
+    e.ack_wanted = 0;
+    ck_assert_int_eq(ingest_jt808_body_jt705_ack(body, sizeof body, INGEST_JT808_JT705_LOCATION,
+                                                 INGEST_JT808_OK),
+                     3);
+    n = ingest_jt808_encode(&e, body, 3, out, sizeof out);
+    tohex(out, (size_t)n, hex);
+    ck_assert_str_eq(hex, JT705_ACK);
+    e.serial = 256; /* a one-byte serial */
+    ck_assert_int_eq(ingest_jt808_encode(&e, body, 3, out, sizeof out), CORE_EINVAL);
+
+    /* no answer asked */
+    b = one(JT705_BLIND, &h, &bl);
+    ck_assert_int_eq(h.msg_id, INGEST_JT808_JT705_BLIND);
+    ck_assert_int_eq(h.ack_wanted, 0);
+    ck_assert_int_eq(h.serial, 6);
+
+    /* the subpackage or version bit has no meaning in this header: refused */
+    uint8_t raw[64];
+    size_t rn = unhex(JT705, raw, sizeof raw);
+    const uint8_t *bb;
+    size_t bbl;
+    raw[3] |= 0x20; /* properties bit 13 */
+    uint8_t x8 = 0;
+    for (size_t i = 1; i + 2 < rn; i++)
+        x8 ^= raw[i];
+    raw[rn - 2] = x8;
+    ck_assert_int_eq(ingest_jt808_parse(raw + 1, rn - 2, &h, &bb, &bbl, why, sizeof why),
+                     CORE_EINVAL);
+    ck_assert_str_eq(why, "JT705 header with the subpackage or version bit");
+
+    /* south and west when the flag bits are clear; charging; bad bodies */
+    uint8_t bad[35];
+    memcpy(bad, b, 35);
+    bad[14] = 0x01, bad[23] = 0xaa;
+    ck_assert_int_eq(ingest_jt808_parse_jt705(bad, 35, &l, &x, why, sizeof why), 0);
+    ck_assert(l.lat < 0 && l.lon < 0 && isnan(l.battery) && x.charging);
+    ck_assert_int_eq(ingest_jt808_parse_jt705(bad, 34, &l, &x, why, sizeof why), CORE_EINVAL);
+    memcpy(bad, b, 35);
+    bad[7] = 0x6a; /* minutes not BCD */
+    ck_assert_int_eq(ingest_jt808_parse_jt705(bad, 35, &l, &x, why, sizeof why), CORE_EINVAL);
+    memcpy(bad, b, 35);
+    bad[7] = 0x62; /* 62 minutes */
+    ck_assert_int_eq(ingest_jt808_parse_jt705(bad, 35, &l, &x, why, sizeof why), CORE_EINVAL);
+    memcpy(bad, b, 35);
+    bad[1] = 0x13; /* month 13 */
+    ck_assert_int_eq(ingest_jt808_parse_jt705(bad, 35, &l, &x, why, sizeof why), CORE_EINVAL);
 }
 END_TEST
 
@@ -837,6 +1178,13 @@ static Suite *suite(void)
     tcase_add_test(cmd, command_bad_bodies);
     tcase_add_test(cmd, answer_with_location);
     suite_add_tcase(s, cmd);
+    TCase *el = tcase_create("elock_items");
+    tcase_add_test(el, elock_lock_records_and_tamper);
+    tcase_add_test(el, elock_battery_items);
+    tcase_add_test(el, elock_malformed_items);
+    tcase_add_test(el, elock_decode_tool);
+    tcase_add_test(el, jt705_location);
+    suite_add_tcase(s, el);
     return s;
 }
 

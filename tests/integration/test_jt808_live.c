@@ -43,7 +43,8 @@ static void teardown(void)
 
 static int dial(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.jt808_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.jt808_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert(fd >= 0);
@@ -83,7 +84,8 @@ static int recv_msg(int fd, int ms, ingest_jt808_head *h, uint8_t *body, size_t 
             have -= used;
             if (rc == 1) {
                 char reason[128];
-                ck_assert_msg(ingest_jt808_parse(frame, flen, h, &b, &bl, reason, sizeof reason) == 0,
+                ck_assert_msg(ingest_jt808_parse(frame, flen, h, &b, &bl, reason, sizeof reason) ==
+                                  0,
                               "server frame: %s", reason);
                 memcpy(body, b, bl);
                 *blen = bl;
@@ -146,7 +148,8 @@ static void login(int fd, const char *terminal)
     int n = ingest_jt808_body_register(body, sizeof body, 0, &reg);
     send_msg(fd, terminal, INGEST_JT808_REGISTER, body, (size_t)n);
     ck_assert(recv_msg(fd, 5000, &h, body, &blen));
-    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
+    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code),
+                     0);
     ck_assert_int_eq(result, INGEST_JT808_REG_OK);
     authenticate(fd, terminal, code);
 }
@@ -190,14 +193,16 @@ START_TEST(register_auth_report)
     send_msg(fd, "013900000000", INGEST_JT808_REGISTER, body, (size_t)n);
     ck_assert(recv_msg(fd, 5000, &h, body, &blen));
     ck_assert_int_eq(h.msg_id, INGEST_JT808_REGISTER_ACK);
-    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
+    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code),
+                     0);
     ck_assert_int_eq(result, INGEST_JT808_REG_NO_TERMINAL);
 
     /* the registered one gets an auth code */
     n = ingest_jt808_body_register(body, sizeof body, 0, &reg);
     send_msg(fd, TERMINAL, INGEST_JT808_REGISTER, body, (size_t)n);
     ck_assert(recv_msg(fd, 5000, &h, body, &blen));
-    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code), 0);
+    ck_assert_int_eq(ingest_jt808_parse_register_ack(body, blen, &rs, &result, code, sizeof code),
+                     0);
     ck_assert_int_eq(result, INGEST_JT808_REG_OK);
     ck_assert_int_eq(rs, serial);
     ck_assert(strlen(code) > 0);
@@ -292,8 +297,7 @@ START_TEST(database_outage_answers_failure)
     snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS false", dbname);
     harness_exec(admin, sql);
     snprintf(sql, sizeof sql,
-             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'",
-             dbname);
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'", dbname);
     harness_exec(admin, sql);
     PQfinish(db);
     db = NULL;
@@ -406,6 +410,73 @@ START_TEST(batches_go_when_due)
 }
 END_TEST
 
+/* The e-lock items reach the observation (lock from the lock records, a cut cable as
+ * tampering, the lock's battery), a malformed trailing item does not cost the fix, and a
+ * JT705A-style location is answered with 0x4401 only when its header asks. */
+START_TEST(elock_items_and_jt705)
+{
+    int fd = dial();
+    uint8_t body[1100];
+    login(fd, TERMINAL);
+    int64_t now = (int64_t)time(NULL);
+    ingest_jt808_location l;
+    ingest_jt808_location_clear(&l);
+    l.lat = -0.61, l.lon = 35.61, l.ts_us = (now - 20) * 1000000, l.speed_kmh = 10;
+    l.status = INGEST_JT808_ST_FIX | INGEST_JT808_ST_DOOR_LOCKED; /* bit 12 says locked */
+    l.elock.n_locks = l.elock.locks_total = 1;
+    strcpy(l.elock.locks[0].id, "3300112233");
+    strcpy(l.elock.locks[0].card, "00a1b2c3d4");
+    l.elock.locks[0].battery = 64;
+    l.elock.locks[0].locked = 0; /* the lock record says open */
+    l.elock.wire_cut = 1, l.elock.motion = 0, l.elock.cover_open = 0, l.elock.wire_cut_count = 1;
+    int n = ingest_jt808_body_location(body, sizeof body, 180, &l);
+    ck_assert_int_gt(n, 0);
+    body[n++] = 0xd3, body[n++] = 0x09; /* an item that overruns the body */
+    send_msg(fd, TERMINAL, INGEST_JT808_LOCATION, body, (size_t)n);
+    ck_assert_int_eq(expect_ack(fd, 10000, INGEST_JT808_LOCATION), INGEST_JT808_OK);
+    ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions WHERE lat = -0.61 AND "
+                           "lock = 'open' AND alarm = 'tampering' AND battery = 64"),
+                     1);
+
+    /* 0x5501 with bit 15: stored, then 0x4401 with the device's one-byte serial */
+    ingest_jt808_location_clear(&l);
+    l.lat = -0.62, l.lon = 35.62, l.ts_us = (now - 10) * 1000000, l.speed_kmh = 0;
+    l.status = INGEST_JT808_ST_FIX;
+    l.battery = 55;
+    int k = ingest_jt808_body_jt705(body, sizeof body, &l, NULL);
+    ck_assert_int_eq(k, 35);
+    uint8_t frame[256];
+    ingest_jt808_head h = {
+        .msg_id = INGEST_JT808_JT705_LOCATION, .serial = 0x42, .short_serial = 1, .ack_wanted = 1};
+    strcpy(h.terminal, TERMINAL);
+    n = ingest_jt808_encode(&h, body, 35, frame, sizeof frame);
+    ck_assert_int_eq(write(fd, frame, (size_t)n), n);
+    ingest_jt808_head r;
+    uint8_t rb[1100];
+    size_t rl;
+    ck_assert(recv_msg(fd, 10000, &r, rb, &rl));
+    ck_assert_int_eq(r.msg_id, INGEST_JT808_JT705_ACK);
+    ck_assert_int_eq(r.short_serial, 1);
+    ck_assert_int_eq(r.serial, 0x42);
+    ck_assert_uint_eq(rl, 3);
+    ck_assert_int_eq(rb[0] << 8 | rb[1], INGEST_JT808_JT705_LOCATION);
+    ck_assert_int_eq(rb[2], INGEST_JT808_OK);
+    ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions WHERE lat = -0.62 AND "
+                           "lock IS NULL AND battery = 55"),
+                     1);
+
+    /* 0x5502 without bit 15: stored, never answered */
+    l.lat = -0.63, l.ts_us = (now - 5) * 1000000;
+    ingest_jt808_body_jt705(body, sizeof body, &l, NULL);
+    h.msg_id = INGEST_JT808_JT705_BLIND, h.serial = 0x43, h.ack_wanted = 0;
+    n = ingest_jt808_encode(&h, body, 35, frame, sizeof frame);
+    ck_assert_int_eq(write(fd, frame, (size_t)n), n);
+    ck_assert_int_eq(recv_msg(fd, 1500, &r, rb, &rl), 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM corridor.positions WHERE lat = -0.63"), 1);
+    close(fd);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jt808_live");
@@ -417,6 +488,7 @@ int main(void)
     tcase_add_test(tc, database_outage_answers_failure);
     tcase_add_test(tc, backfill_events_marked);
     tcase_add_test(tc, batches_go_when_due);
+    tcase_add_test(tc, elock_items_and_jt705);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK);
