@@ -112,8 +112,11 @@ static PGconn *db_conn(alert_dispatch *d)
         return NULL;
     d->next_connect_us = now + 1000000;
     PQfinish(d->db);
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {d->cfg->db ? d->cfg->db : "", "3", "corridor-dispatch", NULL};
+    /* the shared options first (core.h), the conninfo's own values over them */
+    const char *keys[] = {CORE_DB_OPTION_KEYS, "dbname", "connect_timeout", "application_name",
+                          NULL};
+    const char *vals[] = {CORE_DB_OPTION_VALS, d->cfg->db ? d->cfg->db : "", "3",
+                          "corridor-dispatch", NULL};
     d->db = PQconnectdbParams(keys, vals, 1);
     char err[512];
     if (PQstatus(d->db) != CONNECTION_OK) {
