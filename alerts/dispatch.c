@@ -74,6 +74,7 @@ struct alert_dispatch {
     int started;
     PGconn *db;
     int64_t next_connect_us, next_listen_us;
+    alert_leader *leader; /* the clock runs only on the leader */
 };
 
 /* ---- nng's threads ---- */
@@ -501,6 +502,8 @@ static void check_holds(alert_dispatch *d)
 /* The dispatch clock: automatic dispatch and escalation. */
 static void tick(alert_dispatch *d)
 {
+    if (!alert_leader_held(d->leader))
+        return; /* another instance runs the clock */
     PGconn *db = db_conn(d);
     if (!db)
         return;
@@ -578,7 +581,8 @@ static void *dispatch_main(void *arg)
     return NULL;
 }
 
-alert_dispatch *alert_dispatch_start(const core_config *cfg, char *err, size_t n)
+alert_dispatch *alert_dispatch_start(const core_config *cfg, alert_leader *leader, char *err,
+                                     size_t n)
 {
     alert_dispatch *d = calloc(1, sizeof *d);
     int rv;
@@ -587,6 +591,7 @@ alert_dispatch *alert_dispatch_start(const core_config *cfg, char *err, size_t n
         return NULL;
     }
     d->cfg = cfg;
+    d->leader = leader;
     if (!cfg->dispatch) {
         snprintf(err, n, "--dispatch: no URL");
         free(d);
