@@ -17,7 +17,9 @@
  *
  * Every DISPATCH_TICK_MS the stage runs corridor.dispatch_tick(now, timeout): automatic
  * dispatch of open critical and high incidents to the nearest available unit, and
- * escalation of dispatches not acknowledged within cfg->dispatch_ack_timeout_s. The
+ * escalation of dispatches not acknowledged within cfg->dispatch_ack_timeout_s, on the
+ * leader only (leader.c: with several instances, one runs the clock; every instance serves
+ * the units' requests, which need no server-side state). The
  * incidents it changes, and those RRU actions change, go to the web gateway's events
  * socket (PUSH to cfg->events_url) so every officer's screen shows them.
  *

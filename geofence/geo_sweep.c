@@ -3,6 +3,8 @@
  * its own libpq connection calls corridor.sweep_all(now()) every interval (overdue
  * transits, signal loss, AIS gaps, ...: rules that fire on the absence of data) and
  * pushes the messages it returns to the web gateway over nng, like the ingest workers.
+ * With several corridord instances on one database only the leader sweeps (the gate,
+ * alerts/leader.c); the others skip their rounds until they lead.
  *
  * Owns: the thread, the connection, an nng push socket. Stopped by geo_sweeper_stop.
  */
