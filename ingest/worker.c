@@ -388,7 +388,9 @@ static void db_lost(void *arg, int in_flight)
     }
     if (conn)
         atomic_fetch_add_explicit(&w->c.db_reconnects, 1, memory_order_relaxed);
-    flush(w); /* fails what is open now: nothing waits for a database that is gone */
+    /* what is open now goes on the new connection, or is failed at once without one:
+     * nothing waits for a database that is gone */
+    flush(w);
 }
 
 static void db_restored(void *arg)
