@@ -87,10 +87,25 @@ char *alert_error_body(const char *message, const char *detail, size_t *len);
  * corridor.dispatch_tick (automatic dispatch, escalation after
  * cfg->dispatch_ack_timeout_s). */
 typedef struct alert_dispatch alert_dispatch;
+typedef struct alert_leader alert_leader;
 /* Listens on cfg->dispatch and starts the thread. NULL with a reason in err. Runs on
- * main(); cfg must outlive the stage. */
-alert_dispatch *alert_dispatch_start(const core_config *cfg, char *err, size_t n);
+ * main(); cfg must outlive the stage. The dispatch clock runs only while leader holds the
+ * leadership (NULL: always); the units' requests are served by every instance. */
+alert_dispatch *alert_dispatch_start(const core_config *cfg, alert_leader *leader, char *err,
+                                     size_t n);
 /* Stops the thread, closes the sockets and the connection. NULL is a no-op. main(). */
 void alert_dispatch_stop(alert_dispatch *d);
+
+/* ---- leadership (leader.c) ----
+ * Of several corridord instances on one database, one leads: its dedicated connection holds
+ * a session-level advisory lock; the others try every 2 s and take over within seconds of
+ * the leader's session ending (docs/operations.md, "Two instances"). A thread of its own. */
+/* Starts competing (the first try is made before returning). NULL with a reason in err.
+ * main(); cfg must outlive it. */
+alert_leader *alert_leader_start(const core_config *cfg, char *err, size_t n);
+/* 1 while this instance leads; NULL leads always (one instance alone). Thread-safe. */
+int alert_leader_held(alert_leader *l);
+/* Stops, and gives the leadership up (its session ends). NULL is a no-op. main(). */
+void alert_leader_stop(alert_leader *l);
 
 #endif

@@ -17,7 +17,9 @@
  *
  * Every DISPATCH_TICK_MS the stage runs corridor.dispatch_tick(now, timeout): automatic
  * dispatch of open critical and high incidents to the nearest available unit, and
- * escalation of dispatches not acknowledged within cfg->dispatch_ack_timeout_s. The
+ * escalation of dispatches not acknowledged within cfg->dispatch_ack_timeout_s, on the
+ * leader only (leader.c: with several instances, one runs the clock; every instance serves
+ * the units' requests, which need no server-side state). The
  * incidents it changes, and those RRU actions change, go to the web gateway's events
  * socket (PUSH to cfg->events_url) so every officer's screen shows them.
  *
@@ -74,6 +76,7 @@ struct alert_dispatch {
     int started;
     PGconn *db;
     int64_t next_connect_us, next_listen_us;
+    alert_leader *leader; /* the clock runs only on the leader */
 };
 
 /* ---- nng's threads ---- */
@@ -112,8 +115,11 @@ static PGconn *db_conn(alert_dispatch *d)
         return NULL;
     d->next_connect_us = now + 1000000;
     PQfinish(d->db);
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {d->cfg->db ? d->cfg->db : "", "3", "corridor-dispatch", NULL};
+    /* the shared options first (core.h), the conninfo's own values over them */
+    const char *keys[] = {CORE_DB_OPTION_KEYS, "dbname", "connect_timeout", "application_name",
+                          NULL};
+    const char *vals[] = {CORE_DB_OPTION_VALS, d->cfg->db ? d->cfg->db : "", "3",
+                          "corridor-dispatch", NULL};
     d->db = PQconnectdbParams(keys, vals, 1);
     char err[512];
     if (PQstatus(d->db) != CONNECTION_OK) {
@@ -498,6 +504,8 @@ static void check_holds(alert_dispatch *d)
 /* The dispatch clock: automatic dispatch and escalation. */
 static void tick(alert_dispatch *d)
 {
+    if (!alert_leader_held(d->leader))
+        return; /* another instance runs the clock */
     PGconn *db = db_conn(d);
     if (!db)
         return;
@@ -575,7 +583,8 @@ static void *dispatch_main(void *arg)
     return NULL;
 }
 
-alert_dispatch *alert_dispatch_start(const core_config *cfg, char *err, size_t n)
+alert_dispatch *alert_dispatch_start(const core_config *cfg, alert_leader *leader, char *err,
+                                     size_t n)
 {
     alert_dispatch *d = calloc(1, sizeof *d);
     int rv;
@@ -584,6 +593,7 @@ alert_dispatch *alert_dispatch_start(const core_config *cfg, char *err, size_t n
         return NULL;
     }
     d->cfg = cfg;
+    d->leader = leader;
     if (!cfg->dispatch) {
         snprintf(err, n, "--dispatch: no URL");
         free(d);

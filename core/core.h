@@ -27,6 +27,18 @@
 /* Returns a static string naming err (a CORE_E* code or -errno). */
 const char *core_strerror(int err);
 
+/* ---- database connections ----
+ * libpq options every connection of the server passes BEFORE the --db conninfo (given as
+ * "dbname" with expand_dbname, so its own values win): a server that vanishes without
+ * closing its sockets (a machine dies, a failover moves the address) is noticed within
+ * about 20 s by TCP keepalives and the user timeout, not after the kernel's two hours; on
+ * a unix socket they are ignored. The conninfo itself is never parsed by Corridor: a
+ * multi-host string ("host=a,b target_session_attrs=read-write") reaches libpq as it is. */
+#define CORE_DB_OPTION_KEYS                                                                        \
+    "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", \
+        "tcp_user_timeout"
+#define CORE_DB_OPTION_VALS "5", "1", "10", "3", "3", "20000"
+
 /* ---- logging: one machine-readable line per record on stderr ----
  * ts=2026-11-26T20:00:00.123Z level=info mod=ingest msg="..." (logfmt). */
 enum core_log_level { CORE_LOG_DEBUG, CORE_LOG_INFO, CORE_LOG_WARN, CORE_LOG_ERROR };

@@ -3,6 +3,8 @@
  * its own libpq connection calls corridor.sweep_all(now()) every interval (overdue
  * transits, signal loss, AIS gaps, ...: rules that fire on the absence of data) and
  * pushes the messages it returns to the web gateway over nng, like the ingest workers.
+ * With several corridord instances on one database only the leader sweeps (the gate,
+ * alerts/leader.c); the others skip their rounds until they lead.
  *
  * Owns: the thread, the connection, an nng push socket. Stopped by geo_sweeper_stop.
  */
@@ -29,6 +31,8 @@ struct geo_sweeper {
     nng_socket push;
     int push_ok;
     PGconn *db;
+    int (*gate)(void *arg); /* NULL: always sweeps */
+    void *gate_arg;
 };
 
 static void publish(void *arg, const char *kind, const char *json, size_t len)
@@ -41,6 +45,8 @@ static void publish(void *arg, const char *kind, const char *json, size_t len)
 
 static void sweep_once(geo_sweeper *s)
 {
+    if (s->gate && !s->gate(s->gate_arg))
+        return; /* another instance leads and sweeps */
     if (!s->db || PQstatus(s->db) != CONNECTION_OK) {
         PQfinish(s->db);
         s->db = PQconnectdb(s->conninfo);
@@ -74,7 +80,7 @@ static void *sweeper_main(void *arg)
 }
 
 geo_sweeper *geo_sweeper_start(const char *conninfo, const char *events_url, int interval_s,
-                               char *err, size_t n)
+                               int (*gate)(void *arg), void *gate_arg, char *err, size_t n)
 {
     geo_sweeper *s = calloc(1, sizeof *s);
     if (!s) {
@@ -83,6 +89,8 @@ geo_sweeper *geo_sweeper_start(const char *conninfo, const char *events_url, int
     }
     s->conninfo = conninfo ? conninfo : "";
     s->interval_s = interval_s;
+    s->gate = gate;
+    s->gate_arg = gate_arg;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     if (nng_push0_open(&s->push) == 0) {

@@ -94,8 +94,10 @@ typedef struct geo_sweeper geo_sweeper;
 /* Starts a thread that calls corridor.sweep_all(now()) every interval_s seconds on its
  * own connection (conninfo; NULL: libpq defaults) and pushes the messages it returns to
  * events_url (nng). NULL with a reason in err on failure. Runs on main(). */
+/* With gate (not NULL) a round sweeps only while gate(gate_arg) says 1: the instance leads
+ * (alerts.h); gate runs on the sweeper's thread and must be thread-safe. */
 geo_sweeper *geo_sweeper_start(const char *conninfo, const char *events_url, int interval_s,
-                               char *err, size_t n);
+                               int (*gate)(void *arg), void *gate_arg, char *err, size_t n);
 /* Stops and joins the thread. Runs on main(). */
 void geo_sweeper_stop(geo_sweeper *s);
 

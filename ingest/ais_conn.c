@@ -649,10 +649,12 @@ static void batch_over(ais_state *st, int failed)
     st->n_sent = 0;
 }
 
+/* The rows in flight are dropped, even when dbpipe.c re-made the connection at once: AIS
+ * is not acknowledged, and each vessel's next report carries its state again. */
 static void db_lost(void *arg, int in_flight)
 {
     ais_state *st = arg;
-    atomic_store_explicit(&st->db_up, 0, memory_order_relaxed);
+    atomic_store_explicit(&st->db_up, ingest_dbpipe_conn(st->db) != NULL, memory_order_relaxed);
     if (in_flight) {
         atomic_fetch_add_explicit(&st->batch_errors, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&st->dropped_db, (unsigned long long)st->n_sent,

@@ -42,6 +42,11 @@ static void drop(ingest_dbpipe *p)
     p->conn = NULL;
 }
 
+/* The connection failed. One new connection is tried at once, before the stage hears of
+ * the loss: a connection cut alone (a proxy, pg_terminate_backend) or a failover to another
+ * host of a multi-host conninfo is then back before lost runs, and the stage may retry the
+ * query in flight on it (ingest_dbpipe_conn() is non-NULL in lost). Otherwise the timer
+ * tries again with backoff and restored runs when it succeeds. */
 static void lose(ingest_dbpipe *p)
 {
     int in_flight = p->in_flight;
@@ -49,8 +54,8 @@ static void lose(ingest_dbpipe *p)
               p->conn ? PQerrorMessage(p->conn) : "not connected");
     drop(p);
     p->in_flight = 0;
-    p->was_lost = 1;
-    schedule_retry(p);
+    if (ingest_dbpipe_connect(p, 1) == 0)
+        core_info(MOD, "%s: database connection restored at once", p->name);
     p->ops.lost(p->arg, in_flight);
 }
 
@@ -92,9 +97,9 @@ int ingest_dbpipe_connect(ingest_dbpipe *p, int retry)
 {
     char err[512] = "";
     /* conninfo may be a whole conninfo string or URI (expand_dbname): its values override
-     * the timeout before it, the application name after it overrides its own */
-    const char *keys[] = {"connect_timeout", "dbname", "application_name", NULL};
-    const char *vals[] = {"5", p->conninfo, p->app, NULL};
+     * the options before it (core.h), the application name after it overrides its own */
+    const char *keys[] = {CORE_DB_OPTION_KEYS, "dbname", "application_name", NULL};
+    const char *vals[] = {CORE_DB_OPTION_VALS, p->conninfo, p->app, NULL};
 
     if (p->conn)
         return 0;

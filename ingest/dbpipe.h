@@ -11,8 +11,10 @@
  * A stage: makes it with its callbacks, connects (ingest_dbpipe_connect), sends with
  * PQsendQuery* on ingest_dbpipe_conn() followed by ingest_dbpipe_sent(), and gets each
  * result (result), then the end of the query (done), or the loss of the connection
- * (lost: the query in flight, if any, is lost with it; ingest_dbpipe_conn() is NULL until
- * restored runs).
+ * (lost: the query in flight, if any, is lost with it). A lost connection is re-made once at
+ * once, before lost runs: when that worked, ingest_dbpipe_conn() is the new connection inside
+ * lost (the stage may send the lost query again on it); otherwise it is NULL until restored
+ * runs, after a reconnect on the timer.
  */
 #ifndef CORRIDOR_INGEST_DBPIPE_H
 #define CORRIDOR_INGEST_DBPIPE_H
@@ -29,7 +31,7 @@ typedef struct ingest_dbpipe_ops {
     int (*setup)(void *arg, PGconn *conn, char *err, size_t n);
     void (*result)(void *arg, PGresult *r); /* one result of the query in flight */
     void (*done)(void *arg);                /* the query in flight has all its results */
-    void (*lost)(void *arg, int in_flight); /* the connection is gone (reason logged) */
+    void (*lost)(void *arg, int in_flight); /* the connection failed (reason logged) */
     void (*restored)(void *arg);            /* connected again after a loss */
 } ingest_dbpipe_ops;
 

@@ -21,8 +21,10 @@ typedef struct ingest_counters {
     atomic_ullong obs_osmand, obs_jt808, obs_ais; /* observations stored */
     atomic_ullong bad_osmand, bad_jt808, bad_ais; /* refused input */
     atomic_ullong batches, batch_errors, db_reconnects;
-    atomic_ullong batch_us_sum; /* total batch latency */
-    atomic_ullong batch_le[8];  /* latency histogram buckets */
+    atomic_ullong batch_retries; /* held batches sent again on a new connection */
+    atomic_ullong db_refused;    /* observations answered "retry": no database to store them */
+    atomic_ullong batch_us_sum;  /* total batch latency */
+    atomic_ullong batch_le[8];   /* latency histogram buckets */
     atomic_ullong published, publish_dropped;
     atomic_ullong quiet;     /* fixes stored without rule work: inside their safe region */
     atomic_ullong hinted;    /* of those, found quiet by the worker's copy (ingest_hinted) */

@@ -6,8 +6,8 @@
  * or a form body, or a Traccar Client JSON body. The parser (ingest_osmand_parse) is a pure
  * function; the handler submits the observation to the worker and answers only from the
  * done callback: 200 after the batch committed, 400 with the reason when refused, 503
- * when it could not be stored. A request whose connection closed meanwhile is still
- * answered (libevent then frees it).
+ * with Retry-After when it could not be stored (never 200 unless committed). A request whose
+ * connection closed meanwhile is still answered (libevent then frees it).
  *
  * Owns: the worker's evhttp instance and its connections. Runs on the worker thread.
  */
@@ -27,6 +27,9 @@
 /* The parser's own ceiling; the served limit is --osmand-body-max (default 16 KiB). */
 #define OSMAND_MAX_BODY  (1024 * 1024)
 #define OSMAND_TIMEOUT_S 60
+/* Retry-After of a 503 for a ping the database could not take: about the time a worker
+ * needs to reconnect (every second) and libpq to find the new primary. */
+#define OSMAND_RETRY_DB_S 2
 
 /* A parsed ping waiting for room in the worker's batches (backpressure). */
 struct held {
@@ -437,6 +440,17 @@ static void reply_text(struct evhttp_request *req, int code, const char *why, co
         evbuffer_free(b);
 }
 
+/* 503 with Retry-After: nothing was stored, the device should send the ping again after
+ * retry_s seconds (the database comes back or fails over; the server drains). */
+static void reply_retry(struct evhttp_request *req, int retry_s, const char *text)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", retry_s);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", v);
+    reply_text(req, 503, "Service Unavailable", text);
+}
+
+/* 200 only for a committed ping (stored, or an exact duplicate of a stored one). */
 static void on_done(void *arg, int status, const char *reason)
 {
     struct evhttp_request *req = arg;
@@ -445,7 +459,7 @@ static void on_done(void *arg, int status, const char *reason)
     else if (status == CORE_EINVAL)
         reply_text(req, 400, "Bad Request", reason ? reason : "refused");
     else
-        reply_text(req, 503, "Service Unavailable", "cannot store the observation now; retry");
+        reply_retry(req, OSMAND_RETRY_DB_S, "cannot store the observation now; retry");
 }
 
 static void on_space(void *arg);
@@ -457,7 +471,7 @@ static void hold(struct osmand *o, struct evhttp_request *req, const geo_obs *ob
 {
     struct held *h = o->n_held < OSMAND_HELD_MAX ? malloc(sizeof *h) : NULL;
     if (!h) {
-        reply_text(req, 503, "Service Unavailable", "server busy; retry");
+        reply_retry(req, 1, "server busy; retry");
         return;
     }
     h->next = NULL;
@@ -489,7 +503,7 @@ static void on_space(void *arg)
             return;
         }
         if (rc)
-            reply_text(h->req, 503, "Service Unavailable", "server shutting down; retry");
+            reply_retry(h->req, OSMAND_RETRY_DB_S, "server shutting down; retry");
         o->held_head = h->next;
         if (!o->held_head)
             o->held_tail = NULL;
@@ -554,7 +568,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (rc == CORE_EFULL) /* both batches full: the device waits for room */
         hold(o, req, &obs);
     else if (rc)
-        reply_text(req, 503, "Service Unavailable", "server shutting down; retry");
+        reply_retry(req, OSMAND_RETRY_DB_S, "server shutting down; retry");
 }
 
 int ingest_osmand_start(ingest_worker *w, int fd, void **state, char *err, size_t n)
@@ -603,7 +617,7 @@ void ingest_osmand_stop(void *state)
     while (o->held_head) {
         struct held *h = o->held_head;
         o->held_head = h->next;
-        reply_text(h->req, 503, "Service Unavailable", "server shutting down; retry");
+        reply_retry(h->req, OSMAND_RETRY_DB_S, "server shutting down; retry");
         free(h);
     }
     evhttp_free(o->http); /* closes the listening socket and every connection */

@@ -18,8 +18,16 @@
  * batches full, ingest_submit refuses (CORE_EFULL) and the protocol handlers stop
  * reading until ingest_worker_on_space fires: backpressure instead of growth.
  *
- * When the database is unreachable the in-flight and open observations are failed with
- * CORE_EDB (never acknowledged) and the worker reconnects every second.
+ * When the batch connection fails with a batch in flight (the "held batch": sent, its
+ * commit not known), dbpipe.c makes one new connection at once. If that works (the
+ * connection alone was cut, or libpq found the new primary of a multi-host conninfo), the
+ * held batch is sent again on it, once, without the worker's quiet copy, and acknowledged
+ * when that commits: a batch that had committed before the loss is then stored once (exact
+ * duplicates are kept once, (seal_id, ts) is unique) and acknowledged as stored. Otherwise
+ * the held batch and the open one are failed with CORE_EDB: never acknowledged, answered
+ * "retry" (JT/T 808 result 1, OsmAnd 503), so that a device re-sends at once instead of
+ * waiting for an answer that cannot come. Until the reconnect on the timer (every second)
+ * works, new observations are refused the same way.
  *
  * With --worker-regions 1 (the default) the worker keeps a copy of each seal's safe region
  * and of the fence grid (geo_quiet), finds most quiet fixes itself, and the database only
@@ -90,6 +98,7 @@ struct ingest_worker {
     ingest_dbpipe *db;    /* the batches' connection (dbpipe.h) */
     PGconn *ctl;          /* blocking, for rare control look-ups */
     int batch_failed;     /* the batch in flight had an error result */
+    int sent_tries;       /* times the batch in flight was sent (a held batch goes twice) */
     geo_quiet *quiet;     /* the copy of the safe regions, NULL with --worker-regions 0 */
     int64_t quiet_try_us; /* when loading the grid may be tried again */
     struct side open, sent;
@@ -200,6 +209,8 @@ static void flush(ingest_worker *w);
 static void finish_sent(ingest_worker *w, int status)
 {
     int n = geo_batch_len(w->sent.batch);
+    if (status == CORE_EDB)
+        atomic_fetch_add_explicit(&w->c.db_refused, (unsigned long long)n, memory_order_relaxed);
     for (int i = 0; i < n; i++) {
         struct pending *p = &w->sent.p[i];
         int st = status ? status : p->status;
@@ -329,22 +340,57 @@ static int db_setup(void *arg, PGconn *conn, char *err, size_t n)
     if (!w->ctl || PQstatus(w->ctl) != CONNECTION_OK) {
         ingest_commands_ctl_closing(w->cmdq); /* before its socket closes */
         PQfinish(w->ctl);
-        w->ctl = PQconnectdb(w->cfg->db ? w->cfg->db : "");
+        const char *keys[] = {CORE_DB_OPTION_KEYS, "dbname", "application_name", NULL};
+        const char *vals[] = {CORE_DB_OPTION_VALS, w->cfg->db ? w->cfg->db : "",
+                              "corridord-ingest-ctl", NULL};
+        w->ctl = PQconnectdbParams(keys, vals, 1);
     }
     quiet_copy(w); /* the grid now, before devices wait on a first batch */
     atomic_store_explicit(&w->c.db_up, 1, memory_order_relaxed);
     return 0;
 }
 
+/* Sends the held batch again on the connection dbpipe.c re-made at once (see the top of
+ * the file). Without the quiet copy: the database evaluates every fix, duplicates of a
+ * batch that did commit included. */
+static void resend_held(ingest_worker *w, PGconn *conn)
+{
+    int n = geo_batch_len(w->sent.batch);
+    for (int i = 0; i < n; i++) {
+        w->sent.p[i].status = 0;
+        w->sent.p[i].reason = NULL;
+    }
+    w->sent.reasons_len = 0;
+    w->batch_failed = 0;
+    w->sent_tries++;
+    w->pub_len = 0;
+    w->pub_n = 0;
+    atomic_fetch_add_explicit(&w->c.batch_retries, 1, memory_order_relaxed);
+    core_info(MOD, "worker %d: the batch in flight (%d fixes) is sent again on the new connection",
+              w->id, n);
+    /* on failure the connection is dropped and db_lost runs again (sent_tries is 2 now) */
+    ingest_dbpipe_sent(w->db, geo_batch_send(w->sent.batch, conn, NULL) == 0);
+}
+
 static void db_lost(void *arg, int in_flight)
 {
     ingest_worker *w = arg;
-    atomic_store_explicit(&w->c.db_up, 0, memory_order_relaxed);
+    PGconn *conn = ingest_dbpipe_conn(w->db); /* re-made at once, or NULL */
+    atomic_store_explicit(&w->c.db_up, conn != NULL, memory_order_relaxed);
     if (w->in_flight) {
         atomic_fetch_add_explicit(&w->c.batch_errors, 1, memory_order_relaxed);
+        if (conn && w->sent_tries < 2) {
+            atomic_fetch_add_explicit(&w->c.db_reconnects, 1, memory_order_relaxed);
+            resend_held(w, conn);
+            return;
+        }
         finish_sent(w, CORE_EDB);
     }
-    flush(w); /* fails what is open now: nothing waits for a database that is gone */
+    if (conn)
+        atomic_fetch_add_explicit(&w->c.db_reconnects, 1, memory_order_relaxed);
+    /* what is open now goes on the new connection, or is failed at once without one:
+     * nothing waits for a database that is gone */
+    flush(w);
 }
 
 static void db_restored(void *arg)
@@ -431,7 +477,8 @@ static void flush(ingest_worker *w)
         return;
     }
     w->batch_failed = 0;
-    /* on failure the connection is dropped and db_lost has failed the batch */
+    w->sent_tries = 1;
+    /* on failure the connection is dropped and db_lost has failed (or re-sent) the batch */
     ingest_dbpipe_sent(w->db, geo_batch_send(w->sent.batch, conn, quiet_copy(w)) == 0);
 }
 
@@ -667,7 +714,8 @@ size_t ingest_metrics(ingest *in, char *buf, size_t cap)
 {
     size_t len = 0;
     unsigned long long obs[3] = {0}, bad[3] = {0}, batches = 0, errors = 0, reconn = 0, sum = 0,
-                       le[8] = {0}, pub = 0, dropped = 0, depth = 0, quiet = 0, hinted = 0;
+                       le[8] = {0}, pub = 0, dropped = 0, depth = 0, quiet = 0, hinted = 0,
+                       retries = 0, refused = 0;
     for (int i = 0; i < in->n; i++) {
         ingest_counters *c = &in->w[i].c;
         obs[0] += atomic_load(&c->obs_osmand);
@@ -679,6 +727,8 @@ size_t ingest_metrics(ingest *in, char *buf, size_t cap)
         batches += atomic_load(&c->batches);
         errors += atomic_load(&c->batch_errors);
         reconn += atomic_load(&c->db_reconnects);
+        retries += atomic_load(&c->batch_retries);
+        refused += atomic_load(&c->db_refused);
         sum += atomic_load(&c->batch_us_sum);
         for (int k = 0; k < 8; k++)
             le[k] += atomic_load(&c->batch_le[k]);
@@ -719,6 +769,14 @@ size_t ingest_metrics(ingest *in, char *buf, size_t cap)
     OUT("corridor_batch_seconds_sum %.6f\ncorridor_batch_seconds_count %llu\n", sum / 1e6, batches);
     OUT("# TYPE corridor_batch_errors_total counter\ncorridor_batch_errors_total %llu\n", errors);
     OUT("# TYPE corridor_db_reconnects_total counter\ncorridor_db_reconnects_total %llu\n", reconn);
+    OUT("# HELP corridor_batch_retries_total Batches in flight when their connection failed, "
+        "sent again on the connection re-made at once.\n"
+        "# TYPE corridor_batch_retries_total counter\ncorridor_batch_retries_total %llu\n",
+        retries);
+    OUT("# HELP corridor_db_refused_total Observations answered retry (JT/T 808 result 1, OsmAnd "
+        "503) because the database could not store them.\n"
+        "# TYPE corridor_db_refused_total counter\ncorridor_db_refused_total %llu\n",
+        refused);
     OUT("# TYPE corridor_ingest_queue_depth gauge\ncorridor_ingest_queue_depth %llu\n", depth);
     OUT("# TYPE corridor_events_published_total counter\ncorridor_events_published_total %llu\n",
         pub);

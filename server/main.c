@@ -63,8 +63,21 @@ static PGconn *connect_and_migrate(const core_config *cfg, int migrate)
  * so the web layer knows nothing of the stages behind it. Written by main() before the
  * gateway starts, read-only after. */
 struct srv {
-    ingest *in; /* NULL in a process without the ingest role */
+    ingest *in;         /* NULL in a process without the ingest role */
+    alert_leader *lead; /* NULL in a process without the alerts role */
 };
+
+/* 1 while this instance runs the singleton stages (alerts.h); any thread. */
+static int leader_hook(void *arg)
+{
+    const struct srv *s = arg;
+    return s->lead ? alert_leader_held(s->lead) : 0;
+}
+
+static int sweep_gate(void *arg)
+{
+    return alert_leader_held(arg);
+}
 
 static size_t metrics_hook(void *arg, char *buf, size_t cap)
 {
@@ -128,6 +141,7 @@ int main(int argc, char **argv)
     web *wb = NULL;
     geo_sweeper *sw = NULL;
     alert_dispatch *dp = NULL;
+    alert_leader *lead = NULL;
 
     if (!(cfg.roles & CORE_ROLE_WEB) && strncmp(cfg.events_url, "inproc://", 9) == 0)
         core_warn(MOD,
@@ -141,19 +155,25 @@ int main(int argc, char **argv)
         goto fail;
     }
     srv.in = in;
-    web_hooks hooks = {metrics_hook, db_ok_hook, feeds_hook, &srv};
+    /* the leadership first: the gateway reports it, the singleton stages ask it */
+    if ((cfg.roles & CORE_ROLE_ALERTS) && !(lead = alert_leader_start(&cfg, err, sizeof err))) {
+        core_error(MOD, "leader: %s", err);
+        goto fail;
+    }
+    srv.lead = lead;
+    web_hooks hooks = {metrics_hook, db_ok_hook, feeds_hook, &srv, leader_hook};
     if ((cfg.roles & CORE_ROLE_WEB) && !(wb = web_start(&cfg, &hooks, err, sizeof err))) {
         core_error(MOD, "web gateway: %s", err);
         goto fail;
     }
     /* the alerts stage: periodic rules and dispatch to the response units */
     if (cfg.roles & CORE_ROLE_ALERTS) {
-        if (!(sw = geo_sweeper_start(cfg.db, cfg.events_url, cfg.sweep_interval_s, err,
-                                     sizeof err))) {
+        if (!(sw = geo_sweeper_start(cfg.db, cfg.events_url, cfg.sweep_interval_s, sweep_gate, lead,
+                                     err, sizeof err))) {
             core_error(MOD, "sweeper: %s", err);
             goto fail;
         }
-        if (!(dp = alert_dispatch_start(&cfg, err, sizeof err))) {
+        if (!(dp = alert_dispatch_start(&cfg, lead, err, sizeof err))) {
             core_error(MOD, "dispatch: %s", err);
             goto fail;
         }
@@ -185,6 +205,7 @@ int main(int argc, char **argv)
         web_stop(wb);
     alert_dispatch_stop(dp);
     geo_sweeper_stop(sw);
+    alert_leader_stop(lead);
     ingest_stop(in);
     PQfinish(db);
     core_info(MOD, "stopped");
@@ -194,6 +215,7 @@ fail:
         web_stop(wb);
     alert_dispatch_stop(dp);
     geo_sweeper_stop(sw);
+    alert_leader_stop(lead);
     ingest_stop(in);
     PQfinish(db);
     return 1;

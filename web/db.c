@@ -143,8 +143,10 @@ void web_db_free(web_db *d)
 static int connect_db(web_db *d, char *err, size_t n)
 {
     int rc = CORE_EDB;
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {d->conninfo, "3", "corridor-web", NULL};
+    /* the shared options first (core.h), the conninfo's own values over them */
+    const char *keys[] = {CORE_DB_OPTION_KEYS, "dbname", "connect_timeout", "application_name",
+                          NULL};
+    const char *vals[] = {CORE_DB_OPTION_VALS, d->conninfo, "3", "corridor-web", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         snprintf(err, n, "database: %s", c ? PQerrorMessage(c) : "out of memory");

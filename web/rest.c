@@ -109,11 +109,13 @@ static void h_health(struct web *w, const web_req *req, web_resp *resp)
     resp->status = ok ? 200 : 503;
     resp->ctype = "application/json";
     resp->body.len = 0;
+    int leader = w->hooks.leader ? w->hooks.leader(w->hooks.arg) : 0;
     web_buf_printf(&resp->body,
                    "{\"status\":\"%s\",\"db\":\"%s\",\"ingest_db\":\"%s\",\"version\":\"%s\","
-                   "\"ws_clients\":%llu}",
+                   "\"ws_clients\":%llu,\"leader\":%s}",
                    ok ? "ok" : "degraded", db ? "ok" : "down", devices ? "ok" : "down",
-                   CORRIDOR_VERSION, (unsigned long long)atomic_load(&w->ctr.ws_clients));
+                   CORRIDOR_VERSION, (unsigned long long)atomic_load(&w->ctr.ws_clients),
+                   leader ? "true" : "false");
 }
 
 /* ---- GET /api/me ----

@@ -29,6 +29,9 @@ typedef struct web_hooks {
      * returns bytes written. */
     size_t (*feeds_json)(void *arg, char *buf, size_t cap);
     void *arg;
+    /* 1 while this instance leads (runs the sweeper and the dispatch clock, alerts.h), 0
+     * when another does or this one has no alerts role; NULL: not reported. */
+    int (*leader)(void *arg);
 } web_hooks;
 
 typedef struct web web;
