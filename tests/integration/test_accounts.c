@@ -236,6 +236,18 @@ START_TEST(sign_in_cookie_and_csrf)
     ck_assert_int_eq(harness_query_long(db, "SELECT count(*) FROM corridor.command_audit"
                                             " WHERE actor = 'officer:jane.wanjiru'"),
                      1);
+    harness_exec(db, "INSERT INTO corridor.incidents (rule, severity, subject, seal_id, opened_at)"
+                     " VALUES ('seal_tampered', 'high', 'SEAL-1', 'SEAL-1', now())");
+    long inc = harness_query_long(db, "SELECT max(id) FROM corridor.incidents");
+    char ipath[96];
+    snprintf(ipath, sizeof ipath, "/api/incidents/%ld/actions", inc);
+    ck_assert_int_eq(req(&a, "POST", ipath, s.cookie, s.csrf, NULL,
+                         "{\"action\": \"ack\", \"note\": \"on it\"}"),
+                     200);
+    ck_assert_int_eq(harness_query_long(db, "SELECT count(*) FROM corridor.incident_audit"
+                                            " WHERE action = 'ack'"
+                                            " AND actor = 'officer:jane.wanjiru'"),
+                     1);
     /* sign-out: needs the CSRF token too, clears the cookie, ends the session */
     ck_assert_int_eq(req(&a, "DELETE", "/api/session", s.cookie, NULL, NULL, NULL), 403);
     ck_assert_int_eq(req(&a, "DELETE", "/api/session", s.cookie, s.csrf, NULL, NULL), 200);
