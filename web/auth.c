@@ -81,6 +81,11 @@ static const char *role_name(int role)
     }
 }
 
+const char *web_ident_role(const web_ident *who)
+{
+    return role_name(who->role);
+}
+
 const char *web_ident_actor(const web_ident *who, char *buf, size_t n)
 {
     if (who->user) /* a signed-in person: whatever the role, an officer of the centre */

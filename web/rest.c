@@ -129,7 +129,10 @@ static void h_me(struct web *w, const web_req *req, web_resp *resp)
     if (!o)
         return web_resp_error(resp, 500, "no_memory", "out of memory");
     int role_len = colon ? (int)(colon - a) : (int)strlen(a);
-    json_object_object_add(o, "role", json_object_new_string_len(a, role_len));
+    if (req->who.user) /* a signed-in account acts as officer:NAME whatever its role */
+        json_object_object_add(o, "role", json_object_new_string(web_ident_role(&req->who)));
+    else
+        json_object_object_add(o, "role", json_object_new_string_len(a, role_len));
     json_object_object_add(o, "name", json_object_new_string(req->who.name));
     json_object_object_add(o, "actor", json_object_new_string(a));
     if (req->who.unit[0])

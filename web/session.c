@@ -480,10 +480,7 @@ void web_h_session_get(struct web *w, const web_req *req, web_resp *resp)
     const char *a = web_ident_actor(&req->who, actor, sizeof actor);
     const char *colon = strchr(a, ':');
     if (req->who.user) {
-        const char *role = req->who.role == WEB_ROLE_ADMIN     ? "admin"
-                           : req->who.role == WEB_ROLE_OFFICER ? "officer"
-                                                               : "arming";
-        json_object_object_add(o, "role", json_object_new_string(role));
+        json_object_object_add(o, "role", json_object_new_string(web_ident_role(&req->who)));
         if (csrf_of(req->cookie, csrf) == 0)
             json_object_object_add(o, "csrf", json_object_new_string(csrf));
         json_object_object_add(o, "idle_timeout_s", json_object_new_int(w->cfg->session_idle_s));

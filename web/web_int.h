@@ -291,7 +291,10 @@ int web_auth_request(struct web *w, struct lws *wsi, web_req *req, int roles, we
 /* The same for a websocket upgrade on wsi (token from ?token= or the header): 0 with
  * *who filled, or 401/403/429/503. Web thread. */
 int web_auth_ws(struct web *w, struct lws *wsi, web_ident *who);
-/* "role:name" ("rru:UNIT" for a unit) into buf, for audit trails. Returns buf. */
+/* The role's name ("officer"), static. */
+const char *web_ident_role(const web_ident *who);
+/* "role:name" ("rru:UNIT" for a unit; "officer:NAME" for a signed-in account, whatever its
+ * role) into buf, for audit trails. Returns buf. */
 const char *web_ident_actor(const web_ident *who, char *buf, size_t n);
 /* Frees the token cache (web_stop). */
 void web_auth_free(web_auth *a);

@@ -435,6 +435,11 @@ START_TEST(cli_user)
     ck_assert_int_eq(sign_in(&s, "bob", "file password 123", &a), 200);
     ck_assert_int_eq(req(&a, "GET", "/api/trips", s.cookie, NULL, NULL, NULL), 200);
     ck_assert_int_eq(req(&a, "GET", "/api/incidents", s.cookie, NULL, NULL, NULL), 403);
+    /* /api/me tells the account's real role (the pages offer by it), the actor officer: */
+    ck_assert_int_eq(req(&a, "GET", "/api/me", s.cookie, NULL, NULL, NULL), 200);
+    ck_assert_msg(strstr(a.body, "\"role\":\"arming\"") &&
+                      strstr(a.body, "\"actor\":\"officer:bob\""),
+                  "%s", a.body);
     ck_assert_int_eq(cli("user reset bob", "stdin password 456", out, sizeof out), 0);
     ck_assert_int_eq(req(&a, "GET", "/api/trips", s.cookie, NULL, NULL, NULL), 401);
     ck_assert_int_eq(sign_in(&s, "bob", "stdin password 456", &a), 200);
