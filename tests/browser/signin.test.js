@@ -104,6 +104,41 @@ async function main() {
   const after = await page.evaluate(async () => (await fetch('/api/session')).status);
   if (after !== 401) fail(`GET /api/session after signing out: ${after}`);
 
+  // ---- an admin account on the accounts page ----
+  execFileSync(path.join(build, 'corridord'), ['user', 'create', 'ops.lead', '--role', 'admin',
+    '--db', `dbname=${db}`], { input: 'ops lead pass 77\n', stdio: ['pipe', 'ignore', 'ignore'] });
+  await page.goto(`${base}/admin.html`, { waitUntil: 'load' });
+  await page.waitForURL(/\/signin\.html\?next=%2Fadmin\.html$/, { timeout: 10000 })
+    .catch(() => fail(`admin.html without a session did not go to sign-in (at ${page.url()})`));
+  await page.fill('#name', 'ops.lead');
+  await page.fill('#password', 'ops lead pass 77');
+  await page.click('#go');
+  await page.waitForURL(`${base}/admin.html`, { timeout: 10000 })
+    .catch(() => fail(`the admin was not brought back to admin.html (at ${page.url()})`));
+  await page.waitForSelector('#users tr[data-name="jane.wanjiru"]', { timeout: 10000 })
+    .catch(() => fail('the accounts page does not list jane.wanjiru'));
+  await page.fill('#create input[name="name"]', 'otieno.k');
+  await page.fill('#create input[name="display_name"]', 'K. Otieno');
+  await page.selectOption('#create select[name="role"]', 'arming');
+  await page.fill('#create input[name="password"]', 'arming team pass');
+  await page.click('#create button[type="submit"]');
+  await page.waitForSelector('#users tr[data-name="otieno.k"]', { timeout: 10000 })
+    .catch(async () => fail(`the new account is not listed: ${await page.textContent('#msg')}`));
+  if (q("SELECT role || ' ' || display_name FROM corridor.users WHERE name = 'otieno.k'") !== 'arming K. Otieno')
+    fail('the account made on the page is not as given');
+  if (q("SELECT actor FROM corridor.user_audit WHERE action = 'create' AND name = 'otieno.k'") !== 'officer:ops.lead')
+    fail('the creation is not audited as officer:ops.lead');
+  page.once('dialog', d => d.accept());
+  await page.click('#users tr[data-name="otieno.k"] button.danger');
+  await page.waitForFunction(() => /disabled/.test(document.querySelector('#users tr[data-name="otieno.k"]').textContent),
+    null, { timeout: 10000 }).catch(() => fail('disabling on the page did not show'));
+  await page.click('#users tr[data-name="ops.lead"] button:text("Sessions")');
+  await page.waitForSelector('#sessions tbody tr td.mono', { timeout: 10000 })
+    .catch(() => fail('the admin\'s own session is not listed'));
+  await page.screenshot({ path: path.join(shots, 'admin.png') });
+  await page.click('#signout');
+  await page.waitForURL(/\/signin\.html/, { timeout: 10000 });
+
   // ---- token mode still works as before ----
   const token = lib.createToken(db, 'officer', 'browser-token');
   await page.goto(`${base}/?token=${token}`, { waitUntil: 'load' });
@@ -113,7 +148,7 @@ async function main() {
   if (/signin/.test(page.url())) fail('token mode: sent to the sign-in page');
   await waitFor('no sign-out button in token mode', async () => (await page.$('#signout')) === null, 2000);
   if (pageErrors.length) fail(`errors in the page: ${pageErrors.join(' | ')}`);
-  console.log(`ok: sent to sign-in, signed in, map live by cookie, CSRF added, signed out; token mode intact; ` +
+  console.log(`ok: sent to sign-in, signed in, map live by cookie, CSRF added, signed out; accounts page; token mode intact; ` +
     `screenshot ${path.join(shots, 'signin.png')}`);
 }
 

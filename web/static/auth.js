@@ -118,7 +118,8 @@
     who.setAttribute('style', 'color:#7d8ba1;font-size:12px');
     const bar = document.getElementById('bar');
     if (bar) {
-      if (session.role === 'admin' && !document.querySelector('a[href="/admin.html"]')) {
+      if (session.role === 'admin' && location.pathname !== '/admin.html' &&
+          !document.querySelector('a[href="/admin.html"]')) {
         const a = document.createElement('a');
         a.className = 'nav';
         a.href = '/admin.html';
