@@ -177,11 +177,26 @@ static int secret_shape_ok(const char *s)
 
 /* ---- reading the request ---- */
 
+/* 1 when the request's Origin (if any) is this server (Host): a page of another site
+ * cannot ride the cookie into /ws, nor sign a browser in to an account of its choosing. */
+static int same_origin(struct lws *wsi)
+{
+    char origin[256] = "", host[256] = "";
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+        return 1;
+    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0 ||
+        lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+        return 0;
+    const char *o = strstr(origin, "://");
+    return o && strcmp(o + 3, host) == 0;
+}
+
 void web_session_read(struct lws *wsi, web_req *req)
 {
     char buf[4096];
     req->cookie[0] = req->csrf[0] = req->agent[0] = req->ip[0] = '\0';
     lws_get_peer_simple(wsi, req->ip, sizeof req->ip);
+    req->foreign = !same_origin(wsi);
     int len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE);
     if (len > 0 && len < (int)sizeof buf &&
         lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_COOKIE) == len) {
@@ -285,20 +300,6 @@ int web_session_auth(struct web *w, web_req *req, int roles, web_resp *resp)
         }
     }
     return 0;
-}
-
-/* 1 when the upgrade's Origin (if any) is this server (Host): a page of another site
- * cannot ride the cookie into /ws. */
-static int same_origin(struct lws *wsi)
-{
-    char origin[256] = "", host[256] = "";
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
-        return 1;
-    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0 ||
-        lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
-        return 0;
-    const char *o = strstr(origin, "://");
-    return o && strcmp(o + 3, host) == 0;
 }
 
 int web_session_ws(struct web *w, struct lws *wsi, web_ident *who)
@@ -412,6 +413,9 @@ void web_h_session_open(struct web *w, const web_req *req, web_resp *resp)
 {
     static const char *const keys[] = {"name", "password", NULL};
     PGresult *r = NULL;
+    if (req->foreign) /* another site's page: no sign-in into an account it chose */
+        return web_resp_error(resp, 403, "cross_origin",
+                              "sign-in is taken only from this server's own pages");
     json_object *o = web_body_object(req, resp);
     if (!o)
         return;

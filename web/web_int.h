@@ -195,6 +195,7 @@ struct web_req {
     char csrf[72];   /* the X-CSRF-Token header */
     char agent[257]; /* User-Agent, cut */
     char ip[64];     /* the peer's address */
+    int foreign;     /* an Origin header that is not this server (Host) */
 };
 /* The value of query argument name, or NULL. */
 const char *web_query(const web_req *req, const char *name);

@@ -32,6 +32,9 @@ typedef struct answer {
     char body[1 << 16];
 } answer;
 
+/* A header line ("Origin: ...") the next requests also send, or NULL. */
+static const char *extra_header;
+
 /* One request on a new connection; cookie ("corridor_session=..."), csrf, token may be
  * NULL. Returns the status. */
 static int req(answer *a, const char *method, const char *path, const char *cookie,
@@ -49,6 +52,8 @@ static int req(answer *a, const char *method, const char *path, const char *cook
         n += (size_t)snprintf(rq + n, sizeof rq - n, "X-CSRF-Token: %s\r\n", csrf);
     if (token)
         n += (size_t)snprintf(rq + n, sizeof rq - n, "Authorization: Bearer %s\r\n", token);
+    if (extra_header)
+        n += (size_t)snprintf(rq + n, sizeof rq - n, "%s\r\n", extra_header);
     if (body)
         n += (size_t)snprintf(rq + n, sizeof rq - n,
                               "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
@@ -199,8 +204,17 @@ START_TEST(sign_in_cookie_and_csrf)
     ck_assert_str_eq(json_str(a.body, "csrf", csrf, sizeof csrf), s.csrf);
     ck_assert_int_eq(req(&a, "GET", "/api/incidents", s.cookie, NULL, NULL, NULL), 200);
     ck_assert_int_eq(req(&a, "GET", "/api/users", s.cookie, NULL, NULL, NULL), 403);
-    /* a wrong password, an unknown cookie */
+    /* another site's page cannot sign the browser in; this server's own can */
     session x;
+    extra_header = "Origin: http://evil.example";
+    ck_assert_int_eq(sign_in(&x, "jane.wanjiru", PW_JANE, &a), 403);
+    ck_assert_ptr_nonnull(strstr(a.body, "\"error\":\"cross_origin\""));
+    char origin[64];
+    snprintf(origin, sizeof origin, "Origin: http://127.0.0.1:%d", srv.http_port);
+    extra_header = origin;
+    ck_assert_int_eq(sign_in(&x, "jane.wanjiru", PW_JANE, &a), 200);
+    extra_header = NULL;
+    /* a wrong password, an unknown cookie */
     ck_assert_int_eq(sign_in(&x, "jane.wanjiru", "not the password", &a), 401);
     ck_assert_ptr_nonnull(strstr(a.body, "\"error\":\"signin_failed\""));
     ck_assert_ptr_null(strstr(a.head, "set-cookie"));
@@ -254,10 +268,10 @@ START_TEST(sign_in_cookie_and_csrf)
     ck_assert_ptr_nonnull(strstr(a.head, "set-cookie: corridor_session=; Path=/"));
     ck_assert_ptr_nonnull(strstr(a.head, "Max-Age=0"));
     ck_assert_int_eq(req(&a, "GET", "/api/incidents", s.cookie, NULL, NULL, NULL), 401);
-    ck_assert_int_eq(harness_query_long(db, "SELECT count(*) FROM corridor.sessions"), 0);
+    ck_assert_int_eq(harness_query_long(db, "SELECT count(*) FROM corridor.sessions"), 1);
     ck_assert_int_eq(harness_query_long(db, "SELECT count(*) FROM corridor.user_audit"
                                             " WHERE action IN ('sign_in', 'sign_out')"),
-                     2);
+                     3);
 }
 END_TEST
 
