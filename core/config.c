@@ -64,6 +64,10 @@ static const struct setting settings[] = {
     {"rate-burst", K_INT, S(rate_burst), 1, 1000000, "API requests a token may make at once"},
     {"ws-message-max", K_INT, S(ws_message_max), 256, 1024 * 1024,
      "bytes of one websocket message from a client"},
+    {"session-idle", K_INT, S(session_idle_s), 1, 7 * 86400,
+     "seconds a signed-in officer's session may stay unused before it ends"},
+    {"session-max", K_INT, S(session_max_s), 1, 30 * 86400,
+     "seconds a signed-in officer's session lasts at most, however used"},
 };
 #undef S
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -97,6 +101,8 @@ void core_config_defaults(core_config *cfg)
     cfg->rate_per_token = 100;
     cfg->rate_burst = 500;
     cfg->ws_message_max = 4096;
+    cfg->session_idle_s = 30 * 60;
+    cfg->session_max_s = 12 * 3600;
 }
 
 int core_config_set(core_config *cfg, const char *name, const char *value, char *err, size_t n)

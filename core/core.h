@@ -107,6 +107,8 @@ typedef struct core_config {
     int rate_per_token;    /* requests per second per API token (429 above), 0: none */
     int rate_burst;        /* requests a token may make at once before the rate applies */
     int ws_message_max;    /* bytes of one client -> server websocket message */
+    int session_idle_s;    /* a sign-in session unused this long ends (session.c) */
+    int session_max_s;     /* a sign-in session ends this long after it began, however used */
 } core_config;
 
 /* Fills cfg with the documented defaults. */

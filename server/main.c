@@ -4,7 +4,7 @@
  * Builds the one server context (the configuration) and wires the stages: the web
  * gateway thread, the ingest worker threads, and the main thread, which waits for
  * signals and keeps the position partitions ahead of time. Subcommands: `migrate`,
- * `token` (token.c).
+ * `token` (token.c), `user` (user.c).
  */
 #include "alerts.h"
 #include "core.h"
@@ -12,6 +12,7 @@
 #include "ingest.h"
 #include "schema.h"
 #include "token.h"
+#include "user.h"
 #include "web.h"
 
 #include <libpq-fe.h>
@@ -28,6 +29,7 @@ static void usage(FILE *out)
             "  corridord            run the monitoring-centre server\n"
             "  corridord migrate    apply pending schema migrations and the rule files, and exit\n"
             "  corridord token ...  create, list or revoke API tokens (token --help)\n"
+            "  corridord user ...   officer accounts: create, list, disable, reset, sessions\n"
             "options:\n");
     core_config_usage(out);
 }
@@ -106,6 +108,8 @@ int main(int argc, char **argv)
     core_config_defaults(&cfg);
     if (argc > 1 && strcmp(argv[1], "token") == 0)
         return srv_token_main(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "user") == 0)
+        return srv_user_main(argc - 2, argv + 2);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);

@@ -81,9 +81,16 @@ static const char *role_name(int role)
     }
 }
 
+const char *web_ident_role(const web_ident *who)
+{
+    return role_name(who->role);
+}
+
 const char *web_ident_actor(const web_ident *who, char *buf, size_t n)
 {
-    if (who->role == WEB_ROLE_RRU)
+    if (who->user) /* a signed-in person: whatever the role, an officer of the centre */
+        snprintf(buf, n, "officer:%s", who->name);
+    else if (who->role == WEB_ROLE_RRU)
         snprintf(buf, n, "rru:%s", who->unit);
     else if (who->role)
         snprintf(buf, n, "%s:%s", role_name(who->role), who->name);
@@ -251,12 +258,15 @@ static void set_refusal(web_resp *resp, int st, int retry)
 int web_auth_request(struct web *w, struct lws *wsi, web_req *req, int roles, web_resp *resp)
 {
     memset(&req->who, 0, sizeof req->who);
+    web_session_read(wsi, req); /* the sign-in routes read the cookie too (session.c) */
     if (roles & WEB_ROLE_ANYONE)
         return 0;
     if ((roles & WEB_ROLE_LOOPBACK) && req->loopback)
         return 0;
     char buf[AUTH_TOKEN_MAX + 64] = "";
     const char *token = bearer(wsi, buf, sizeof buf);
+    if (!token && req->cookie[0]) /* a signed-in officer: a token header wins */
+        return web_session_auth(w, req, roles, resp);
     int retry = 0;
     int st = decide(w, token, roles, req->path, &req->who, &retry);
     if (st)
@@ -273,6 +283,11 @@ int web_auth_ws(struct web *w, struct lws *wsi, web_ident *who)
         token = lws_get_urlarg_by_name(wsi, "token=", buf, (int)sizeof buf);
     }
     int retry = 0;
+    if (!token) {
+        int st = web_session_ws(w, wsi, who); /* a signed-in officer's page */
+        if (st >= 0)
+            return st;
+    }
     return decide(w, token, WEB_WS_ROLES, "/ws", who, &retry);
 }
 

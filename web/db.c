@@ -163,6 +163,10 @@ static int connect_db(web_db *d, char *err, size_t n)
             goto fail;
         }
     }
+    if (web_session_prepare(c, err, n) != 0) {
+        rc = CORE_EINVAL;
+        goto fail;
+    }
     if (alert_prepare(c, err, n) != 0) {
         rc = CORE_EINVAL;
         goto fail;

@@ -235,6 +235,10 @@ static int write_headers(struct lws *wsi, struct http_pss *s)
                                                          (const unsigned char *)r->retry_after,
                                                          (int)strlen(r->retry_after), &p, end))
         return -1;
+    if (r->set_cookie[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
+                                                        (const unsigned char *)r->set_cookie,
+                                                        (int)strlen(r->set_cookie), &p, end))
+        return -1;
     if (s->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                                       (const unsigned char *)"close", 5, &p, end))
         return -1;

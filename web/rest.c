@@ -131,7 +131,10 @@ static void h_me(struct web *w, const web_req *req, web_resp *resp)
     if (!o)
         return web_resp_error(resp, 500, "no_memory", "out of memory");
     int role_len = colon ? (int)(colon - a) : (int)strlen(a);
-    json_object_object_add(o, "role", json_object_new_string_len(a, role_len));
+    if (req->who.user) /* a signed-in account acts as officer:NAME whatever its role */
+        json_object_object_add(o, "role", json_object_new_string(web_ident_role(&req->who)));
+    else
+        json_object_object_add(o, "role", json_object_new_string_len(a, role_len));
     json_object_object_add(o, "name", json_object_new_string(req->who.name));
     json_object_object_add(o, "actor", json_object_new_string(a));
     if (req->who.unit[0])
@@ -471,6 +474,16 @@ const web_route web_routes[] = {
     {WEB_GET, "/api/feeds", web_h_feeds, R_OFFICER, 0},
     {WEB_GET, "/api/partner/trips", web_h_partner_trips, WEB_ROLE_PARTNER, 0},
     {WEB_GET, "/api/countries", h_countries, WEB_ROLE_TOKEN, 0},
+    /* officer sign-in (session.c) and accounts (rest_users.c) */
+    {WEB_POST, "/api/session", web_h_session_open, WEB_ROLE_ANYONE, WEB_ROUTE_BODY},
+    {WEB_GET, "/api/session", web_h_session_get, WEB_ROLE_TOKEN, 0},
+    {WEB_DELETE, "/api/session", web_h_session_close, WEB_ROLE_TOKEN, 0},
+    {WEB_GET, "/api/users", web_h_users_list, WEB_ROLE_ADMIN, 0},
+    {WEB_POST, "/api/users", web_h_users_add, WEB_ROLE_ADMIN, WEB_ROUTE_BODY},
+    {WEB_POST, "/api/users/{name}/disable", web_h_user_disable, WEB_ROLE_ADMIN, 0},
+    {WEB_POST, "/api/users/{name}/reset", web_h_user_reset, WEB_ROLE_ADMIN, WEB_ROUTE_BODY},
+    {WEB_GET, "/api/users/{name}/sessions", web_h_user_sessions, WEB_ROLE_ADMIN, 0},
+    {WEB_DELETE, "/api/users/{name}/sessions/{id}", web_h_user_session_revoke, WEB_ROLE_ADMIN, 0},
     {WEB_ANY, "/api/*", h_api_not_found, WEB_ROLE_TOKEN, WEB_ROUTE_FALLBACK},
     {WEB_GET, "/*", h_static, WEB_ROLE_ANYONE, 0},
 };

@@ -42,4 +42,16 @@ web *web_start(const core_config *cfg, const web_hooks *hooks, char *err, size_t
 /* Stops the thread, closes every client, frees everything. Runs on main(). */
 void web_stop(web *w);
 
+/* ---- officer passwords (session.c): Argon2id, for the gateway and `corridord user` ---- */
+#define WEB_PASSWORD_MIN 10  /* characters of a new password */
+#define WEB_PASSWORD_MAX 256 /* longer is refused unread */
+#define WEB_PWHASH_MAX   192 /* an encoded hash with its NUL */
+/* Hashes password (WEB_PASSWORD_MIN..MAX bytes) with Argon2id and a fresh random salt into
+ * out as "$argon2id$v=19$m=...". 0, CORE_EINVAL for a bad length, CORE_ETOOBIG when out is
+ * too small, or -errno. Thread-safe; takes tens of milliseconds and 19 MiB on purpose. */
+int web_password_hash(const char *password, char *out, size_t n);
+/* 1 if password matches encoded (an Argon2id encoding), else 0. Thread-safe. The
+ * comparison inside libargon2 is constant-time. */
+int web_password_verify(const char *encoded, const char *password);
+
 #endif

@@ -131,8 +131,10 @@ typedef struct web_ident {
     long long id; /* corridor.tokens.id: what logs name, never the token */
     int role;     /* one WEB_ROLE_* */
     char name[101];
-    char country[3]; /* partner */
-    char unit[65];   /* rru */
+    char country[3];   /* partner */
+    char unit[65];     /* rru */
+    int user;          /* 1: a signed-in account (session.c); id is then 0 (no token) */
+    long long session; /* corridor.sessions.id of a signed-in account, else 0 */
 } web_ident;
 
 typedef struct web_req web_req;
@@ -188,6 +190,12 @@ struct web_req {
     web_buf body;
     int loopback;  /* peer is 127.0.0.0/8 or ::1 */
     web_ident who; /* the verified caller (auth.c); zero for public routes */
+    /* what session.c reads from the headers (web_session_read), for every route */
+    char cookie[72]; /* the corridor_session cookie ("" when none or malformed) */
+    char csrf[72];   /* the X-CSRF-Token header */
+    char agent[257]; /* User-Agent, cut */
+    char ip[64];     /* the peer's address */
+    int foreign;     /* an Origin header that is not this server (Host) */
 };
 /* The value of query argument name, or NULL. */
 const char *web_query(const web_req *req, const char *name);
@@ -201,6 +209,7 @@ struct web_resp {
     char file[4096];      /* set by the static handler: serve this file instead of body */
     const char *cache;    /* Cache-Control value */
     char retry_after[16]; /* Retry-After header for 429 */
+    char set_cookie[192]; /* Set-Cookie header (session.c) */
 };
 /* Sets an error response: status and {"error":code,"detail":detail}. */
 void web_resp_error(web_resp *resp, int status, const char *code, const char *fmt, ...)
@@ -242,6 +251,38 @@ void web_h_command_approve(struct web *w, const web_req *req, web_resp *resp);
 /* Partner handlers (rest_partner.c). */
 void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp);
 
+/* Sign-in sessions and officer accounts (session.c, rest_users.c). */
+void web_h_session_open(struct web *w, const web_req *req, web_resp *resp);
+void web_h_session_get(struct web *w, const web_req *req, web_resp *resp);
+void web_h_session_close(struct web *w, const web_req *req, web_resp *resp);
+void web_h_users_list(struct web *w, const web_req *req, web_resp *resp);
+void web_h_users_add(struct web *w, const web_req *req, web_resp *resp);
+void web_h_user_disable(struct web *w, const web_req *req, web_resp *resp);
+void web_h_user_reset(struct web *w, const web_req *req, web_resp *resp);
+void web_h_user_sessions(struct web *w, const web_req *req, web_resp *resp);
+void web_h_user_session_revoke(struct web *w, const web_req *req, web_resp *resp);
+
+/* ---- sign-in sessions (session.c) ---- */
+#define WEB_COOKIE_NAME "corridor_session"
+/* Fills req->cookie, csrf, agent and ip from wsi's headers. Web thread. */
+void web_session_read(struct lws *wsi, web_req *req);
+/* The session of req->cookie for a route open to roles: 0 with req->who filled (user 1),
+ * or the status (401 no such or an ended session, 403 role or CSRF refused, 503) with
+ * resp set. A request that changes state (not GET, HEAD, OPTIONS) must carry the
+ * session's CSRF token in X-CSRF-Token. Web thread. */
+int web_session_auth(struct web *w, web_req *req, int roles, web_resp *resp);
+/* The same for a websocket upgrade carrying the cookie: 0 with *who, -1 when wsi has no
+ * session cookie (the caller tries a token), else 401/403/503. Web thread. */
+int web_session_ws(struct web *w, struct lws *wsi, web_ident *who);
+/* Prepares session.c's statements on c (db.c's connect). 0 or CORE_EINVAL with err. */
+int web_session_prepare(PGconn *c, char *err, size_t n);
+
+/* The value of cookie name in a Cookie header (RFC 6265: "a=1; b=2", a value may be
+ * quoted) into out: its length, -1 when absent, CORE_ETOOBIG when it does not fit in n
+ * bytes with its NUL, CORE_EINVAL when it holds a character a cookie value may not. The
+ * first occurrence wins. Pure (cookie.c). */
+int web_cookie_get(const char *header, size_t len, const char *name, char *out, size_t n);
+
 /* ---- access control (auth.c): tokens, roles, rate per token ---- */
 typedef struct web_auth web_auth;
 /* May the request call a route open to roles? Reads "Authorization: Bearer" (and, for a
@@ -251,7 +292,10 @@ int web_auth_request(struct web *w, struct lws *wsi, web_req *req, int roles, we
 /* The same for a websocket upgrade on wsi (token from ?token= or the header): 0 with
  * *who filled, or 401/403/429/503. Web thread. */
 int web_auth_ws(struct web *w, struct lws *wsi, web_ident *who);
-/* "role:name" ("rru:UNIT" for a unit) into buf, for audit trails. Returns buf. */
+/* The role's name ("officer"), static. */
+const char *web_ident_role(const web_ident *who);
+/* "role:name" ("rru:UNIT" for a unit; "officer:NAME" for a signed-in account, whatever its
+ * role) into buf, for audit trails. Returns buf. */
 const char *web_ident_actor(const web_ident *who, char *buf, size_t n);
 /* Frees the token cache (web_stop). */
 void web_auth_free(web_auth *a);

@@ -72,6 +72,18 @@ START_TEST(https_and_wss)
              srv.http_port);
     ck_assert_msg(strstr(run(cmd), " 401") != NULL, "no token over TLS");
 
+    /* an officer's session cookie is Secure under TLS (docs/security.md) */
+    snprintf(cmd, sizeof cmd,
+             "printf 'tls sign-in pass\\n' | %s/corridord user create tls.officer --role officer"
+             " --db '%s' 2>/dev/null && curl -si --cacert %s -H 'Content-Type: application/json'"
+             " -d '{\"name\":\"tls.officer\",\"password\":\"tls sign-in pass\"}'"
+             " https://127.0.0.1:%d/api/session",
+             getenv("CORRIDOR_BUILD"), conninfo, cert, srv.http_port);
+    out = run(cmd);
+    ck_assert_msg(strstr(out, "set-cookie: corridor_session=") &&
+                      strstr(out, "; HttpOnly; SameSite=Strict; Max-Age=43200; Secure"),
+                  "%s", out);
+
     /* WSS: the upgrade answers 101 inside TLS */
     snprintf(cmd, sizeof cmd,
              "curl -si --http1.1 --max-time 3 --cacert %s 'https://127.0.0.1:%d/ws?token=%s' "

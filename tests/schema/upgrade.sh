@@ -58,9 +58,14 @@ grep -q 'DROP TRIGGER trip_state_stop_end' "$work/upgrade.log" ||
 "$corridord" migrate --db "dbname=$fresh" > "$work/fresh.log" 2>&1 || { cat "$work/fresh.log"; fail "fresh migrate"; }
 
 rows "$old" > "$work/rows.after"
-diff "$work/rows.before" "$work/rows.after" || fail "the upgrade changed rows (before <, after >)"
+# a table that a migration after v058 adds, empty, is no change (one emptied still shows)
+empty='|0|d41d8cd98f00b204e9800998ecf8427e$'
+diff <(grep -v "$empty" "$work/rows.before") <(grep -v "$empty" "$work/rows.after") ||
+  fail "the upgrade changed rows (before <, after >)"
 psql -d "$old" -Atc "SELECT name FROM corridor.migrations ORDER BY 1" > "$work/migrations.after"
-diff "$work/migrations.before" "$work/migrations.after" || fail "the upgrade applied a migration"
+# only the migrations written after v058 (059 on) are applied
+diff "$work/migrations.before" <(awk '$0 < "059"' "$work/migrations.after") ||
+  fail "the upgrade applied a migration of v058's"
 [ "$(psql -d "$old" -Atc "SELECT count(*) FROM corridor.migrations WHERE checksum IS NULL")" = 0 ] ||
   fail "the upgrade left migrations without a checksum"
 
@@ -75,7 +80,7 @@ diff <(grep -v 'CREATE FUNCTION\|FUNCTION ' "$work/tables.upgraded") \
 # a second migrate is a no-op for data and code
 "$corridord" migrate --db "dbname=$old" > "$work/again.log" 2>&1 || { cat "$work/again.log"; fail "second migrate"; }
 rows "$old" > "$work/rows.again"; code "$old" > "$work/code.again"
-diff -q "$work/rows.before" "$work/rows.again" >/dev/null || fail "a second migrate changed rows"
+diff -q "$work/rows.after" "$work/rows.again" >/dev/null || fail "a second migrate changed rows"
 diff -q "$work/code.fresh" "$work/code.again" >/dev/null || fail "a second migrate changed code"
 
 # the runner refuses an edited migration, and a database newer than the binary
