@@ -33,7 +33,9 @@ BEGIN
     IF p !~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$' THEN
         PERFORM corridor.fail(400, 'bad_time',
                               field || ' must be an ISO 8601 time with its zone, such as ' ||
-                              '2026-12-07T10:00:00Z (got "' || left(p, 40) || '")', field);
+                              '2026-12-07T10:00:00Z (got "' || left(p, 40) || '"' ||
+                              CASE WHEN p ~ ' ' THEN '; a + in a URL is written %2B' ELSE '' END ||
+                              ')', field);
     END IF;
     BEGIN
         RETURN p::timestamptz;
