@@ -3,6 +3,7 @@
 #
 #   bench/replay.sh            10,000,000 background positions, 50 timed requests
 #   bench/replay.sh --quick    1,000,000 background positions, 20 requests (development)
+#   bench/replay.sh --again    the timings again on the database the last run loaded
 #
 # What it does, all on this machine:
 #   1. builds Release corridord in build-bench (BENCH_BUILD=DIR uses a corridord already
@@ -27,14 +28,16 @@ usage: bench/replay.sh [--quick]
   p50 / p99 of GET /api/trips/{id}/replay over HTTP (target: under 100 ms)
   (no option)  1,050 seals x 10 days x one fix per 90 s (10,080,000 rows), 50 requests
   --quick      105 seals (1,008,000 rows), 20 requests
+  --again      time again on the database of the last run (no load), 50 requests
   -h, --help   this text
 environment: BENCH_BUILD (a build folder with corridord), BENCH_PG_PORT (default 5441)
 EOF2
 }
-quick=0
+quick=0 again=0
 case "${1:-}" in
 -h | --help) usage; exit 0 ;;
 --quick) quick=1 ;;
+--again) again=1 ;;
 "") ;;
 *) echo "bench/replay.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 esac
@@ -63,6 +66,11 @@ fi
 "$root/scripts/pg.sh" start "$root/var/replay-pg" "$PGPORT_BENCH" >&2
 eval "$("$root/scripts/pg.sh" env "$root/var/replay-pg" "$PGPORT_BENCH")"
 export PGDATABASE=replay
+if [ $again = 1 ]; then
+  [ -s "$out/setup.txt" ] || { echo "bench/replay.sh --again: no earlier run in $out" >&2; exit 1; }
+  load_s=$(cat "$out/load_s" 2>/dev/null || echo 0)
+  "$build/corridord" migrate --db "dbname=replay" --log-level warn
+else
 psql -d postgres -qAt >/dev/null <<'SQL'
 ALTER SYSTEM SET shared_buffers = '1GB';
 ALTER SYSTEM SET max_wal_size = '16GB';
@@ -80,10 +88,12 @@ log "loading $(printf "%'d" $rows) background positions and a three-day trip"
 t0=$(date +%s)
 psql -qAt -v seals=$SEALS -v days=$DAYS -v every=$EVERY -f "$root/bench/replay.sql" >"$out/setup.txt"
 load_s=$(( $(date +%s) - t0 ))
+echo $load_s >"$out/load_s"
+psql -qc CHECKPOINT
+fi
 trip=$(sed -n 's/^trip=//p' "$out/setup.txt")
 positions=$(sed -n 's/^positions=//p' "$out/setup.txt")
-log "loaded $(printf "%'d" "$positions") positions in $load_s s; trip $trip"
-psql -qc CHECKPOINT
+log "$(printf "%'d" "$positions") positions (loaded in $load_s s); trip $trip"
 
 # the plan of the trip's scan, as replay_json runs it
 psql -qAt >"$out/explain.txt" <<SQL
@@ -140,14 +150,15 @@ log "timing $N requests each"
 stop_server
 
 # ---- 4. report ----
-SQL_MS=$sql_ms POSITIONS=$positions LOAD_S=$load_s QUICK=$quick OUT=$out python3 - <<'PY'
+LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)" SQL_MS=$sql_ms POSITIONS=$positions LOAD_S=$load_s QUICK=$quick OUT=$out python3 - <<'PY'
 import json, os
 out = os.environ["OUT"]
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, max(0, int(round(p / 100 * len(v) + 0.5)) - 1))]
 res = {"positions": int(os.environ["POSITIONS"]), "load_s": int(os.environ["LOAD_S"]),
-       "quick": os.environ["QUICK"] == "1", "sql_ms": float(os.environ["SQL_MS"] or 0)}
+       "quick": os.environ["QUICK"] == "1", "sql_ms": float(os.environ["SQL_MS"] or 0),
+       "loadavg": os.environ["LOADAVG"]}
 rows = []
 for line in open(os.path.join(out, "times.txt")):
     name, size, *ts = line.split()
@@ -163,7 +174,8 @@ for line in open(os.path.join(out, "times.txt")):
                  "p99 < 100" if name == "trip" else ""))
 rows.append(("replay_trip in SQL alone, ms", f"{res['sql_ms']:.1f}", ""))
 w = max(len(r[0]) for r in rows)
-print(f"\nReplay benchmark ({res['positions']:,} positions, loaded in {res['load_s']} s)")
+print(f"\nReplay benchmark ({res['positions']:,} positions, loaded in {res['load_s']} s; "
+      f"load average {res['loadavg']}: the machine is shared, run it on a quiet one)")
 print(f"{'measure (p50 / p99 ms over HTTP)':<{w}}  {'result':<28}  target")
 for r in rows:
     print(f"{r[0]:<{w}}  {r[1]:<28}  {r[2]}")
