@@ -22,7 +22,7 @@
 set -euo pipefail
 usage() {
   cat <<'EOF2'
-usage: bench/replay.sh [--quick]
+usage: bench/replay.sh [--quick | --again]
   the replay benchmark (docs/replay.md): its own PostgreSQL (var/replay-pg, port 5441) with
   10 million positions and a three-day trip at one fix every 10 s, corridord in Release, and
   p50 / p99 of GET /api/trips/{id}/replay over HTTP (target: under 100 ms)

@@ -12,7 +12,7 @@
  * trip"; the dock shows the fixes, the incident marks and the checkpoint; at x1000 the
  * clock, slider and time label advance and the seal moves along the track at a steady
  * frame rate; pause stops it; a click on the middle incident's mark jumps there; follow
- * keeps the seal in view. Saves docs/replay.png (and $CORRIDOR_BUILD/screenshots/replay.png).
+ * keeps the seal in view; "Replay seal" then replays the seal's last 24 hours. Saves docs/replay.png (and $CORRIDOR_BUILD/screenshots/replay.png).
  * Stops the server and drops the database whatever happens; exits non-zero on failure.
  */
 'use strict';
@@ -221,8 +221,21 @@ async function main() {
   // ---- the seal's window, from the panel of the same seal ----
   await page.click('#replay .rp-x');
   if (await page.locator('#replay.open').count()) fail('the replay did not close');
-  const r = await fetch(`${base}/api/seals/KE-SEAL-0077/replay`, { headers: auth });
-  if (r.status !== 200) fail(`seal replay ${r.status}`);
+  await page.evaluate(() => { const c = window.corridor;
+    c.map.setView(c.seals.get('KE-SEAL-0077').marker.getLatLng(), 9, { animate: false }); });
+  await page.click('.seal-icon svg');
+  await page.waitForSelector('#trip-panel.open .replay-seal', { timeout: 10000 })
+    .catch(() => fail('the trip panel has no seal Replay button'));
+  await page.click('#trip-panel .replay-seal');
+  await page.waitForFunction(() => window.corridor.replay.data && !window.corridor.replay.loading,
+    null, { timeout: 15000 }).catch(() => fail('the seal replay did not load'));
+  const day = await page.evaluate(() => {
+    const d = window.corridor.replay.data;
+    return { n: d.t.length, trips: (d.trips || []).length, span: d.to - d.from };
+  });
+  // the 24 hours up to the latest fix: 8,640 fixes at 10 s and the last one
+  if (day.span !== 86400 || day.trips !== 1 || Math.abs(day.n - 8641) > 13)
+    fail(`the seal's day: ${JSON.stringify(day)}`);
   if (pageErrors.length) fail(`errors in the page: ${pageErrors.join(' | ')}`);
   console.log(`ok: ${info.n} fixes replayed at x1000 (${fps.toFixed(0)} frames/s), paused, ` +
     `jumped to incident #${midIncident}, followed; screenshot docs/replay.png`);
