@@ -18,7 +18,9 @@
 #      HTTP and an officer's token, GET /api/trips/{id}/replay and GET /api/seals/{id}/replay
 #      for a three-day window of a background seal; first 3 untimed requests, then N timed;
 #   4. prints the plan of the fixes' scan (EXPLAIN ANALYZE), a table of p50 / p99 and one
-#      JSON line; results also go to var/replay-bench/results.json.
+#      JSON line; results also go to var/replay-bench/results.json. Beside the wall times it
+#      gives the CPU time of one request (PostgreSQL's processes and corridord, from /proc):
+#      on a shared machine the wall time is that plus the waiting for a core.
 set -euo pipefail
 usage() {
   cat <<'EOF2'
@@ -130,17 +132,28 @@ auth=()
 [ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
 from=$(date -u -d @$(( $(date +%s) - 3 * 86400 - 3600 )) +%Y-%m-%dT%H:%M:%SZ)
 to=$(date -u -d @$(( $(date +%s) - 3600 )) +%Y-%m-%dT%H:%M:%SZ)
-time_url() { # name url: N timed requests after 3 untimed; one line "name ms ms ..."
-  local name=$1 url=$2 code
+# CPU seconds x CLK_TCK used so far by this cluster's processes and corridord: the work of
+# the requests whatever else the shared machine runs (wall time is not)
+pm=$(head -n 1 "$(readlink -f "$root/var/replay-pg/pgdata")/db/postmaster.pid")
+cpu_ticks() {
+  local t=0 p
+  for p in $pm $(pgrep -P "$pm") $srv_pid; do
+    t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) ))
+  done
+  echo $t
+}
+time_url() { # name url: N timed requests after 3 untimed; one line "name bytes cpu_ms ms ms ..."
+  local name=$1 url=$2 code c0
   for _ in 1 2 3; do
     code=$(curl -s -o "$out/$name.json" -w '%{http_code}' "${auth[@]}" "$url")
     [ "$code" = 200 ] || { echo "bench/replay.sh: $url answered $code" >&2; head -c 300 "$out/$name.json" >&2; exit 1; }
   done
-  printf '%s %s' "$name" "$(stat -c %s "$out/$name.json")"
+  local times=()
+  c0=$(cpu_ticks)
   for _ in $(seq $N); do
-    printf ' %s' "$(curl -s -o /dev/null -w '%{time_total}' -H 'Accept-Encoding: identity' "${auth[@]}" "$url")"
+    times+=("$(curl -s -o /dev/null -w '%{time_total}' -H 'Accept-Encoding: identity' "${auth[@]}" "$url")")
   done
-  echo
+  echo "$name $(stat -c %s "$out/$name.json") $(( ($(cpu_ticks) - c0) * 1000 / $(getconf CLK_TCK) / N )) ${times[*]}"
 }
 log "timing $N requests each"
 {
@@ -161,7 +174,7 @@ res = {"positions": int(os.environ["POSITIONS"]), "load_s": int(os.environ["LOAD
        "loadavg": os.environ["LOADAVG"]}
 rows = []
 for line in open(os.path.join(out, "times.txt")):
-    name, size, *ts = line.split()
+    name, size, cpu, *ts = line.split()
     ms = [float(t) * 1000 for t in ts]
     fixes = len(json.load(open(os.path.join(out, name + ".json")))["t"])
     res[f"{name}_fixes"] = fixes
@@ -169,16 +182,17 @@ for line in open(os.path.join(out, "times.txt")):
     res[f"{name}_p50_ms"] = round(pct(ms, 50), 1)
     res[f"{name}_p99_ms"] = round(pct(ms, 99), 1)
     res[f"{name}_requests"] = len(ms)
+    res[f"{name}_cpu_ms"] = int(cpu)
     rows.append((f"GET /api/{'trips/{id}' if name == 'trip' else 'seals/{id}'}/replay ({fixes:,} fixes, {int(size) / 1e6:.2f} MB)",
-                 f"{pct(ms, 50):.1f} / {pct(ms, 99):.1f} ({len(ms)} requests)",
+                 f"{pct(ms, 50):.1f} / {pct(ms, 99):.1f} ({len(ms)} requests, {cpu} ms CPU each)",
                  "p99 < 100" if name == "trip" else ""))
 rows.append(("replay_trip in SQL alone, ms", f"{res['sql_ms']:.1f}", ""))
 w = max(len(r[0]) for r in rows)
 print(f"\nReplay benchmark ({res['positions']:,} positions, loaded in {res['load_s']} s; "
       f"load average {res['loadavg']}: the machine is shared, run it on a quiet one)")
-print(f"{'measure (p50 / p99 ms over HTTP)':<{w}}  {'result':<28}  target")
+print(f"{'measure (p50 / p99 ms over HTTP)':<{w}}  {'result':<44}  target")
 for r in rows:
-    print(f"{r[0]:<{w}}  {r[1]:<28}  {r[2]}")
+    print(f"{r[0]:<{w}}  {r[1]:<44}  {r[2]}")
 line = json.dumps(res)
 open(os.path.join(out, "results.json"), "w").write(line + "\n")
 print(line)
