@@ -89,31 +89,9 @@ RETURNS json
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     cap int := corridor.replay_max_fixes();
-    n int;
-    a_t float8[];
-    a_lon float8[];
-    a_lat float8[];
-    a_speed real[];
     ev json;
     inc json;
 BEGIN
-    -- a range of the key in each partition of the window (the planner merges them, or sorts
-    -- rows that come nearly in order: a few ms for 26,000); the subquery's order is the
-    -- aggregates' input order, so the four columns are built in one pass
-    SELECT array_agg(date_part('epoch', p.ts)), array_agg(round(p.lon * 1e6) / 1e6),
-           array_agg(round(p.lat * 1e6) / 1e6), array_agg(p.speed_kmh)
-    INTO a_t, a_lon, a_lat, a_speed
-    FROM (SELECT ts, lon, lat, speed_kmh FROM corridor.positions
-          WHERE seal_id = p_seal AND ts >= p_from AND ts <= p_to
-          ORDER BY ts LIMIT cap + 1) p;
-    n := coalesce(cardinality(a_t), 0);
-    IF n > cap THEN
-        a_t := a_t[1:cap];
-        a_lon := a_lon[1:cap];
-        a_lat := a_lat[1:cap];
-        a_speed := a_speed[1:cap];
-    END IF;
-
     IF p_trip IS NOT NULL THEN
         SELECT coalesce(json_agg(json_build_object(
                    'id', e.id, 'ts', date_part('epoch', e.ts), 'kind', e.kind, 'lon', e.lon,
@@ -143,15 +121,28 @@ BEGIN
         WHERE i.seal_id = p_seal AND i.opened_at >= p_from AND i.opened_at <= p_to;
     END IF;
 
-    -- json, not jsonb (which would turn every number into numeric and back): each
-    -- float8 of the columns is written once, by float8out
-    RETURN json_build_object(
-        p_key, p_val, 'seal_id', p_seal, 'from', date_part('epoch', p_from),
-        'to', CASE WHEN p_to < 'infinity' THEN date_part('epoch', p_to) END,
-        'count', least(n, cap), 'truncated', n > cap,
-        't', coalesce(a_t, '{}'), 'lon', coalesce(a_lon, '{}'), 'lat', coalesce(a_lat, '{}'),
-        'speed', coalesce(a_speed, '{}'), 'events', ev, 'incidents', inc,
-        'route', corridor.replay_route(p_route, p_trip));
+    -- The fixes: a range of the key in each partition of the window (the planner merges
+    -- them, or sorts rows that come nearly in order: a few ms for 26,000). The subquery's
+    -- order is the aggregates' input order, so the columns are built in one pass, and in
+    -- the statement that writes the answer: the arrays are never copied into variables.
+    -- json, not jsonb (which would turn every number into numeric and back): each float8
+    -- is written once, by float8out. Past cap fixes, one more row after the last says so.
+    RETURN (
+        SELECT json_build_object(
+            p_key, p_val, 'seal_id', p_seal, 'from', date_part('epoch', p_from),
+            'to', CASE WHEN p_to < 'infinity' THEN date_part('epoch', p_to) END,
+            'count', count(*),
+            'truncated', count(*) = cap AND EXISTS (
+                SELECT 1 FROM corridor.positions q
+                WHERE q.seal_id = p_seal AND q.ts > max(f.ts) AND q.ts <= p_to),
+            't', coalesce(array_agg(date_part('epoch', f.ts)), '{}'),
+            'lon', coalesce(array_agg(round(f.lon * 1e6) / 1e6), '{}'),
+            'lat', coalesce(array_agg(round(f.lat * 1e6) / 1e6), '{}'),
+            'speed', coalesce(array_agg(f.speed_kmh), '{}'),
+            'events', ev, 'incidents', inc, 'route', corridor.replay_route(p_route, p_trip))
+        FROM (SELECT ts, lon, lat, speed_kmh FROM corridor.positions
+              WHERE seal_id = p_seal AND ts >= p_from AND ts <= p_to
+              ORDER BY ts LIMIT cap) f);
 END $$;
 
 -- GET /api/trips/{id}/replay: the trip from arming to disarming (to its latest fix while

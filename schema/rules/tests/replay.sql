@@ -3,7 +3,7 @@
 -- its corridor and checkpoints, the window's refusals, and the plan (the positions primary
 -- key).
 BEGIN;
-SELECT plan(30);
+SELECT plan(33);
 \ir setup/corridor.sql
 
 SELECT pg_temp.seal('TAP-R');                      -- a fix at t0, before arming
@@ -80,6 +80,17 @@ SELECT throws_ok($$ SELECT corridor.replay_seal('TAP-R', '2026-12-02T10:00:00Z',
                  'CT400', NULL, 'to before from');
 SELECT throws_ok($$ SELECT corridor.replay_seal('TAP-R', '2026-12-01T00:00:00Z', '2026-12-08T00:00:01Z') $$,
                  'CT400', NULL, 'more than 7 days');
+
+-- past the most fixes a replay carries it says so, and ends at the last it carries
+CREATE OR REPLACE FUNCTION corridor.replay_max_fixes() RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 5 $$;
+SELECT is((SELECT ARRAY[(j ->> 'count')::int, jsonb_array_length(j -> 't'), jsonb_array_length(j -> 'lat')]
+           FROM (SELECT corridor.replay_trip(:'trip')::jsonb j) x), ARRAY[5, 5, 5],
+          'truncated to the cap, every column alike');
+SELECT is((SELECT j ->> 'truncated' FROM (SELECT corridor.replay_trip(:'trip')::jsonb j) x),
+          'true', 'truncated: true');
+CREATE OR REPLACE FUNCTION corridor.replay_max_fixes() RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 12 $$;
+SELECT is((SELECT j ->> 'truncated' FROM (SELECT corridor.replay_trip(:'trip')::jsonb j) x),
+          'false', 'exactly the cap is not truncated');
 
 -- the plan: the window is a range of the positions primary key in each partition (seq
 -- scans off: these tables are tiny), not a filter over every fix
