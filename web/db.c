@@ -79,6 +79,9 @@ static const struct {
     {"web_trip_get", "SELECT corridor.trip_get($1::uuid)::text", 1},
     {"web_trip_list", "SELECT corridor.trip_list()::text", 0},
     {"web_trip_report", "SELECT corridor.trip_report($1::uuid)::text", 1},
+    /* journey replay (rest_replay.c): functions of schema/rules/replay.sql */
+    {"web_replay_trip", "SELECT corridor.replay_trip($1::uuid)::text", 1},
+    {"web_replay_seal", "SELECT corridor.replay_seal($1, $2, $3)::text", 3},
     /* vessels (rest_vessels.c, ws.c): functions of schema/rules/vessels.sql returning JSON */
     {"web_vessel_list", "SELECT corridor.vessel_list($1::float8[], $2::timestamptz)::text", 2},
     {"web_vessel_get",

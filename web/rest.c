@@ -466,6 +466,9 @@ const web_route web_routes[] = {
     {WEB_GET, "/api/trips/{id}", web_h_trip_get, R_OFFICER, 0},
     {WEB_POST, "/api/trips/{id}/disarm", web_h_trip_disarm, R_ARMING, 0},
     {WEB_GET, "/api/trips/{id}/report", web_h_trip_report, R_OFFICER, 0},
+    /* journey replay (rest_replay.c): the columns of a trip's or a seal's track */
+    {WEB_GET, "/api/trips/{id}/replay", web_h_trip_replay, R_OFFICER, 0},
+    {WEB_GET, "/api/seals/{id}/replay", web_h_seal_replay, R_OFFICER, 0},
     {WEB_GET, "/api/vessels", web_h_vessels_list, R_OFFICER, 0},
     {WEB_GET, "/api/vessels/{mmsi}", web_h_vessel_get, R_OFFICER, 0},
     {WEB_GET, "/api/watchlist", web_h_watchlist_list, R_OFFICER, 0},

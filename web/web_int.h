@@ -248,6 +248,10 @@ void web_h_commands_list(struct web *w, const web_req *req, web_resp *resp);
 void web_h_command_cancel(struct web *w, const web_req *req, web_resp *resp);
 void web_h_command_approve(struct web *w, const web_req *req, web_resp *resp);
 
+/* Journey replay handlers (rest_replay.c). */
+void web_h_trip_replay(struct web *w, const web_req *req, web_resp *resp);
+void web_h_seal_replay(struct web *w, const web_req *req, web_resp *resp);
+
 /* Partner handlers (rest_partner.c). */
 void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp);
 

@@ -166,6 +166,19 @@
     }
   }
 
+  // Replay buttons (replay.js): the trip from arming, and the seal's last 24 hours.
+  function replayButtons(seal, trip) {
+    if (!window.corridorReplay) return '';
+    return `<div class="rp-btns">` +
+      (trip ? `<button type="button" class="replay-trip" data-trip="${esc(trip)}">▶ Replay trip</button>` : '') +
+      `<button type="button" class="replay-seal" data-seal="${esc(seal)}">▶ Replay seal · 24 h</button></div>`;
+  }
+  function wireReplay() {
+    const t = panel.querySelector('.replay-trip'), s = panel.querySelector('.replay-seal');
+    if (t) t.addEventListener('click', () => window.corridorReplay.trip(t.dataset.trip));
+    if (s) s.addEventListener('click', () => window.corridorReplay.seal(s.dataset.seal));
+  }
+
   function render(t) {
     const late = t.status === 'armed' && t.deadline && t.deadline < new Date().toISOString();
     const open = (t.incidents || []).filter(n => n.status !== 'resolved').length;
@@ -202,13 +215,14 @@
       (t.latest ? `<dt>Last fix</dt><dd>${when(t.latest.time)}` +
         (t.latest.speed_kmh != null ? ` · ${Math.round(t.latest.speed_kmh)} km/h` : '') + `</dd>` : '') +
       `<dt>Incidents</dt><dd class="${open ? 'inc' : ''}">${open} open of ${(t.incidents || []).length}</dd>` +
-      `</dl>` +
+      `</dl>` + replayButtons(t.seal_id, t.id) +
       `<h4>Commands</h4><div class="cmd-slot"></div>` +
       `<h4>Checkpoints</h4>` + (cps ? `<ol class="cps">${cps}</ol>` : '<p class="empty">none on this route</p>') +
       (legs ? `<h4>Countries</h4><ol>${legs}</ol>` : '') +
       `<h4>Events</h4>` + (evs ? `<ol class="events">${evs}</ol>` : '<p class="empty">none yet</p>');
     panel.querySelector('.x').addEventListener('click', close);
     panel.querySelector('.cmd-slot').replaceWith(cmdEl);
+    wireReplay();
   }
 
   async function load(seal, fit) {
@@ -221,8 +235,9 @@
       state.trip = null;
       panel.innerHTML = `<h3><span class="mono">${esc(seal)}</span>` +
         `<button class="x" type="button" aria-label="close">×</button></h3>` +
-        `<p class="empty">No armed trip for this seal.</p>`;
+        `<p class="empty">No armed trip for this seal.</p>` + replayButtons(seal, null);
       panel.querySelector('.x').addEventListener('click', close);
+      wireReplay();
       panel.classList.add('open');
       return;
     }
