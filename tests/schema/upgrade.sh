@@ -44,8 +44,15 @@ code() {
     SELECT 'T ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
     WHERE c.relnamespace = 'corridor'::regnamespace AND NOT t.tgisinternal ORDER BY 1"
 }
-tables() { pg_dump -s -n corridor -T corridor.rule_files -d "$1" | grep -v '^\\\(un\)\{0,1\}restrict' |
-           grep -v '^-- Dumped'; }
+# the day partitions are left out: which days exist depends on the day the database was
+# made (the old one was dumped days ago); partitions() compares the days each must have
+day='corridor.*_20[0-9][0-9][0-1][0-9][0-3][0-9]'
+tables() { pg_dump -s -n corridor -T corridor.rule_files -T "$day" -d "$1" |
+           grep -v '^\\\(un\)\{0,1\}restrict' | grep -v '^-- Dumped'; }
+partitions() {
+  psql -d "$1" -Atc "SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'corridor'::regnamespace
+                     AND c.relispartition AND c.relname ~ '_20[0-9]{6}$' ORDER BY 1"
+}
 
 rows "$old" > "$work/rows.before"
 psql -d "$old" -Atc "SELECT name FROM corridor.migrations ORDER BY 1" > "$work/migrations.before"
@@ -76,6 +83,10 @@ tables "$old" > "$work/tables.upgraded"; tables "$fresh" > "$work/tables.fresh"
 diff <(grep -v 'CREATE FUNCTION\|FUNCTION ' "$work/tables.upgraded") \
      <(grep -v 'CREATE FUNCTION\|FUNCTION ' "$work/tables.fresh") > "$work/tables.diff" ||
   { head -40 "$work/tables.diff"; fail "tables differ (upgraded <, fresh >)"; }
+partitions "$old" > "$work/parts.upgraded"; partitions "$fresh" > "$work/parts.fresh"
+[ -s "$work/parts.fresh" ] || fail "the fresh database has no day partitions"
+missing=$(comm -13 "$work/parts.upgraded" "$work/parts.fresh")
+[ -z "$missing" ] || fail "the upgraded database lacks day partitions a fresh one has: $missing"
 
 # a second migrate is a no-op for data and code
 "$corridord" migrate --db "dbname=$old" > "$work/again.log" 2>&1 || { cat "$work/again.log"; fail "second migrate"; }
