@@ -1,6 +1,6 @@
 -- pgTAP: rules/common.sql. Run by tests/schema/pgtap.sh (ctest -R schema_rules_common).
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 -- fail: the API error the web gateway turns into an HTTP answer
 SELECT throws_ok($$ SELECT corridor.fail(422, 'bad_thing', 'it is bad', 'thing') $$,
@@ -40,7 +40,10 @@ SELECT ok(NOT corridor.battery_low(20, 20), 'at the limit is not low');
 SELECT is(corridor.battery_low(NULL, 20), NULL, 'no reading: unknown, not low');
 
 -- ensure_partitions: idempotent, one table a day
-SELECT is(corridor.ensure_partitions(7, 7), 0, 'the runner made today''s partitions already');
+-- (the runner made them when the database was migrated, which may have been yesterday: the
+-- first call makes what the day since needs, the second must find nothing to do)
+SELECT cmp_ok(corridor.ensure_partitions(7, 7), '<=', 1, 'at most the day since the runner is new');
+SELECT is(corridor.ensure_partitions(7, 7), 0, 'a second call makes nothing');
 SELECT ok(to_regclass('corridor.positions_' || to_char(current_date + 7, 'YYYYMMDD')) IS NOT NULL,
           'a week ahead exists');
 
