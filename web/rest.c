@@ -461,6 +461,8 @@ const web_route web_routes[] = {
     {WEB_GET, "/api/trips/{id}", web_h_trip_get, R_OFFICER, 0},
     {WEB_POST, "/api/trips/{id}/disarm", web_h_trip_disarm, R_ARMING, 0},
     {WEB_GET, "/api/trips/{id}/report", web_h_trip_report, R_OFFICER, 0},
+    /* exports of a trip's track and the PDF evidence report (rest_export.c) */
+    {WEB_GET, "/api/trips/{id}/track", web_h_trip_track, R_OFFICER, 0},
     {WEB_GET, "/api/vessels", web_h_vessels_list, R_OFFICER, 0},
     {WEB_GET, "/api/vessels/{mmsi}", web_h_vessel_get, R_OFFICER, 0},
     {WEB_GET, "/api/watchlist", web_h_watchlist_list, R_OFFICER, 0},
