@@ -219,6 +219,9 @@ static void para(doc *d, const char *s, int bold)
 /* ---- tables ---- */
 
 #define COLS_MAX 6
+#define CELL     400 /* bytes of one cell's text */
+#define WRAP_MAX 6   /* lines of a table's last column */
+#define LINE_H   9.5
 typedef struct table {
     int n;
     const char *head[COLS_MAX];
@@ -240,12 +243,45 @@ static void table_head(doc *d, const table *t)
     d->y += ROW_H + 1;
 }
 
+/* Splits s (changed in place) at spaces into at most WRAP_MAX lines of max points; the
+ * last takes the rest, cut with an ellipsis when it is shown. Returns the line count. */
+static int wrap(doc *d, char *s, double max, const char **out)
+{
+    int n = 0;
+    while (*s && n < WRAP_MAX) {
+        out[n++] = s;
+        if (n == WRAP_MAX || text_w(d, s) <= max)
+            break;
+        char *cut = NULL;
+        for (char *q = strchr(s, ' '); q; q = strchr(q + 1, ' ')) {
+            *q = 0;
+            int fits = text_w(d, s) <= max;
+            *q = ' ';
+            if (!fits)
+                break;
+            cut = q;
+        }
+        if (!cut && !(cut = strchr(s, ' ')))
+            break; /* one word too long for the column: cut */
+        *cut = 0;
+        s = cut + 1;
+    }
+    return n;
+}
+
+/* One row; the last column wraps onto more lines, the others are cut to their width. */
 static void table_row(doc *d, const table *t, const char *const *cells, int stripe)
 {
-    if (room(d, ROW_H))
+    char last[CELL];
+    const char *lines[WRAP_MAX];
+    font(d, 7.5, 0);
+    snprintf(last, sizeof last, "%s", cells[t->n - 1] ? cells[t->n - 1] : "");
+    int nl = wrap(d, last, t->w[t->n - 1] * TEXT_W - 6, lines);
+    double h = ROW_H + (nl > 1 ? (nl - 1) * LINE_H : 0);
+    if (room(d, h))
         table_head(d, t);
     if (stripe) {
-        cairo_rectangle(d->cr, MARGIN, d->y, TEXT_W, ROW_H);
+        cairo_rectangle(d->cr, MARGIN, d->y, TEXT_W, h);
         ink(d, C_STRIPE);
         cairo_fill(d->cr);
     }
@@ -253,21 +289,26 @@ static void table_row(doc *d, const table *t, const char *const *cells, int stri
     ink(d, C_INK);
     double x = MARGIN + 3;
     for (int i = 0; i < t->n; i++) {
-        text(d, x, d->y + ROW_H - 3.5, cells[i] ? cells[i] : "", t->w[i] * TEXT_W - 6);
+        double w = t->w[i] * TEXT_W - 6;
+        if (i < t->n - 1)
+            text(d, x, d->y + ROW_H - 3.5, cells[i] ? cells[i] : "", w);
+        else
+            for (int k = 0; k < nl; k++)
+                text(d, x, d->y + ROW_H - 3.5 + k * LINE_H, lines[k], w);
         x += t->w[i] * TEXT_W;
     }
-    d->y += ROW_H;
+    d->y += h;
 }
 
 /* A table of the report's array key: one row per element, fill() giving its cells. */
 static void table_of(doc *d, const table *t, json_object *arr,
-                     void (*fill)(json_object *e, const char **cells, char (*bufs)[96]))
+                     void (*fill)(json_object *e, const char **cells, char (*bufs)[CELL]))
 {
     room(d, 3 * ROW_H);
     table_head(d, t);
     for (size_t i = 0; i < len(arr); i++) {
         const char *cells[COLS_MAX] = {0};
-        char bufs[COLS_MAX][96];
+        char bufs[COLS_MAX][CELL];
         fill(json_object_array_get_idx(arr, i), cells, bufs);
         table_row(d, t, cells, (int)(i % 2));
     }
@@ -282,39 +323,60 @@ static void table_of(doc *d, const table *t, json_object *arr,
     d->y += 6;
 }
 
-static void fill_checkpoint(json_object *e, const char **c, char (*b)[96])
+static void fill_checkpoint(json_object *e, const char **c, char (*b)[CELL])
 {
     c[0] = str(e, "seq"), c[1] = str(e, "name");
-    c[2] = get(e, "passed_at") ? when(str(e, "passed_at"), b[2], 96) : "not passed";
+    c[2] = get(e, "passed_at") ? when(str(e, "passed_at"), b[2], CELL) : "not passed";
     c[3] = !get(e, "in_order") ? "" : json_object_get_boolean(get(e, "in_order")) ? "yes" : "NO";
     c[4] = str(e, "max_leg_minutes");
 }
 
-static void fill_leg(json_object *e, const char **c, char (*b)[96])
+static void fill_leg(json_object *e, const char **c, char (*b)[CELL])
 {
-    c[0] = str(e, "country"), c[1] = when(str(e, "entered_at"), b[1], 96);
-    c[2] = when(str(e, "exited_at"), b[2], 96), c[3] = str(e, "border_post");
+    c[0] = str(e, "country"), c[1] = when(str(e, "entered_at"), b[1], CELL);
+    c[2] = get(e, "exited_at") ? when(str(e, "exited_at"), b[2], CELL) : "\xe2\x80\x94",
+    c[3] = str(e, "border_post");
     c[4] = str(e, "border_post_distance_m");
 }
 
-static void fill_stop(json_object *e, const char **c, char (*b)[96])
+static void fill_stop(json_object *e, const char **c, char (*b)[CELL])
 {
-    c[0] = when(str(e, "from"), b[0], 96), c[1] = when(str(e, "until"), b[1], 96);
-    c[2] = str(e, "minutes"), c[3] = str(e, "place"), c[4] = latlon(e, b[4], 96);
+    c[0] = when(str(e, "from"), b[0], CELL), c[1] = when(str(e, "until"), b[1], CELL);
+    c[2] = str(e, "minutes"), c[3] = str(e, "place"), c[4] = latlon(e, b[4], CELL);
 }
 
-static void fill_incident(json_object *e, const char **c, char (*b)[96])
+static void fill_incident(json_object *e, const char **c, char (*b)[CELL])
 {
-    c[0] = when(str(e, "opened_at"), b[0], 96), c[1] = str(e, "rule");
-    c[2] = str(e, "severity"), c[3] = str(e, "status"), c[4] = latlon(e, b[4], 96);
+    c[0] = when(str(e, "opened_at"), b[0], CELL), c[1] = str(e, "rule");
+    c[2] = str(e, "severity"), c[3] = str(e, "status"), c[4] = latlon(e, b[4], CELL);
     c[5] = str(e, "id");
 }
 
-static void fill_event(json_object *e, const char **c, char (*b)[96])
+/* An object's members as "key: value; key: value" into b. */
+static const char *members(json_object *o, char *b, size_t n)
 {
-    c[0] = when(str(e, "time"), b[0], 96), c[1] = str(e, "kind"), c[2] = latlon(e, b[2], 96);
-    json_object *det = get(e, "details");
-    c[3] = det && json_object_object_length(det) > 0 ? str(e, "details") : "";
+    size_t at = 0;
+    b[0] = 0;
+    if (!json_object_is_type(o, json_type_object))
+        return b;
+    json_object_object_foreach(o, k, v)
+    {
+        const char *t = !v ? "null"
+                        : json_object_is_type(v, json_type_string)
+                            ? json_object_get_string(v)
+                            : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        int w = snprintf(b + at, n - at, "%s%s: %s", at ? "; " : "", k, t);
+        if (w < 0 || (size_t)w >= n - at)
+            break;
+        at += (size_t)w;
+    }
+    return b;
+}
+
+static void fill_event(json_object *e, const char **c, char (*b)[CELL])
+{
+    c[0] = when(str(e, "time"), b[0], CELL), c[1] = str(e, "kind"), c[2] = latlon(e, b[2], CELL);
+    c[3] = members(get(e, "details"), b[3], CELL);
 }
 
 /* ---- the map ---- */

@@ -10,7 +10,8 @@
  * family and with a stand-in corridor.trip_verification made in the test. A three-day
  * trip at one fix every 10 s (26,000 fixes) is exported in every format against a clock.
  *
- * CORRIDOR_EVIDENCE_PNG=FILE keeps the picture of page 1 (docs/evidence-report.png).
+ * CORRIDOR_EVIDENCE_PNG=FILE keeps the picture of page 1 (docs/evidence-report.png), and the
+ * PDF as FILE.pdf.
  */
 #include "../../web/pdf.h"
 #include "harness.h"
@@ -433,7 +434,7 @@ START_TEST(pdf_report)
     count_colour(png, 100, 0xf4f1e8, 3, &land, &land_out);
     ck_assert_msg(land > 20000, "no basemap: %ld land pixels", land);
     if (keep) {
-        snprintf(cmd, sizeof cmd, "cp %s %s", png, keep);
+        snprintf(cmd, sizeof cmd, "cp %s %s && cp %s %s.pdf", png, keep, pdf, keep);
         ck_assert_int_eq(sh(cmd, NULL), 0);
     }
 
