@@ -77,10 +77,42 @@ static size_t len(json_object *arr)
     return json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
 }
 
+/* Element i of an array; NULL when arr is not an array or too short. */
+static json_object *at(json_object *arr, size_t i)
+{
+    return i < len(arr) ? json_object_array_get_idx(arr, i) : NULL;
+}
+
+/* Cuts an incomplete UTF-8 character off the end of s, as a cut to a buffer's size leaves
+ * it: cairo refuses the whole document for one invalid string. Returns s. */
+static char *utf8_end(char *s)
+{
+    size_t n = strlen(s), i = n;
+    while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i > 0) {
+        unsigned char c = (unsigned char)s[i - 1];
+        size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (n - (i - 1) < need)
+            s[i - 1] = 0;
+    }
+    return s;
+}
+
+#define TEXT_MAX 512 /* bytes of one drawn string */
+static const char *clean(const char *s, char *buf)
+{
+    snprintf(buf, TEXT_MAX, "%s", s ? s : "");
+    return utf8_end(buf);
+}
+
 /* "2026-12-07T10:00:00.000Z" as "2026-12-07 10:00:00 UTC"; other text as it is. */
 static const char *when(const char *iso, char *buf, size_t n)
 {
-    if (strlen(iso) < 19 || iso[10] != 'T')
+    for (int i = 0; i < 19; i++)
+        if (!iso[i] || (unsigned char)iso[i] >= 0x80)
+            return iso;
+    if (iso[10] != 'T')
         return iso;
     snprintf(buf, n, "%.10s %.8s UTC", iso, iso + 11);
     return buf;
@@ -110,18 +142,21 @@ static void ink(doc *d, unsigned c)
 
 static double text_w(doc *d, const char *s)
 {
+    char buf[TEXT_MAX];
     cairo_text_extents_t e;
-    cairo_text_extents(d->cr, s, &e);
+    cairo_text_extents(d->cr, clean(s, buf), &e);
     return e.x_advance;
 }
 
 /* Shows s with its baseline at (x, y), cut with an ellipsis to max points (0: no limit). */
 static void text(doc *d, double x, double y, const char *s, double max)
 {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", s);
+    char buf[TEXT_MAX];
+    clean(s, buf);
     if (max > 0 && text_w(d, buf) > max) {
         size_t n = strlen(buf);
+        if (n > TEXT_MAX - 5)
+            n = TEXT_MAX - 5; /* room for the ellipsis and the NUL */
         while (n > 0) {
             do /* back to the start of a UTF-8 character */
                 n--;
@@ -309,7 +344,7 @@ static void table_of(doc *d, const table *t, json_object *arr,
     for (size_t i = 0; i < len(arr); i++) {
         const char *cells[COLS_MAX] = {0};
         char bufs[COLS_MAX][CELL];
-        fill(json_object_array_get_idx(arr, i), cells, bufs);
+        fill(at(arr, i), cells, bufs);
         table_row(d, t, cells, (int)(i % 2));
     }
     if (len(arr) == 0) {
@@ -395,10 +430,9 @@ static void px(const proj *p, double lon, double lat, double *x, double *y)
 static void path_coords(doc *d, const proj *p, json_object *coords, int close)
 {
     for (size_t i = 0; i < len(coords); i++) {
-        json_object *c = json_object_array_get_idx(coords, i);
+        json_object *c = at(coords, i);
         double x, y;
-        px(p, json_object_get_double(json_object_array_get_idx(c, 0)),
-           json_object_get_double(json_object_array_get_idx(c, 1)), &x, &y);
+        px(p, json_object_get_double(at(c, 0)), json_object_get_double(at(c, 1)), &x, &y);
         if (i == 0)
             cairo_move_to(d->cr, x, y);
         else
@@ -417,15 +451,15 @@ static void path_geojson(doc *d, const proj *p, json_object *g)
         path_coords(d, p, c, 0);
     } else if (strcmp(type, "MultiLineString") == 0 || strcmp(type, "Polygon") == 0) {
         for (size_t i = 0; i < len(c); i++)
-            path_coords(d, p, json_object_array_get_idx(c, i), type[0] == 'P');
+            path_coords(d, p, at(c, i), type[0] == 'P');
     } else if (strcmp(type, "MultiPolygon") == 0) {
         for (size_t i = 0; i < len(c); i++)
-            for (size_t j = 0; j < len(json_object_array_get_idx(c, i)); j++)
-                path_coords(d, p, json_object_array_get_idx(json_object_array_get_idx(c, i), j), 1);
+            for (size_t j = 0; j < len(at(c, i)); j++)
+                path_coords(d, p, at(at(c, i), j), 1);
     } else if (strcmp(type, "GeometryCollection") == 0) {
         json_object *gs = get(g, "geometries");
         for (size_t i = 0; i < len(gs); i++)
-            path_geojson(d, p, json_object_array_get_idx(gs, i));
+            path_geojson(d, p, at(gs, i));
     }
 }
 
@@ -464,8 +498,9 @@ static void label(doc *d, double x, double y, const char *s, unsigned c)
     cairo_t *cr = d->cr;
     if (x + text_w(d, s) > PDF_MAP_X + PDF_MAP_W - 4)
         x -= text_w(d, s) + 12; /* to the left of its point */
+    char buf[TEXT_MAX];
     cairo_move_to(cr, x, y);
-    cairo_text_path(cr, s);
+    cairo_text_path(cr, clean(s, buf));
     cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
     cairo_set_line_width(cr, 2.2);
     cairo_stroke(cr);
@@ -561,10 +596,8 @@ static void draw_map(doc *d)
 {
     cairo_t *cr = d->cr;
     json_object *m = d->map, *bbox = get(m, "bbox");
-    double w = json_object_get_double(json_object_array_get_idx(bbox, 0)),
-           s = json_object_get_double(json_object_array_get_idx(bbox, 1)),
-           e = json_object_get_double(json_object_array_get_idx(bbox, 2)),
-           n = json_object_get_double(json_object_array_get_idx(bbox, 3));
+    double w = json_object_get_double(at(bbox, 0)), s = json_object_get_double(at(bbox, 1)),
+           e = json_object_get_double(at(bbox, 2)), n = json_object_get_double(at(bbox, 3));
     proj p = {.clon = (w + e) / 2, .clat = (s + n) / 2};
     p.kx = cos(p.clat * M_PI / 180);
     double dx = fmax((e - w) * p.kx, 0.02), dy = fmax(n - s, 0.02);
@@ -583,7 +616,7 @@ static void draw_map(doc *d)
     cairo_set_fill_rule(cr, CAIRO_FILL_RULE_EVEN_ODD);
     for (size_t i = 0; i < len(countries); i++) {
         cairo_new_path(cr);
-        path_geojson(d, &p, get(json_object_array_get_idx(countries, i), "geometry"));
+        path_geojson(d, &p, get(at(countries, i), "geometry"));
         ink(d, C_LAND);
         cairo_fill_preserve(cr);
         ink(d, C_BORDER);
@@ -593,12 +626,11 @@ static void draw_map(doc *d)
     cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_OBLIQUE, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, 9);
     for (size_t i = 0; i < len(countries); i++) {
-        json_object *c = json_object_array_get_idx(countries, i), *l = get(c, "label");
+        json_object *c = at(countries, i), *l = get(c, "label");
         double x, y;
         if (len(l) != 2)
             continue; /* the country only touches the edge of the map */
-        px(&p, json_object_get_double(json_object_array_get_idx(l, 0)),
-           json_object_get_double(json_object_array_get_idx(l, 1)), &x, &y);
+        px(&p, json_object_get_double(at(l, 0)), json_object_get_double(at(l, 1)), &x, &y);
         const char *name = str(c, "name");
         ink(d, 0x8a8a80);
         text(d, x - text_w(d, name) / 2, y, name, 0);
@@ -632,10 +664,9 @@ static void draw_map(doc *d)
     if (strcmp(str(track, "type"), "Point") == 0)
         tc = NULL; /* one fix: drawn as the start */
     for (int end = 0; end < 2 && len(tc) > 0; end++) {
-        json_object *c = json_object_array_get_idx(tc, end ? len(tc) - 1 : 0);
+        json_object *c = at(tc, end ? len(tc) - 1 : 0);
         double x, y;
-        px(&p, json_object_get_double(json_object_array_get_idx(c, 0)),
-           json_object_get_double(json_object_array_get_idx(c, 1)), &x, &y);
+        px(&p, json_object_get_double(at(c, 0)), json_object_get_double(at(c, 1)), &x, &y);
         cairo_new_path(cr);
         if (end)
             cairo_rectangle(cr, x - 3, y - 3, 6, 6);
@@ -652,7 +683,7 @@ static void draw_map(doc *d)
     font(d, 7, 1);
     json_object *cps = get(m, "checkpoints");
     for (size_t i = 0; i < len(cps); i++) {
-        json_object *c = json_object_array_get_idx(cps, i);
+        json_object *c = at(cps, i);
         double x, y;
         char buf[120];
         px(&p, json_object_get_double(get(c, "lon")), json_object_get_double(get(c, "lat")), &x,
@@ -663,7 +694,7 @@ static void draw_map(doc *d)
     }
     json_object *places = get(m, "places");
     for (size_t i = 0; i < len(places); i++) {
-        json_object *c = json_object_array_get_idx(places, i);
+        json_object *c = at(places, i);
         double x, y;
         char buf[120];
         px(&p, json_object_get_double(get(c, "lon")), json_object_get_double(get(c, "lat")), &x,
@@ -675,7 +706,7 @@ static void draw_map(doc *d)
     json_object *marks = get(m, "marks");
     for (int pass = 0; pass < 2; pass++) /* incidents over events */
         for (size_t i = 0; i < len(marks); i++) {
-            json_object *c = json_object_array_get_idx(marks, i);
+            json_object *c = at(marks, i);
             if ((strcmp(str(c, "kind"), "incident") == 0) != pass)
                 continue;
             double x, y;
@@ -847,7 +878,7 @@ static void verification(doc *d)
         room(d, 3 * ROW_H);
         table_head(d, &t);
         for (size_t i = 0; i < len(problems); i++) {
-            json_object *e = json_object_array_get_idx(problems, i);
+            json_object *e = at(problems, i);
             char tb[96];
             const char *kind = str(e, "kind");
             const char *what = strcmp(kind, "changed") == 0    ? "changed after it was stored"
@@ -953,9 +984,10 @@ static int render(doc *d, sink *s, int *pages)
     char title[200];
     snprintf(title, sizeof title, "Trip evidence report: declaration %s",
              str(d->report, "declaration"));
-    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_TITLE, title);
+    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_TITLE, utf8_end(title));
     cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_AUTHOR, "Corridor monitoring centre");
-    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_SUBJECT, d->trip_id);
+    char subject[TEXT_MAX];
+    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_SUBJECT, clean(d->trip_id, subject));
     cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_CREATOR, "corridord");
     d->cr = cairo_create(surf);
     d->page = 0;
