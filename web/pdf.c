@@ -800,7 +800,6 @@ static void title_block(doc *d)
         text(d, x + 78, y + 10.5, rows[i][1], colw - 88);
     }
     d->y = y0 + (half + 2) * 15 + 8;
-    line(d, MARGIN, d->y, PDF_PAGE_W - MARGIN, d->y, 0.5, C_RULE);
 }
 
 static void verification(doc *d)
@@ -922,8 +921,8 @@ static void body(doc *d)
     ink(d, C_GREY);
     char cap[256];
     snprintf(cap, sizeof cap,
-             "Track of %s fixes, drawn simplified (every fix is in the track exports). Route "
-             "corridor %s m. Basemap: Natural Earth. Coordinates WGS 84.",
+             "Track of %s fixes, drawn simplified (every fix is in the track exports). "
+             "Corridor %s m. Basemap: Natural Earth. WGS 84.",
              str(d->map, "fixes"), str(d->map, "corridor_m"));
     text(d, MARGIN, PDF_MAP_Y + PDF_MAP_H + 27, cap, TEXT_W);
     d->y = PDF_MAP_Y + PDF_MAP_H + 30;

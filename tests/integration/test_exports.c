@@ -171,17 +171,18 @@ static void setup(void)
 
 static void teardown(void)
 {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    sh(cmd, NULL);
+    free(resp);
     PQfinish(db);
-    ck_assert_int_eq(harness_server_stop(&srv, 0), 0);
+    int stopped = harness_server_stop(&srv, 0);
     PGconn *c = harness_connect("dbname=postgres");
     char sql[128];
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
     harness_exec(c, sql);
     PQfinish(c);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    sh(cmd, NULL);
-    free(resp);
+    ck_assert_int_eq(stopped, 0);
 }
 
 /* Arms seal on the route over REST; the trip id (static). */
