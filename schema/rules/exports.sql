@@ -93,7 +93,8 @@ BEGIN
     t := corridor.trip_for_export(p_trip, p_format);
     title := 'Trip ' || t.declaration || ' (seal ' || t.seal_id || ', ' || t.plate || ')';
     IF p_format = 'geojson' THEN
-        out := (SELECT jsonb_build_array(json_build_object(
+        -- built as text: the track feature, then one feature per mark in time order
+        out := (SELECT json_build_object(
                 'type', 'Feature',
                 'geometry', CASE WHEN count(*) >= 2 THEN json_build_object('type', 'LineString',
                                 'coordinates', json_agg(json_build_array(f.lon, f.lat) ORDER BY f.ts))
@@ -108,19 +109,18 @@ BEGIN
                     'coordTimes', coalesce(json_agg(corridor.iso(f.ts) ORDER BY f.ts)
                                                FILTER (WHERE f.ts IS NOT NULL), '[]'),
                     'speeds_kmh', coalesce(json_agg(f.speed_kmh ORDER BY f.ts)
-                                               FILTER (WHERE f.ts IS NOT NULL), '[]')))::jsonb)
-            || coalesce((SELECT jsonb_agg(jsonb_build_object(
+                                               FILTER (WHERE f.ts IS NOT NULL), '[]')))::text
+                FROM corridor.trip_fixes(t) f)
+            || coalesce((SELECT ',' || string_agg(json_build_object(
                    'type', 'Feature',
                    'geometry', CASE WHEN m.lat IS NOT NULL AND m.lon IS NOT NULL THEN
-                                   jsonb_build_object('type', 'Point',
-                                                      'coordinates', jsonb_build_array(m.lon, m.lat)) END,
-                   'properties', jsonb_build_object('kind', m.kind, m.kind, m.what,
-                                                    'time', corridor.iso(m.ts),
-                                                    'details', m.details)))
-                 FROM corridor.trip_marks(t) m), '[]')
-        FROM corridor.trip_fixes(t) f);
-        -- the features after the track, in the order of the marks
-        RETURN json_build_object('type', 'FeatureCollection', 'features', out::json)::text;
+                                   json_build_object('type', 'Point',
+                                                     'coordinates', json_build_array(m.lon, m.lat)) END,
+                   'properties', json_build_object('kind', m.kind, m.kind, m.what,
+                                                   'time', corridor.iso(m.ts),
+                                                   'details', m.details))::text, ',' ORDER BY m.ts, m.kind, m.what)
+                 FROM corridor.trip_marks(t) m), '');
+        RETURN '{"type": "FeatureCollection", "features": [' || out || ']}';
     ELSIF p_format = 'gpx' THEN
         out := (SELECT '<?xml version="1.0" encoding="UTF-8"?>' || E'\n' ||
                '<gpx version="1.1" creator="Corridor monitoring centre"' ||

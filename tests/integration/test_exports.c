@@ -535,6 +535,10 @@ START_TEST(three_day_trip)
     const char *id = arm("SEAL-EX2", "2026 KE/MSA 77", now);
     char tid[40], path[256], cmd[512], file[256], *out;
     snprintf(tid, sizeof tid, "%s", id);
+    /* before its first fix the report already exists, with a map without a track */
+    snprintf(path, sizeof path, "/api/trips/%s/track?format=pdf", tid);
+    ck_assert_int_eq(get(path), 200);
+    ck_assert(resp_len > 1000 && memcmp(body, "%PDF-", 5) == 0);
     harness_exec(db, "INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh)"
                      " SELECT 'SEAL-EX2', t.armed_at + make_interval(secs => 10 * i),"
                      "  -4.06 + 4.696 * i / 25919.0 + 0.02 * sin(i / 300.0),"

@@ -1,6 +1,6 @@
 -- pgTAP: rules/exports.sql, a trip's track as GeoJSON, GPX, KML and CSV, and the PDF's map data.
 BEGIN;
-SELECT plan(24);
+SELECT plan(29);
 \ir setup/corridor.sql
 
 SELECT pg_temp.seal('TAP-X');
@@ -68,6 +68,20 @@ SELECT corridor.trip_map(:'trip') AS map \gset
 SELECT is((:'map'::json ->> 'fixes')::int, 5, 'map: fix count');
 SELECT ok((:'map'::json #>> '{bbox,0}')::float8 <= 36.0 AND (:'map'::json #>> '{bbox,2}')::float8 >= 37.0,
           'map: the extent holds the route');
+
+-- a trip without a fix yet: every format still well-formed, with nothing in it
+SELECT pg_temp.seal('TAP-Y');
+SELECT pg_temp.arm('TAP-Y') AS empty \gset
+SELECT is(corridor.trip_track_export(:'empty', 'geojson')::jsonb #> '{features,0,geometry}', 'null'::jsonb,
+          'no fix: no geometry');
+SELECT ok(xml_is_well_formed_document(corridor.trip_track_export(:'empty', 'gpx')), 'no fix: GPX well-formed');
+SELECT ok(xml_is_well_formed_document(corridor.trip_track_export(:'empty', 'kml')), 'no fix: KML well-formed');
+SELECT is(corridor.trip_track_export(:'empty', 'csv'),
+          E'time,lat,lon,speed_kmh,bearing,altitude,accuracy,battery,lock,alarm,late,received_at\r\n',
+          'no fix: the CSV header alone');
+SELECT ok((corridor.trip_map(:'empty')::json ->> 'track') IS NULL
+          AND json_array_length(corridor.trip_map(:'empty')::json -> 'countries') > 0,
+          'no fix: the map has no track and still its countries');
 
 SELECT * FROM finish();
 ROLLBACK;
