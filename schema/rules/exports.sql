@@ -152,7 +152,7 @@ BEGIN
         FROM corridor.trip_fixes(t) f);
     ELSIF p_format = 'kml' THEN
         out := (SELECT '<?xml version="1.0" encoding="UTF-8"?>' || E'\n' ||
-               '<kml xmlns="http://www.opengis.net/kml/2.2">' || E'\n' ||
+               '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">' || E'\n' ||
                '<Document><name>' || corridor.xml_esc(title) || '</name>' ||
                '<description>' || corridor.xml_esc('trip ' || t.id || ', container ' ||
                                                    t.container || ', ' || count(*) || ' fixes') ||
@@ -170,6 +170,13 @@ BEGIN
                WHEN count(*) = 1 THEN
                    '<Point><coordinates>' || min(f.lon) || ',' || min(f.lat) || '</coordinates></Point>'
                ELSE '' END || '</Placemark>' || E'\n' ||
+               -- the same fixes with their times, for the viewers that play a track (gx:Track)
+               CASE WHEN count(*) >= 2 THEN
+                   '<Placemark><name>Track over time</name><styleUrl>#track</styleUrl><gx:Track>' || E'\n' ||
+                   string_agg('<when>' || corridor.iso(f.ts) || '</when>', E'\n' ORDER BY f.ts) || E'\n' ||
+                   string_agg('<gx:coord>' || f.lon || ' ' || f.lat || ' 0</gx:coord>', E'\n' ORDER BY f.ts) ||
+                   E'\n' || '</gx:Track></Placemark>' || E'\n'
+               ELSE '' END ||
                coalesce((SELECT string_agg(format(
                    '<Placemark><name>%s</name><description>%s</description><styleUrl>#%s</styleUrl>' ||
                    '<TimeStamp><when>%s</when></TimeStamp><Point><coordinates>%s,%s</coordinates>' ||

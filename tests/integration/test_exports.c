@@ -322,6 +322,11 @@ START_TEST(track_formats)
              file);
     ck_assert_int_eq(sh(cmd, &out), 0);
     ck_assert_int_eq(atol(out), N_FIX);
+    snprintf(cmd, sizeof cmd,
+             "xmllint --xpath 'count(//*[local-name()=\"Track\"]/*[local-name()=\"when\"])' %s",
+             file);
+    ck_assert_int_eq(sh(cmd, &out), 0);
+    ck_assert_int_eq(atol(out), N_FIX);
     ck_assert(strstr(body, "http://www.opengis.net/kml/2.2") != NULL);
     ck_assert(strstr(body, "<name>route_deviation</name>") != NULL);
 

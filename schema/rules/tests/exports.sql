@@ -1,6 +1,6 @@
 -- pgTAP: rules/exports.sql, a trip's track as GeoJSON, GPX, KML and CSV, and the PDF's map data.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 \ir setup/corridor.sql
 
 SELECT pg_temp.seal('TAP-X');
@@ -57,6 +57,8 @@ SELECT ok(xml_is_well_formed_document(:'kml'), 'KML is well-formed');
 SELECT is(array_length(regexp_split_to_array(btrim((xpath('//k:LineString/k:coordinates/text()', :'kml'::xml,
            ARRAY[ARRAY['k', 'http://www.opengis.net/kml/2.2']]))[1]::text, E' \n'), '\s+'), 1), 5,
           'five coordinates');
+SELECT is((SELECT count(*)::int FROM unnest(xpath('//gx:Track/gx:coord', :'kml'::xml,
+           ARRAY[ARRAY['gx', 'http://www.google.com/kml/ext/2.2']]))), 5, 'a gx:Track of five, with times');
 
 -- CSV: a header and a row per fix, the alarm with its comma and quotes quoted
 SELECT corridor.trip_track_export(:'trip', 'csv') AS csv \gset
