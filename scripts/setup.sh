@@ -24,7 +24,7 @@ packages=(build-essential cmake pkg-config git ca-certificates
   postgresql-15 postgresql-client-15 postgresql-15-postgis-3 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl
   nodejs npm chromium fonts-dejavu-core gpsd-clients clang libclang-rt-14-dev clang-format curl
-  openssl libssl-dev
+  openssl libssl-dev libcairo2-dev poppler-utils libxml2-utils
   libargon2-dev)
 missing=()
 for p in "${packages[@]}"; do

@@ -78,6 +78,12 @@ static const struct {
     {"web_command_approve", "SELECT corridor.command_approve($1, $2::bigint, $3)::text", 3},
     {"web_trip_get", "SELECT corridor.trip_get($1::uuid)::text", 1},
     {"web_trip_list", "SELECT corridor.trip_list()::text", 0},
+    /* exports (rest_export.c): functions of schema/rules/exports.sql */
+    {"web_export_name", "SELECT corridor.trip_export_name($1::uuid, $2)", 2},
+    {"web_track_export", "SELECT corridor.trip_track_export($1::uuid, $2)", 2},
+    {"web_trip_map", "SELECT corridor.trip_map($1::uuid)::text", 1},
+    {"web_trip_verification",
+     "SELECT coalesce(corridor.trip_verification_or_null($1::uuid), 'null')::text", 1},
     {"web_trip_report", "SELECT corridor.trip_report($1::uuid)::text", 1},
     /* journey replay (rest_replay.c): functions of schema/rules/replay.sql */
     {"web_replay_trip", "SELECT corridor.replay_trip($1::uuid)::text", 1},

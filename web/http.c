@@ -231,6 +231,11 @@ static int write_headers(struct lws *wsi, struct http_pss *s)
                                                       (const unsigned char *)r->location,
                                                       (int)strlen(r->location), &p, end))
         return -1;
+    if (r->disposition[0] &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"content-disposition:",
+                                    (const unsigned char *)r->disposition,
+                                    (int)strlen(r->disposition), &p, end))
+        return -1;
     if (r->retry_after[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
                                                          (const unsigned char *)r->retry_after,
                                                          (int)strlen(r->retry_after), &p, end))

@@ -469,6 +469,8 @@ const web_route web_routes[] = {
     /* journey replay (rest_replay.c): the columns of a trip's or a seal's track */
     {WEB_GET, "/api/trips/{id}/replay", web_h_trip_replay, R_OFFICER, 0},
     {WEB_GET, "/api/seals/{id}/replay", web_h_seal_replay, R_OFFICER, 0},
+    /* exports of a trip's track and the PDF evidence report (rest_export.c) */
+    {WEB_GET, "/api/trips/{id}/track", web_h_trip_track, R_OFFICER, 0},
     {WEB_GET, "/api/vessels", web_h_vessels_list, R_OFFICER, 0},
     {WEB_GET, "/api/vessels/{mmsi}", web_h_vessel_get, R_OFFICER, 0},
     {WEB_GET, "/api/watchlist", web_h_watchlist_list, R_OFFICER, 0},

@@ -43,7 +43,7 @@ static int body_is_object(const web_req *req, web_resp *resp)
 
 /* The {id} capture if it is a UUID (8-4-4-4-12 hex digits), else NULL with a 404 set:
  * no trip can have that id. */
-static const char *trip_id(const web_req *req, web_resp *resp)
+const char *web_trip_id(const web_req *req, web_resp *resp)
 {
     const char *id = web_param(&req->params, "id");
     int ok = id && strlen(id) == 36;
@@ -106,7 +106,7 @@ void web_h_trips_arm(struct web *w, const web_req *req, web_resp *resp)
 
 void web_h_trip_disarm(struct web *w, const web_req *req, web_resp *resp)
 {
-    const char *id = trip_id(req, resp);
+    const char *id = web_trip_id(req, resp);
     if (!id)
         return;
     char actor[160];
@@ -145,7 +145,7 @@ void web_h_trip_disarm(struct web *w, const web_req *req, web_resp *resp)
 
 void web_h_trip_get(struct web *w, const web_req *req, web_resp *resp)
 {
-    const char *id = trip_id(req, resp);
+    const char *id = web_trip_id(req, resp);
     if (!id)
         return;
     const char *vals[1] = {id};
@@ -279,7 +279,7 @@ void web_h_trip_report(struct web *w, const web_req *req, web_resp *resp)
     const char *fmt = web_query(req, "format");
     if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "csv") != 0)
         return web_resp_error(resp, 400, "bad_query", "format must be \"json\" or \"csv\"");
-    const char *id = trip_id(req, resp);
+    const char *id = web_trip_id(req, resp);
     if (!id)
         return;
     const char *vals[1] = {id};

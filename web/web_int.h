@@ -210,6 +210,8 @@ struct web_resp {
     const char *cache;    /* Cache-Control value */
     char retry_after[16]; /* Retry-After header for 429 */
     char set_cookie[192]; /* Set-Cookie header (session.c) */
+    /* Content-Disposition header of a download (rest_export.c) */
+    char disposition[160];
 };
 /* Sets an error response: status and {"error":code,"detail":detail}. */
 void web_resp_error(web_resp *resp, int status, const char *code, const char *fmt, ...)
@@ -233,6 +235,11 @@ void web_h_trips_arm(struct web *w, const web_req *req, web_resp *resp);
 void web_h_trip_get(struct web *w, const web_req *req, web_resp *resp);
 void web_h_trip_disarm(struct web *w, const web_req *req, web_resp *resp);
 void web_h_trip_report(struct web *w, const web_req *req, web_resp *resp);
+/* The {id} capture if it is a UUID, else NULL with a 404 trip_not_found set. */
+const char *web_trip_id(const web_req *req, web_resp *resp);
+
+/* A trip's track as a file: GeoJSON, GPX, KML, CSV, the PDF evidence report (rest_export.c). */
+void web_h_trip_track(struct web *w, const web_req *req, web_resp *resp);
 
 /* Vessel, watchlist and AIS feed handlers (rest_vessels.c). */
 void web_h_vessels_list(struct web *w, const web_req *req, web_resp *resp);
