@@ -69,8 +69,13 @@ monitor_uri="postgres://autoctl_node@127.0.0.1:$mport/pg_auto_failover?sslmode=d
 conninfo="host=127.0.0.1,127.0.0.1 port=$p1,$p2 dbname=corridor user=postgres target_session_attrs=read-write"
 log() { printf '%s ha: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-running() { # pgdata: is its keeper running?
-  [ -f "$data/$1.keeper.pid" ] && kill -0 "$(cat "$data/$1.keeper.pid")" 2>/dev/null
+keeper_pid() { # name: the pid of its pg_autoctl supervisor (which pg_autoctl writes)
+  local f="$data/xdg/run/pg_autoctl$data/$1/pg_autoctl.pid"
+  [ -f "$f" ] && head -1 "$f"
+}
+running() { # name: is its keeper running?
+  local p
+  p=$(keeper_pid "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null
 }
 run_keeper() { # name
   running "$1" && return 0
@@ -78,7 +83,10 @@ run_keeper() { # name
   as_pg env PATH="$bin:/usr/local/bin:/usr/bin:/bin" XDG_CONFIG_HOME="$data/xdg/config" XDG_DATA_HOME="$data/xdg/data" \
     XDG_RUNTIME_DIR="$data/xdg/run" setsid pg_autoctl run --pgdata "$data/$1" \
     >>"$data/$1.log" 2>&1 < /dev/null &
-  echo $! > "$data/$1.keeper.pid"
+  local i
+  for ((i = 0; i < 40; i++)); do running "$1" && return 0; sleep 0.25; done
+  echo "ha.sh: the keeper of $1 did not start (see $data/$1.log)" >&2
+  return 1
 }
 psql_at() { as_pg psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres "${@:2}"; }
 wait_state() { # what (a grep pattern over show state), seconds
@@ -110,13 +118,17 @@ start)
     log "creating the monitor on 127.0.0.1:$mport"
     ac create monitor --pgdata "$data/monitor" --pgport "$mport" --hostname 127.0.0.1 \
       --auth trust --no-ssl >>"$data/monitor.log" 2>&1
-    # a dead node is noticed in about 3 s rather than 20 (loopback: no slow network to wait for)
+    # a dead node is noticed in about 3 s rather than 20 (loopback: no slow network to wait
+    # for), and the monitor waits 6 s rather than 30 for a lost primary to have demoted
+    # itself, which its keeper does after 4 s without the monitor and its secondary
+    # (timeout.network_partition_timeout below): the wait must stay longer than that
     cat >> "$data/monitor/postgresql.conf" <<CONF
 pgautofailover.health_check_period = 1000
 pgautofailover.health_check_timeout = 1000
 pgautofailover.health_check_max_retries = 1
 pgautofailover.health_check_retry_delay = 500
 pgautofailover.node_considered_unhealthy_timeout = 3000
+pgautofailover.primary_demote_timeout = 6000
 CONF
   fi
   run_keeper monitor
@@ -128,6 +140,7 @@ CONF
       ac create postgres --pgdata "$data/node$n" --pgport "$p" --hostname 127.0.0.1 \
         --name "node$n" --dbname corridor --monitor "$monitor_uri" --auth trust --no-ssl \
         --replication-quorum true --candidate-priority 50 >>"$data/node$n.log" 2>&1
+      ac config set --pgdata "$data/node$n" timeout.network_partition_timeout 4 >/dev/null
       touch "$data/node$n.created"
       if [ $n = 1 ]; then
         cat >> "$data/node1/postgresql.conf" <<CONF
@@ -175,8 +188,7 @@ stop)
   done
   for n in node2 node1 monitor; do
     for i in $(seq 60); do running $n || break; sleep 0.5; done
-    running $n && kill -TERM "$(cat "$data/$n.keeper.pid")" 2>/dev/null || true
-    rm -f "$data/$n.keeper.pid"
+    if running $n; then kill -TERM "$(keeper_pid $n)" 2>/dev/null || true; fi
   done
   log "stopped"
   ;;
@@ -188,12 +200,12 @@ env)
   ;;
 kill-primary)
   pn=$(primary_node) || { echo "ha.sh: the monitor names no primary" >&2; exit 1; }
-  kpid=$(cat "$data/$pn.keeper.pid")
+  kpid=$(keeper_pid "$pn")
   ppid=$(head -1 "$data/$pn/postmaster.pid")
-  # the keeper first, so that it cannot restart its PostgreSQL: the machine is gone
+  # the keeper first (its process group: the supervisor and its services), so that it
+  # cannot restart its PostgreSQL: the machine is gone
   kill -KILL -- "-$kpid" 2>/dev/null || kill -KILL "$kpid"
   kill -KILL "$ppid" 2>/dev/null || true
-  rm -f "$data/$pn.keeper.pid"
   echo "$pn"
   ;;
 start-node)
