@@ -37,7 +37,8 @@ usage: bench/failover.sh [--runs N] [--rate R] [--seals S] [--warm S] [--after S
                  killed, and after that before the load stops (default 20)
   -h, --help     this text
 environment: BENCH_BUILD (a build dir with corridord and corridor-sim; default build-bench,
-  built Release when missing), FAILOVER_PORT (first of 9 ports, default 5457)
+  built Release when missing), FAILOVER_PORT (first of 9 ports, default 5457), FAILOVER_OUT
+  (where the formation, logs and results go; default var/failover)
 EOF
 }
 RUNS=3 RATE=2000 SEALS=200 WARM=15 AFTER=20
@@ -57,7 +58,7 @@ root=$(pwd)
 build=${BENCH_BUILD:-$root/build-bench}
 P=${FAILOVER_PORT:-5457}
 HTTP_A=$((P + 3)) JT_A=$((P + 4)) HTTP_B=$((P + 5)) JT_B=$((P + 6))
-out=$root/var/failover
+out=${FAILOVER_OUT:-$root/var/failover}
 mkdir -p "$out"
 log() { printf '%s failover: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 now_ms() { date +%s%3N; }
@@ -215,9 +216,11 @@ summary=$(jq -nc --argjson runs "$RUNS" --argjson rate "$RATE" --argjson seals "
   --argjson twice "$(sum incidents_twice)" --argjson lost "$(sum dispatch_lost)" \
   --argjson dtwice "$(sum dispatch_twice)" --argjson refused "$(med refused)" \
   --argjson errors "$(med errors)" --argjson acked "$(med acked)" --argjson incidents "$(med incidents)" \
+  --argjson movedn "$(med moved_terminals)" \
   '{bench: "failover", runs: $runs, rate: $rate, seals: $seals,
     db_promote_ms_median: $promote, db_kill_to_first_ack_ms_median: $resume,
-    corridord_kill_to_all_moved_ms_median: $moved, acked_median: $acked,
+    corridord_kill_to_all_moved_ms_median: $moved, moved_terminals_median: $movedn,
+    acked_median: $acked,
     refused_median: $refused, lost_with_connection_median: $errors,
     acked_missing_total: $missing, incidents_median: $incidents, incidents_opened_twice_total: $twice,
     dispatch_lost_total: $lost, dispatch_duplicated_total: $dtwice}')

@@ -101,7 +101,7 @@ wait_state() { # what (a grep pattern over show state), seconds
 }
 primary_node() { # node1|node2 (the one the monitor says is primary)
   local p
-  p=$(ac show state --pgdata "$data/monitor" 2>/dev/null | awk -F'|' '$0 ~ / primary/ {print $3}' | tr -d ' ' | head -1)
+  p=$(ac show state --pgdata "$data/monitor" 2>/dev/null | awk -F'|' '$6 ~ /^ *(wait_)?primary *$/ {print $3}' | tr -d ' ' | head -1)
   case "$p" in
   *:$p1) echo node1 ;;
   *:$p2) echo node2 ;;
@@ -153,9 +153,10 @@ CONF
       fi
     fi
     run_keeper "node$n"
-    if [ $n = 1 ]; then wait_state "node1 .*\| +primary +\| +primary|node1 .*single +\| +single" 120; fi
+    if [ $n = 1 ]; then wait_state "node1 .*\| +(wait_primary|primary|single) +\| +(wait_primary|primary|single)" 120; fi
   done
   wait_state "secondary +\| +secondary" 180
+  wait_state "\| +primary +\| +primary *$" 60
   if [ ! -f "$data/migrated" ]; then
     # Synchronous replication: every secondary has replication-quorum true, so the primary
     # commits only once the secondary has the WAL (synchronous_standby_names = 'ANY 1
