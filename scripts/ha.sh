@@ -11,13 +11,14 @@
 #                                    machine died; prints the node's name
 #   scripts/ha.sh start-node DIR N   start node N (1 or 2) again, e.g. after kill-primary:
 #                                    it rejoins as a secondary
+#   scripts/ha.sh switchover DIR     planned switchover (pg_autoctl perform switchover)
 # pg_autoctl (and PostgreSQL) refuse root: as root everything runs as the postgres user,
 # and if that user cannot reach DIR the data lives in /tmp/corridor-ha-<hash> (DIR/ha
 # links to it), as scripts/pg.sh does.
 set -euo pipefail
 usage() {
   cat <<'EOF'
-usage: scripts/ha.sh start|stop|status|env|kill-primary|start-node DIR [PORT|N]
+usage: scripts/ha.sh start|stop|status|env|kill-primary|start-node|switchover DIR [PORT|N]
   a pg_auto_failover formation on loopback: monitor, primary, synchronous secondary
   start DIR [PORT]    create (first time) and start; monitor on PORT (default 5457), the
                       nodes on PORT+1 and PORT+2; creates database corridor with PostGIS
@@ -30,6 +31,8 @@ usage: scripts/ha.sh start|stop|status|env|kill-primary|start-node DIR [PORT|N]
   kill-primary DIR    SIGKILL the primary node's pg_autoctl keeper and its postmaster (a
                       dead machine); prints node1 or node2
   start-node DIR N    start node N (1 or 2) again; a former primary rejoins as secondary
+  switchover DIR      planned switchover: the secondary becomes primary, the primary its
+                      secondary (pg_autoctl perform switchover; a few seconds)
   -h, --help          this text
 EOF
 }
@@ -212,6 +215,11 @@ kill-primary)
 start-node)
   n=${3:?ha.sh: start-node DIR N}
   run_keeper "node$n"
+  ;;
+switchover)
+  ac perform switchover --pgdata "$data/monitor" >>"$data/monitor.log" 2>&1 ||
+    { echo "ha.sh: switchover failed (see $data/monitor.log)" >&2; exit 1; }
+  ac show state --pgdata "$data/monitor"
   ;;
 *) echo "ha.sh: unknown command $cmd (see --help)" >&2; exit 2 ;;
 esac
