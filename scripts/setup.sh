@@ -22,6 +22,7 @@ shift || true
 packages=(build-essential cmake pkg-config git ca-certificates
   libevent-dev libpq-dev libgeos-dev libproj-dev libnng-dev libwebsockets-dev check libjson-c-dev
   postgresql-15 postgresql-client-15 postgresql-15-postgis-3 postgresql-15-pgtap
+  postgresql-15-auto-failover pg-auto-failover-cli
   libtap-parser-sourcehandler-pgtap-perl
   nodejs npm chromium fonts-dejavu-core gpsd-clients clang libclang-rt-14-dev clang-format curl
   openssl libssl-dev libcairo2-dev poppler-utils libxml2-utils

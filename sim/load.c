@@ -47,6 +47,7 @@ struct load_proto {
 struct lconn {
     struct load *L;
     void *conn;
+    int addr;         /* JT/T 808: which of the --jt808 listeners it is connected to */
     uint32_t *q_seal; /* the backlog ring */
     int64_t *q_due;
     int q_head, q_len, q_max;
@@ -73,6 +74,11 @@ struct load {
     unsigned long long sent, acked, refused, errors, dropped;
     int generating, stop;
     sim_hist hist;
+    char addrs[8][64]; /* JT/T 808 listeners (--jt808 A,B,...) */
+    int n_addrs;
+    unsigned long long reconnects;
+    int64_t next_scan_us;
+    FILE *acked_out;
 };
 
 /* Called by a protocol for every answer (or failure) of a ping sent on c. */
@@ -147,17 +153,48 @@ static void jt_done(void *arg, int status, int64_t latency)
     load_answered(c, status, latency);
 }
 
-static void *jt_open(struct load *L, char *err, size_t n)
+static sim_jt *jt_dial(struct load *L, int i, char *err, size_t n)
 {
-    int i = L->opened++;
     char terminal[16];
     snprintf(terminal, sizeof terminal, "2%011d", i + 1);
-    sim_jt *j = sim_jt_new(L->base, L->o->jt808, terminal, jt_done, &L->conns[i], err, n);
+    struct lconn *c = &L->conns[i];
+    sim_jt *j = sim_jt_new(L->base, L->addrs[c->addr], terminal, jt_done, c, err, n);
     if (j && L->o->backfill > 0)
         sim_jt_set_backfill(j, L->o->backfill);
     if (j)
         sim_jt_set_ignore(j, L->o->ignore_commands);
     return j;
+}
+
+/* Terminals are spread over the listeners (as DNS would spread devices over instances). */
+static void *jt_open(struct load *L, char *err, size_t n)
+{
+    int i = L->opened++;
+    L->conns[i].addr = i % L->n_addrs;
+    return jt_dial(L, i, err, n);
+}
+
+/* A terminal whose connection died dials again, the next listener of --jt808 (the same one
+ * when there is one), registers and authenticates, as a device does when its server goes;
+ * its pings due meanwhile fail (errors: the device would send them again). */
+static void jt_redial(struct load *L)
+{
+    char err[256];
+    for (int i = 0; i < L->n_conns; i++) {
+        struct lconn *c = &L->conns[i];
+        if (!c->conn || sim_jt_ready(c->conn) >= 0)
+            continue;
+        int was = c->addr;
+        c->addr = (c->addr + 1) % L->n_addrs;
+        sim_jt *j = jt_dial(L, i, err, sizeof err);
+        if (!j) {
+            c->addr = was;
+            continue;
+        }
+        sim_jt_free(c->conn);
+        c->conn = j;
+        L->reconnects++;
+    }
 }
 
 /* With --device-time a seal is where its device time puts it (one 16.7 m step a device
@@ -307,6 +344,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         }
         if (now >= L->gen_end_us)
             L->generating = 0;
+        if (L->proto->ready && now >= L->next_scan_us) {
+            L->next_scan_us = now + 200000;
+            jt_redial(L);
+        }
     }
     if (L->stop || (!L->generating && (!outstanding(L) || now > L->gen_end_us + DRAIN_US)))
         event_base_loopbreak(L->base);
@@ -373,6 +414,20 @@ int sim_load(const sim_opts *o)
     L.conns = calloc((size_t)L.n_conns, sizeof *L.conns);
     if (!L.proto || !L.base || !L.road || !L.seals || !L.ids || !L.conns)
         goto fail;
+    for (const char *a = o->jt808; a && *a && L.n_addrs < 8;) {
+        size_t k = strcspn(a, ",");
+        snprintf(L.addrs[L.n_addrs++], sizeof L.addrs[0], "%.*s", (int)k, a);
+        a += k + (a[k] == ',');
+    }
+    if (jt && o->acked_out) {
+        L.acked_out = fopen(o->acked_out, "w");
+        if (!L.acked_out) {
+            fprintf(stderr, "corridor-sim: --acked-out %s: cannot write it\n", o->acked_out);
+            ret = 2;
+            goto fail;
+        }
+        sim_jt_set_acked_log(L.acked_out);
+    }
     double len = sim_path_length(L.road);
     for (int i = 0; i < L.n_seals; i++) {
         snprintf(L.ids[i], sizeof L.ids[i], "LD-SEAL-%06d", i + 1);
@@ -460,14 +515,18 @@ int sim_load(const sim_opts *o)
     printf("{\"protocol\":\"%s\",\"seals\":%d,\"connections\":%d,\"pipeline\":%d,"
            "\"target_rate\":%.3f,\"sent\":%llu,\"acked\":%llu,\"refused\":%llu,"
            "\"errors\":%llu,\"dropped\":%llu,\"seconds\":%.3f,\"acked_per_s\":%.1f,"
-           "\"latency_ms_p50\":%.3f,\"latency_ms_p99\":%.3f}\n",
+           "\"latency_ms_p50\":%.3f,\"latency_ms_p99\":%.3f,\"reconnects\":%llu}\n",
            L.proto->name, L.n_seals, L.n_conns, o->pipeline, o->rate, L.sent, L.acked, L.refused,
            L.errors, L.dropped, seconds, seconds > 0 ? (double)L.acked / seconds : 0,
            (double)sim_hist_quantile(&L.hist, 0.50) / 1000.0,
-           (double)sim_hist_quantile(&L.hist, 0.99) / 1000.0);
+           (double)sim_hist_quantile(&L.hist, 0.99) / 1000.0, L.reconnects);
     fflush(stdout);
     ret = L.acked > 0 ? 0 : 1;
 fail:
+    if (L.acked_out) {
+        sim_jt_set_acked_log(NULL);
+        fclose(L.acked_out);
+    }
     if (sigterm)
         event_free(sigterm);
     if (sigint)

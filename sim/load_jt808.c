@@ -45,6 +45,7 @@ struct sim_jt {
     ingest_jt808_splitter sp;
     uint16_t fl_serial[SIM_JT_INFLIGHT_MAX];
     int64_t fl_due[SIM_JT_INFLIGHT_MAX];
+    int64_t fl_ts[SIM_JT_INFLIGHT_MAX]; /* device time of each frame, Unix us */
     int fl_head, fl_len;
     sim_jt_done_fn done;
     void *arg;
@@ -65,8 +66,14 @@ struct sim_jt {
 static struct {
     struct event *ev;
     sim_jt *dirty;
-    int live; /* connections; the event goes with the last one */
+    int live;    /* connections; the event goes with the last one */
+    FILE *acked; /* sim_jt_set_acked_log: one line per acknowledged 0x0200 */
 } G;
+
+void sim_jt_set_acked_log(FILE *f)
+{
+    G.acked = f;
+}
 
 static int flush_pend(sim_jt *j)
 {
@@ -193,11 +200,14 @@ static void on_ack(sim_jt *j, const uint8_t *b, size_t n)
     /* answers come in order; frames before this serial that got none are lost */
     while (j->fl_len > 0) {
         uint16_t s = j->fl_serial[j->fl_head];
-        int64_t due = j->fl_due[j->fl_head];
+        int64_t due = j->fl_due[j->fl_head], ts = j->fl_ts[j->fl_head];
         j->fl_head = (j->fl_head + 1) % SIM_JT_INFLIGHT_MAX;
         j->fl_len--;
         int64_t lat = core_mono_us() - due;
         if (s == serial) {
+            if (G.acked && result == INGEST_JT808_OK)
+                fprintf(G.acked, "%s %lld %lld\n", j->terminal, (long long)(ts / 1000000),
+                        (long long)(core_now_us() / 1000));
             j->done(j->arg, result == INGEST_JT808_OK ? 200 : 400 + result, lat);
             return;
         }
@@ -410,6 +420,7 @@ int sim_jt_ping(sim_jt *j, const ingest_jt808_location *l, int64_t due_us)
     int at = (j->fl_head + j->fl_len) % SIM_JT_INFLIGHT_MAX;
     j->fl_serial[at] = serial;
     j->fl_due[at] = due_us;
+    j->fl_ts[at] = l->ts_us;
     j->fl_len++;
     return 0;
 }

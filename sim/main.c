@@ -56,6 +56,10 @@ static void usage(FILE *out)
         "  --protocol osmand|jt808  device protocol (load) [osmand]; jt808 opens one\n"
         "                         connection per seal (terminal 2 + 11 digits of the number)\n"
         "  --jt808 ADDR:PORT      JT/T 808 listener (load --protocol jt808) [127.0.0.1:6808]\n"
+        "                         or a list A,B,...: terminals are spread over them and one\n"
+        "                         whose connection dies dials the next (load)\n"
+        "  --acked-out FILE       list every acknowledged jt808 ping there, one line\n"
+        "                         \"TERMINAL DEVICE_UNIX_S ACK_UNIX_MS\" (load)\n"
         "  --device-time UNIX_S   device time of each seal's first jt808 ping [auto]\n"
         "  --backfill N           each jt808 terminal first replays a blind-area batch (0x0704)\n"
         "                         of N positions (1..30) from the hour before [0]\n"
@@ -152,6 +156,7 @@ int main(int argc, char **argv)
         {"register-http", M_LOAD},
         {"protocol", M_LOAD},
         {"jt808", M_LOAD | M_ELOCKS},
+        {"acked-out", M_LOAD},
         {"device-time", M_LOAD},
         {"backfill", M_LOAD},
         {"log-level", M_DEMO | M_SCENARIO | M_LOAD | M_TRIPS | M_ELOCKS},
@@ -184,9 +189,21 @@ int main(int argc, char **argv)
         }
         double v;
         if (!strcmp(name, "jt808")) {
-            if (!hostport_ok(val))
+            char one[128];
+            int parts = 0;
+            for (const char *q = val; *q; parts++) { /* ADDR:PORT[,ADDR:PORT...], at most 8 */
+                size_t m = strcspn(q, ",");
+                snprintf(one, sizeof one, "%.*s", (int)m, q);
+                if (m >= sizeof one || !hostport_ok(one) || parts == 8)
+                    return bad("--%s \"%s\" is not ADDR:PORT[,ADDR:PORT...] (at most 8)", name,
+                               val);
+                q += m + (q[m] == ',');
+            }
+            if (!parts)
                 return bad("--%s \"%s\" is not ADDR:PORT", name, val);
             o.jt808 = val;
+        } else if (!strcmp(name, "acked-out")) {
+            o.acked_out = val;
         } else if (!strcmp(name, "commands")) {
             if (strcmp(val, "answer") && strcmp(val, "ignore"))
                 return bad("--commands \"%s\" is not answer or ignore%s", val, "");

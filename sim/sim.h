@@ -10,6 +10,7 @@
 #ifndef CORRIDOR_SIM_H
 #define CORRIDOR_SIM_H
 
+#include <stdio.h>
 #include "core.h"
 
 #include <stddef.h>
@@ -199,11 +200,15 @@ int sim_jt_interval(const sim_jt *j);
 int sim_jt_locked(const sim_jt *j);
 unsigned sim_jt_commands(const sim_jt *j);
 void sim_jt_free(sim_jt *j);
+/* Every acknowledged 0x0200 (result 0) is written to f as "TERMINAL DEVICE_UNIX_S WALL_MS\n":
+ * the fix's device time and when its acknowledgement came, Unix ms (NULL: not listed). */
+void sim_jt_set_acked_log(FILE *f);
 
 /* ---- modes ---- */
 typedef struct sim_opts {
     const char *http, *osmand, *data, *token, *proto;
-    const char *jt808;         /* load --protocol jt808: the JT/T 808 listener */
+    const char *jt808;         /* load --protocol jt808: the JT/T 808 listener(s), A,B,... */
+    const char *acked_out;     /* load jt808: where acknowledged pings are listed */
     const char *register_http; /* load: where to register seals, NULL: not */
     int seals, connections, pipeline;
     double speedup, interval_s, duration_s, rate;

@@ -12,7 +12,7 @@
 set -eu
 src=${1:?usage: test_help.sh SOURCE_DIR}
 scripts="bench/run.sh bench/soak.sh bench/ais_decode.sh scripts/demo scripts/setup.sh
-scripts/pg.sh scripts/test scripts/gen-countries.js"
+scripts/pg.sh scripts/test scripts/gen-countries.js scripts/ha.sh bench/failover.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -21,7 +21,7 @@ for s in $scripts; do
   cp "$src/$s" "$tmp/tree/$s"
 done
 for c in cmake ctest make cc gcc clang psql pg_ctl initdb apt-get dpkg-query npm npx curl \
-  gpsdecode runuser git corridord corridor-sim chromium; do
+  gpsdecode runuser git corridord corridor-sim chromium pg_autoctl jq; do
   printf '#!/bin/sh\necho %s "$@" >> "%s/called"\nexit 99\n' "$c" "$tmp" > "$tmp/stubs/$c"
   chmod +x "$tmp/stubs/$c"
 done
