@@ -28,7 +28,8 @@
 -- fixed order). p_ts holds device times as Unix seconds.
 -- Reads: seals, latest, fence_state, trip_state, routes, route_checkpoints, geofences,
 -- geofence_cells, country_parts, country_cells, rules, safe_gen. Writes: positions, latest,
--- events, incidents, fence_state, trip_state, trip_legs, checkpoint_passages.
+-- events, incidents, fence_state, trip_state, trip_legs, checkpoint_passages, and (through
+-- evidence.sql's chain_next, in the statement that stores each position) chain_heads.
 
 CREATE OR REPLACE FUNCTION corridor.position_json(seal_id text, ts timestamptz, lat float8, lon float8,
                                        speed real, bearing real, battery real, lock text,
@@ -216,12 +217,24 @@ BEGIN
             WHERE u.last AND l.seal_id = u.seal_id AND l.ts = to_timestamp(u.prev)
               AND l.safe_ver = u.ver AND l.safe_gen = g.gen AND g.gen = p_gen
             RETURNING u.seal_id, u.i
+        ), lk AS (
+            -- their links in the seals' hash chains (evidence.sql)
+            SELECT k.* FROM (
+                SELECT array_agg(u.seal_id) AS s, array_agg(to_timestamp(u.epoch)) AS t,
+                       array_agg(u.lat) AS la, array_agg(u.lon) AS lo, array_agg(u.speed) AS sp,
+                       array_agg(u.bearing) AS be, array_agg(u.alt) AS al, array_agg(u.acc) AS ac,
+                       array_agg(u.batt) AS ba, array_agg(u.lock) AS lc, array_agg(u.alarm) AS am,
+                       array_agg(u.i) AS ix
+                FROM u WHERE u.seal_id IN (SELECT up.seal_id FROM up)) a
+            CROSS JOIN LATERAL corridor.chain_next(a.s, a.t, a.la, a.lo, a.sp, a.be, a.al, a.ac,
+                                                   a.ba, a.lc, a.am, a.ix) k
         ), ins AS (
             INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
-                                            accuracy, battery, lock, alarm, late)
+                                            accuracy, battery, lock, alarm, late, chain_seq, link)
             SELECT u.seal_id, to_timestamp(u.epoch), u.lat, u.lon, u.speed, u.bearing, u.alt,
-                   u.acc, u.batt, u.lock, u.alarm, false
-            FROM u WHERE u.seal_id IN (SELECT up.seal_id FROM up)
+                   u.acc, u.batt, u.lock, u.alarm, false, lk.seq, lk.link
+            FROM u LEFT JOIN lk ON lk.i = u.i
+            WHERE u.seal_id IN (SELECT up.seal_id FROM up)
             RETURNING 1
         )
         SELECT (SELECT array_agg(up.seal_id) FROM up), (SELECT array_agg(up.i) FROM up),
@@ -334,12 +347,24 @@ BEGIN
     ),
     -- quiet fixes: newer than anything stored for their seal (so never a duplicate), stored
     -- as the evaluation would store them, with no rule work
+    -- their links in the seals' hash chains (evidence.sql)
+    lk AS (
+        SELECT k.* FROM (
+            SELECT array_agg(c.seal_id) AS s, array_agg(to_timestamp(c.epoch)) AS t,
+                   array_agg(c.lat) AS la, array_agg(c.lon) AS lo, array_agg(c.speed) AS sp,
+                   array_agg(c.bearing) AS be, array_agg(c.alt) AS al, array_agg(c.acc) AS ac,
+                   array_agg(c.batt) AS ba, array_agg(c.lock) AS lc, array_agg(c.alarm) AS am,
+                   array_agg(c.i) AS ix
+            FROM c WHERE c.quiet) a
+        CROSS JOIN LATERAL corridor.chain_next(a.s, a.t, a.la, a.lo, a.sp, a.be, a.al, a.ac,
+                                               a.ba, a.lc, a.am, a.ix) k
+    ),
     ins AS (
         INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
-                                        accuracy, battery, lock, alarm, late)
+                                        accuracy, battery, lock, alarm, late, chain_seq, link)
         SELECT c.seal_id, to_timestamp(c.epoch), c.lat, c.lon, c.speed, c.bearing, c.alt,
-               c.acc, c.batt, c.lock, c.alarm, false
-        FROM c WHERE c.quiet
+               c.acc, c.batt, c.lock, c.alarm, false, lk.seq, lk.link
+        FROM c LEFT JOIN lk ON lk.i = c.i WHERE c.quiet
     ),
     -- the seal's position message names its newest quiet fix: the ingest worker writes it
     -- from the batch it holds (geo_position_json)
@@ -480,12 +505,30 @@ BEGIN
         SELECT l.seal_id, l.ts FROM corridor.latest l
         WHERE l.seal_id IN (SELECT DISTINCT u.seal_id FROM uniq u)
     ),
+    -- the fixes not stored yet (a re-send is not chained twice) and their links in the
+    -- seals' hash chains (evidence.sql); the seals are locked, so none is stored meanwhile
+    novel AS (
+        SELECT u.* FROM uniq u
+        WHERE NOT EXISTS (SELECT 1 FROM corridor.positions p
+                          WHERE p.seal_id = u.seal_id AND p.ts = u.ts)
+    ),
+    lk AS (
+        SELECT k.* FROM (
+            SELECT array_agg(u.seal_id) AS s, array_agg(u.ts) AS t, array_agg(u.lat) AS la,
+                   array_agg(u.lon) AS lo, array_agg(u.speed) AS sp, array_agg(u.bearing) AS be,
+                   array_agg(u.alt) AS al, array_agg(u.acc) AS ac, array_agg(u.batt) AS ba,
+                   array_agg(u.lock) AS lc, array_agg(u.alarm) AS am, array_agg(u.i::int) AS ix
+            FROM novel u) a
+        CROSS JOIN LATERAL corridor.chain_next(a.s, a.t, a.la, a.lo, a.sp, a.be, a.al, a.ac,
+                                               a.ba, a.lc, a.am, a.ix) k
+    ),
     ins AS (
         INSERT INTO corridor.positions AS p (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
-                                             accuracy, battery, lock, alarm, late)
+                                             accuracy, battery, lock, alarm, late, chain_seq,
+                                             link)
         SELECT u.seal_id, u.ts, u.lat, u.lon, u.speed, u.bearing, u.alt, u.acc, u.batt, u.lock,
-               u.alarm, pv.ts IS NOT NULL AND u.ts <= pv.ts
-        FROM uniq u LEFT JOIN prev pv USING (seal_id)
+               u.alarm, pv.ts IS NOT NULL AND u.ts <= pv.ts, lk.seq, lk.link
+        FROM novel u LEFT JOIN prev pv USING (seal_id) LEFT JOIN lk ON lk.i = u.i
         ON CONFLICT DO NOTHING
         RETURNING p.seal_id, p.ts, p.late
     ),
