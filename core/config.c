@@ -64,6 +64,10 @@ static const struct setting settings[] = {
     {"rate-burst", K_INT, S(rate_burst), 1, 1000000, "API requests a token may make at once"},
     {"ws-message-max", K_INT, S(ws_message_max), 256, 1024 * 1024,
      "bytes of one websocket message from a client"},
+    {"signing-key", K_STR, S(signing_key), 0, 0,
+     "Ed25519 private key PEM (corridord key create): sign the positions' chain heads"},
+    {"sign-interval", K_INT, S(sign_interval_s), 1, 86400,
+     "seconds between signatures of the chain heads (and at every disarm)"},
 };
 #undef S
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -97,6 +101,7 @@ void core_config_defaults(core_config *cfg)
     cfg->rate_per_token = 100;
     cfg->rate_burst = 500;
     cfg->ws_message_max = 4096;
+    cfg->sign_interval_s = 300;
 }
 
 int core_config_set(core_config *cfg, const char *name, const char *value, char *err, size_t n)

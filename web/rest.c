@@ -461,6 +461,9 @@ const web_route web_routes[] = {
     {WEB_GET, "/api/trips/{id}", web_h_trip_get, R_OFFICER, 0},
     {WEB_POST, "/api/trips/{id}/disarm", web_h_trip_disarm, R_ARMING, 0},
     {WEB_GET, "/api/trips/{id}/report", web_h_trip_report, R_OFFICER, 0},
+    /* trip evidence (rest_evidence.c): the chain segment, signed heads and keys */
+    {WEB_GET, "/api/trips/{id}/evidence", web_h_trip_evidence, R_OFFICER, 0},
+    {WEB_GET, "/api/partner/trips/{id}/evidence", web_h_partner_trip_evidence, WEB_ROLE_PARTNER, 0},
     {WEB_GET, "/api/vessels", web_h_vessels_list, R_OFFICER, 0},
     {WEB_GET, "/api/vessels/{mmsi}", web_h_vessel_get, R_OFFICER, 0},
     {WEB_GET, "/api/watchlist", web_h_watchlist_list, R_OFFICER, 0},

@@ -241,6 +241,9 @@ void web_h_command_approve(struct web *w, const web_req *req, web_resp *resp);
 
 /* Partner handlers (rest_partner.c). */
 void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp);
+/* rest_evidence.c */
+void web_h_trip_evidence(struct web *w, const web_req *req, web_resp *resp);
+void web_h_partner_trip_evidence(struct web *w, const web_req *req, web_resp *resp);
 
 /* ---- access control (auth.c): tokens, roles, rate per token ---- */
 typedef struct web_auth web_auth;
