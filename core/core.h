@@ -82,21 +82,23 @@ typedef struct core_config {
     int worker_regions; /* workers keep a copy of the safe regions (057) */
     int max_future_s;   /* device times further ahead than this are refused */
     int dispatch_ack_timeout_s;
-    int ws_queue_max;        /* incidents queued per websocket client before it is dropped */
-    int sweep_interval_s;    /* seconds between runs of the periodic rules */
-    int osmand_body_max;     /* bytes of an OsmAnd request body: 413 above */
-    int osmand_header_max;   /* bytes of an OsmAnd request's headers */
-    int no_migrate;          /* do not migrate at start-up */
-    const char *tls_cert;    /* PEM certificate (chain): the web gateway serves HTTPS/WSS */
-    const char *tls_key;     /* PEM private key of tls_cert */
-    int body_max;            /* bytes of a request body (413 above) */
-    int header_max;          /* bytes of a request's headers (431 above) */
-    int conn_per_ip;         /* open HTTP/ws connections per client address */
-    int rate_per_token;      /* requests per second per API token (429 above), 0: none */
-    int rate_burst;          /* requests a token may make at once before the rate applies */
-    int ws_message_max;      /* bytes of one client -> server websocket message */
-    const char *signing_key; /* Ed25519 private key PEM: the signer signs chain heads */
-    int sign_interval_s;     /* seconds between signing rounds of the chain heads */
+    int ws_queue_max;      /* incidents queued per websocket client before it is dropped */
+    int sweep_interval_s;  /* seconds between runs of the periodic rules */
+    int osmand_body_max;   /* bytes of an OsmAnd request body: 413 above */
+    int osmand_header_max; /* bytes of an OsmAnd request's headers */
+    int no_migrate;        /* do not migrate at start-up */
+    const char *tls_cert;  /* PEM certificate (chain): the web gateway serves HTTPS/WSS */
+    const char *tls_key;   /* PEM private key of tls_cert */
+    int body_max;          /* bytes of a request body (413 above) */
+    int header_max;        /* bytes of a request's headers (431 above) */
+    int conn_per_ip;       /* open HTTP/ws connections per client address */
+    int rate_per_token;    /* requests per second per API token (429 above), 0: none */
+    int rate_burst;        /* requests a token may make at once before the rate applies */
+    int ws_message_max;    /* bytes of one client -> server websocket message */
+    /* the signer of the chain heads (server/evidence.c): an Ed25519 private key PEM, and
+     * the seconds between its rounds */
+    const char *signing_key;
+    int sign_interval_s;
 } core_config;
 
 /* Fills cfg with the documented defaults. */
