@@ -17,7 +17,7 @@ CREATE TABLE corridor.chain_heads (
     seq     bigint NOT NULL,
     link    bytea NOT NULL,
     ts      timestamptz NOT NULL          -- device time of the position at the head
-);
+) WITH (fillfactor = 50);                 -- updated every batch: room for HOT updates
 
 -- The public keys the centre signed with; the private key never enters the database.
 CREATE TABLE corridor.signing_keys (

@@ -10,11 +10,13 @@
 
 -- The canonical content of a position: the bytes its link hashes (docs/evidence.md gives
 -- them byte by byte; verify/evidence.c builds the same). Every number is big-endian, a NULL
--- optional field is one 0x00 byte, a present one 0x01 and its value.
+-- optional field is one 0x00 byte, a present one 0x01 and its value. STABLE, not IMMUTABLE
+-- (though it is): convert_to and extract are STABLE, and PostgreSQL inlines an IMMUTABLE
+-- SQL function only when its body is immutable; not inlined, a call cost ~20 us, inlined ~2.
 CREATE OR REPLACE FUNCTION corridor.chain_content(
     seq bigint, seal_id text, ts timestamptz, lat float8, lon float8, speed real, bearing real,
     alt real, acc real, batt real, lock text, alarm text)
-RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+RETURNS bytea LANGUAGE sql STABLE AS $$
     SELECT '\x435031'::bytea || int8send(seq)
            || int4send(octet_length(seal_id)) || convert_to(seal_id, 'UTF8')
            || int8send((extract(epoch FROM ts) * 1000000)::bigint)
@@ -62,7 +64,7 @@ BEGIN
              AS u(seal_id, ts, lat, lon, speed, bearing, alt, acc, batt, lock, alarm, i)
     ),
     k AS (
-        SELECT o.seal_id, o.i, o.rn, o.ts, x.seq,
+        SELECT o.seal_id, o.i, o.rn, o.ts, h.seq IS NULL AS new_head, x.seq,
                sha256(corridor.chain_content(x.seq, o.seal_id, o.ts, o.lat, o.lon, o.speed,
                                              o.bearing, o.alt, o.acc, o.batt, o.lock, o.alarm)
                       || coalesce(h.link, corridor.chain_genesis())) AS link
@@ -73,18 +75,25 @@ BEGIN
         CROSS JOIN LATERAL (SELECT coalesce(h.seq, 0) + 1 AS seq) x
         WHERE o.rn = 1
       UNION ALL
-        SELECT o.seal_id, o.i, o.rn, o.ts, k.seq + 1,
+        SELECT o.seal_id, o.i, o.rn, o.ts, k.new_head, k.seq + 1,
                sha256(corridor.chain_content(k.seq + 1, o.seal_id, o.ts, o.lat, o.lon, o.speed,
                                              o.bearing, o.alt, o.acc, o.batt, o.lock, o.alarm)
                       || k.link)
         FROM k JOIN o ON o.seal_id = k.seal_id AND o.rn = k.rn + 1
     ),
-    up AS (
-        INSERT INTO corridor.chain_heads AS h (seal_id, seq, link, ts)
-        SELECT DISTINCT ON (k.seal_id) k.seal_id, k.seq, k.link, k.ts
+    -- each seal's new head: an UPDATE (HOT: no key changes) of the heads that exist, an
+    -- INSERT of the first; half the cost of an INSERT ... ON CONFLICT here
+    n AS (
+        SELECT DISTINCT ON (k.seal_id) k.seal_id, k.seq, k.link, k.ts, k.new_head
         FROM k ORDER BY k.seal_id, k.rn DESC
-        ON CONFLICT (seal_id) DO UPDATE SET seq = EXCLUDED.seq, link = EXCLUDED.link,
-                                            ts = EXCLUDED.ts
+    ),
+    up AS (
+        UPDATE corridor.chain_heads h SET seq = n.seq, link = n.link, ts = n.ts
+        FROM n WHERE NOT n.new_head AND h.seal_id = n.seal_id
+    ),
+    ins AS (
+        INSERT INTO corridor.chain_heads (seal_id, seq, link, ts)
+        SELECT n.seal_id, n.seq, n.link, n.ts FROM n WHERE n.new_head
     )
     SELECT k.i::int, k.seq, k.link FROM k;
 END $$;
