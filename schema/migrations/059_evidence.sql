@@ -4,20 +4,22 @@
 -- (1, 2, 3, ... per seal, in the order the centre stored them) and link = SHA-256 of the
 -- position's canonical content followed by the link before it (rules/evidence.sql,
 -- corridor.chain_content). Rows stored before this migration keep NULL: "before chaining".
--- The head of each chain is kept in chain_heads (written in the same transaction as the
--- position); the centre's signer (corridord --signing-key) signs heads into
+-- The head of each chain is kept in the seal's latest row (written in the same statement as
+-- the position; chain_heads is its view); the centre's signer (corridord --signing-key) signs heads into
 -- chain_signatures with the Ed25519 keys of signing_keys.
 --
 -- Its functions and triggers are in schema/rules/evidence.sql.
 
 ALTER TABLE corridor.positions ADD COLUMN chain_seq bigint, ADD COLUMN link bytea;
 
-CREATE TABLE corridor.chain_heads (
-    seal_id text PRIMARY KEY,
-    seq     bigint NOT NULL,
-    link    bytea NOT NULL,
-    ts      timestamptz NOT NULL          -- device time of the position at the head
-) WITH (fillfactor = 50);                 -- updated every batch: room for HOT updates
+-- The head of each seal's chain lives in its latest row, which every batch probes and
+-- updates anyway (a table of its own cost a probe and an update more per seal and batch);
+-- chain_heads is the view of it. chain_ts: device time of the position at the head.
+ALTER TABLE corridor.latest ADD COLUMN chain_seq bigint, ADD COLUMN chain_link bytea,
+    ADD COLUMN chain_ts timestamptz;
+CREATE VIEW corridor.chain_heads AS
+    SELECT seal_id, chain_seq AS seq, chain_link AS link, chain_ts AS ts
+    FROM corridor.latest WHERE chain_seq IS NOT NULL;
 
 -- The public keys the centre signed with; the private key never enters the database.
 CREATE TABLE corridor.signing_keys (

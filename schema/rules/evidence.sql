@@ -4,9 +4,9 @@
 -- chain segment its positions lie in, trip_segment), whether it still verifies
 -- (trip_verification: recomputed here, in SQL), what the centre signs (head_message,
 -- chain_to_sign, chain_sign_store) and what a partner may fetch (partner_trip_evidence).
--- Reads: positions, chain_heads, chain_signatures, signing_keys, trips, trip_legs,
--- countries. Writes: chain_heads, chain_signatures, signing_keys, trips (chain_from,
--- chain_to), partner_audit.
+-- Reads: positions, latest (the chain heads, also as the view chain_heads), chain_signatures,
+-- signing_keys, trips, trip_legs, countries. Writes: chain_signatures, signing_keys, trips
+-- (chain_from, chain_to), partner_audit; the heads are written by ingest.sql's statements.
 
 -- The canonical content of a position: the bytes its link hashes (docs/evidence.md gives
 -- them byte by byte; verify/evidence.c builds the same). Every number is big-endian, a NULL
@@ -37,17 +37,19 @@ CREATE OR REPLACE FUNCTION corridor.chain_genesis() RETURNS bytea
 LANGUAGE sql IMMUTABLE AS $$ SELECT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea $$;
 
 -- The links of positions about to be stored (one call per INSERT of ingest.sql, in its
--- statement): each seal's fixes follow its chain head in device time order (then batch
--- index), so a late or backfilled fix appends like any other. Advances chain_heads and
--- returns (i, seq, link) per fix. The caller stores only fixes that cannot be duplicates.
--- corridor.chain = 'off' (a benchmark's baseline only) returns nothing: the rows stay NULL.
--- A seal's k-th fix of the batch is the recursion's k-th step (a batch rarely holds more
--- than a few fixes of a seal).
+-- statement): each seal's fixes follow its chain head (latest.chain_seq, chain_link) in
+-- device time order (then batch index), so a late or backfilled fix appends like any other.
+-- Returns (i, seq, link, ts) per fix and writes nothing: the caller stores the links with the
+-- positions and the seal's new head (its highest seq) in latest, in the same statement (the
+-- head is read before the caller's update, which depends on this result). The caller passes
+-- only fixes that cannot be duplicates. corridor.chain = 'off' (a benchmark's baseline only)
+-- returns nothing: the rows stay NULL. A seal's k-th fix of the batch is the recursion's
+-- k-th step (a batch rarely holds more than a few fixes of a seal).
 CREATE OR REPLACE FUNCTION corridor.chain_next(
     p_seal text[], p_ts timestamptz[], p_lat float8[], p_lon float8[], p_speed real[],
     p_bearing real[], p_alt real[], p_acc real[], p_batt real[], p_lock text[], p_alarm text[],
     p_i int[])
-RETURNS TABLE (i int, seq bigint, link bytea)
+RETURNS TABLE (i int, seq bigint, link bytea, ts timestamptz)
 LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
 SET enable_hashjoin = on
@@ -64,38 +66,24 @@ BEGIN
              AS u(seal_id, ts, lat, lon, speed, bearing, alt, acc, batt, lock, alarm, i)
     ),
     k AS (
-        SELECT o.seal_id, o.i, o.rn, o.ts, h.seq IS NULL AS new_head, x.seq,
+        SELECT o.seal_id, o.i, o.rn, o.ts, x.seq,
                sha256(corridor.chain_content(x.seq, o.seal_id, o.ts, o.lat, o.lon, o.speed,
                                              o.bearing, o.alt, o.acc, o.batt, o.lock, o.alarm)
-                      || coalesce(h.link, corridor.chain_genesis())) AS link
+                      || coalesce(h.chain_link, corridor.chain_genesis())) AS link
         FROM o
         -- one index probe per seal (OFFSET 0 keeps it lateral in the generic plan)
-        LEFT JOIN LATERAL (SELECT h.seq, h.link FROM corridor.chain_heads h
-                           WHERE h.seal_id = o.seal_id OFFSET 0) h ON true
-        CROSS JOIN LATERAL (SELECT coalesce(h.seq, 0) + 1 AS seq) x
+        LEFT JOIN LATERAL (SELECT l.chain_seq, l.chain_link FROM corridor.latest l
+                           WHERE l.seal_id = o.seal_id OFFSET 0) h ON true
+        CROSS JOIN LATERAL (SELECT coalesce(h.chain_seq, 0) + 1 AS seq) x
         WHERE o.rn = 1
       UNION ALL
-        SELECT o.seal_id, o.i, o.rn, o.ts, k.new_head, k.seq + 1,
+        SELECT o.seal_id, o.i, o.rn, o.ts, k.seq + 1,
                sha256(corridor.chain_content(k.seq + 1, o.seal_id, o.ts, o.lat, o.lon, o.speed,
                                              o.bearing, o.alt, o.acc, o.batt, o.lock, o.alarm)
                       || k.link)
         FROM k JOIN o ON o.seal_id = k.seal_id AND o.rn = k.rn + 1
-    ),
-    -- each seal's new head: an UPDATE (HOT: no key changes) of the heads that exist, an
-    -- INSERT of the first; half the cost of an INSERT ... ON CONFLICT here
-    n AS (
-        SELECT DISTINCT ON (k.seal_id) k.seal_id, k.seq, k.link, k.ts, k.new_head
-        FROM k ORDER BY k.seal_id, k.rn DESC
-    ),
-    up AS (
-        UPDATE corridor.chain_heads h SET seq = n.seq, link = n.link, ts = n.ts
-        FROM n WHERE NOT n.new_head AND h.seal_id = n.seal_id
-    ),
-    ins AS (
-        INSERT INTO corridor.chain_heads (seal_id, seq, link, ts)
-        SELECT n.seal_id, n.seq, n.link, n.ts FROM n WHERE n.new_head
     )
-    SELECT k.i::int, k.seq, k.link FROM k;
+    SELECT k.i::int, k.seq, k.link, k.ts FROM k;
 END $$;
 
 -- A trip's chain range: the seal's head when it was armed (positions after it are the

@@ -28,8 +28,9 @@
 -- fixed order). p_ts holds device times as Unix seconds.
 -- Reads: seals, latest, fence_state, trip_state, routes, route_checkpoints, geofences,
 -- geofence_cells, country_parts, country_cells, rules, safe_gen. Writes: positions, latest,
--- events, incidents, fence_state, trip_state, trip_legs, checkpoint_passages, and (through
--- evidence.sql's chain_next, in the statement that stores each position) chain_heads.
+-- events, incidents, fence_state, trip_state, trip_legs, checkpoint_passages, and each
+-- position's link in its seal's hash chain with the chain's head in latest (evidence.sql's
+-- chain_next, in the statement that stores the positions).
 
 CREATE OR REPLACE FUNCTION corridor.position_json(seal_id text, ts timestamptz, lat float8, lon float8,
                                        speed real, bearing real, battery real, lock text,
@@ -208,26 +209,30 @@ BEGIN
                                  f_batt, f_lock, f_alarm, f_i, f_last, f_prev, f_ver)
                 AS u(seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt, lock, alarm, i,
                      last, prev, ver)
-        ), up AS (
-            UPDATE corridor.latest l
-            SET ts = to_timestamp(u.epoch), lat = u.lat, lon = u.lon, speed_kmh = u.speed,
-                bearing = u.bearing, battery = u.batt, lock = u.lock, alarm = u.alarm,
-                updated_at = now()
-            FROM u, corridor.safe_gen g
-            WHERE u.last AND l.seal_id = u.seal_id AND l.ts = to_timestamp(u.prev)
-              AND l.safe_ver = u.ver AND l.safe_gen = g.gen AND g.gen = p_gen
-            RETURNING u.seal_id, u.i
         ), lk AS (
-            -- their links in the seals' hash chains (evidence.sql)
+            -- their links in the seals' hash chains (evidence.sql; a seal whose copy is out
+            -- of date is chained again with the rest)
             SELECT k.* FROM (
                 SELECT array_agg(u.seal_id) AS s, array_agg(to_timestamp(u.epoch)) AS t,
                        array_agg(u.lat) AS la, array_agg(u.lon) AS lo, array_agg(u.speed) AS sp,
                        array_agg(u.bearing) AS be, array_agg(u.alt) AS al, array_agg(u.acc) AS ac,
                        array_agg(u.batt) AS ba, array_agg(u.lock) AS lc, array_agg(u.alarm) AS am,
                        array_agg(u.i) AS ix
-                FROM u WHERE u.seal_id IN (SELECT up.seal_id FROM up)) a
+                FROM u) a
             CROSS JOIN LATERAL corridor.chain_next(a.s, a.t, a.la, a.lo, a.sp, a.be, a.al, a.ac,
                                                    a.ba, a.lc, a.am, a.ix) k
+        ), up AS (
+            -- the newest fix is also the seal's chain head
+            UPDATE corridor.latest l
+            SET ts = to_timestamp(u.epoch), lat = u.lat, lon = u.lon, speed_kmh = u.speed,
+                bearing = u.bearing, battery = u.batt, lock = u.lock, alarm = u.alarm,
+                updated_at = now(), chain_seq = coalesce(lk.seq, l.chain_seq),
+                chain_link = coalesce(lk.link, l.chain_link),
+                chain_ts = coalesce(lk.ts, l.chain_ts)
+            FROM u LEFT JOIN lk ON lk.i = u.i, corridor.safe_gen g
+            WHERE u.last AND l.seal_id = u.seal_id AND l.ts = to_timestamp(u.prev)
+              AND l.safe_ver = u.ver AND l.safe_gen = g.gen AND g.gen = p_gen
+            RETURNING u.seal_id, u.i
         ), ins AS (
             INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
                                             accuracy, battery, lock, alarm, late, chain_seq, link)
@@ -371,10 +376,14 @@ BEGIN
     up AS (
         UPDATE corridor.latest l
         SET ts = f.ts, lat = f.lat, lon = f.lon, speed_kmh = f.speed, bearing = f.bearing,
-            battery = f.batt, lock = f.lock, alarm = f.alarm, updated_at = now()
+            battery = f.batt, lock = f.lock, alarm = f.alarm, updated_at = now(),
+            -- the newest quiet fix is also the seal's chain head
+            chain_seq = coalesce(lk.seq, l.chain_seq), chain_link = coalesce(lk.link, l.chain_link),
+            chain_ts = coalesce(lk.ts, l.chain_ts)
         FROM (SELECT DISTINCT ON (c.seal_id) c.seal_id, to_timestamp(c.epoch) AS ts, c.lat,
                      c.lon, c.speed, c.bearing, c.batt, c.lock, c.alarm, c.i
               FROM c WHERE c.quiet ORDER BY c.seal_id, c.epoch DESC) f
+        LEFT JOIN lk ON lk.i = f.i
         WHERE l.seal_id = f.seal_id
         RETURNING f.i
     )
@@ -475,6 +484,8 @@ SET plan_cache_mode = force_generic_plan
 SET corridor.in_batch = 'on'
 SET enable_hashjoin = off
 AS $$
+DECLARE
+    c_i int[]; c_seq bigint[]; c_link bytea[]; c_ts timestamptz[]; c_seal text[];
 BEGIN
     -- Two batches that share no seal must not wait for each other (docs/performance.md: about one
     -- connection per core, split by seal). Locking 1,024 buckets exclusively, as a first
@@ -488,6 +499,29 @@ BEGIN
     FROM (SELECT DISTINCT (hashtext(s) & 1023) AS b FROM unnest(p_seal) s ORDER BY 1) x;
     PERFORM pg_advisory_xact_lock(1129270856, h)
     FROM (SELECT DISTINCT hashtext(s) AS h FROM unnest(p_seal) s ORDER BY 1) x;
+
+    -- the links of the fixes not stored yet (a re-send is not chained twice), in the seals'
+    -- hash chains (evidence.sql); the seals are locked, so none is stored meanwhile. The
+    -- heads are written after the statement, which may create a seal's latest row.
+    SELECT array_agg(k.i), array_agg(k.seq), array_agg(k.link), array_agg(k.ts),
+           array_agg(p_seal[k.i])
+    INTO c_i, c_seq, c_link, c_ts, c_seal
+    FROM (SELECT array_agg(u.seal_id) AS s, array_agg(u.ts) AS t, array_agg(u.lat) AS la,
+                 array_agg(u.lon) AS lo, array_agg(u.speed) AS sp, array_agg(u.bearing) AS be,
+                 array_agg(u.alt) AS al, array_agg(u.acc) AS ac, array_agg(u.batt) AS ba,
+                 array_agg(u.lock) AS lc, array_agg(u.alarm) AS am, array_agg(u.n) AS ix
+          FROM (SELECT DISTINCT ON (r.seal_id, to_timestamp(r.epoch)) r.seal_id,
+                       to_timestamp(r.epoch) AS ts, r.lat, r.lon, r.speed, r.bearing, r.alt,
+                       r.acc, r.batt, r.lock, r.alarm, r.i::int AS n
+                FROM corridor.batch_rows(p_seal, p_ts, p_lat, p_lon, p_speed, p_bearing, p_alt,
+                                         p_acc, p_batt, p_lock, p_alarm)
+                     AS r(seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt, lock, alarm, i)
+                WHERE EXISTS (SELECT 1 FROM corridor.seals s WHERE s.id = r.seal_id)
+                  AND NOT EXISTS (SELECT 1 FROM corridor.positions p
+                                  WHERE p.seal_id = r.seal_id AND p.ts = to_timestamp(r.epoch))
+                ORDER BY r.seal_id, to_timestamp(r.epoch), r.i) u) a
+    CROSS JOIN LATERAL corridor.chain_next(a.s, a.t, a.la, a.lo, a.sp, a.be, a.al, a.ac, a.ba,
+                                           a.lc, a.am, a.ix) k;
 
     RETURN QUERY
     WITH RECURSIVE raw AS (
@@ -505,22 +539,14 @@ BEGIN
         SELECT l.seal_id, l.ts FROM corridor.latest l
         WHERE l.seal_id IN (SELECT DISTINCT u.seal_id FROM uniq u)
     ),
-    -- the fixes not stored yet (a re-send is not chained twice) and their links in the
-    -- seals' hash chains (evidence.sql); the seals are locked, so none is stored meanwhile
+    -- the fixes not stored yet (a re-send is stored once) and their links (above)
     novel AS (
         SELECT u.* FROM uniq u
         WHERE NOT EXISTS (SELECT 1 FROM corridor.positions p
                           WHERE p.seal_id = u.seal_id AND p.ts = u.ts)
     ),
     lk AS (
-        SELECT k.* FROM (
-            SELECT array_agg(u.seal_id) AS s, array_agg(u.ts) AS t, array_agg(u.lat) AS la,
-                   array_agg(u.lon) AS lo, array_agg(u.speed) AS sp, array_agg(u.bearing) AS be,
-                   array_agg(u.alt) AS al, array_agg(u.acc) AS ac, array_agg(u.batt) AS ba,
-                   array_agg(u.lock) AS lc, array_agg(u.alarm) AS am, array_agg(u.i::int) AS ix
-            FROM novel u) a
-        CROSS JOIN LATERAL corridor.chain_next(a.s, a.t, a.la, a.lo, a.sp, a.be, a.al, a.ac,
-                                               a.ba, a.lc, a.am, a.ix) k
+        SELECT * FROM unnest(c_i, c_seq, c_link) AS k(i, seq, link)
     ),
     ins AS (
         INSERT INTO corridor.positions AS p (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
@@ -969,4 +995,11 @@ BEGIN
     SELECT 'incident', NULL, corridor.incident_json(n) FROM inc n
     UNION ALL
     SELECT 'incident', NULL, corridor.incident_json(n) FROM tinc n;
+
+    -- each chained seal's new head: its highest seq of the batch
+    UPDATE corridor.latest l SET chain_seq = h.seq, chain_link = h.link, chain_ts = h.ts
+    FROM (SELECT DISTINCT ON (x.s) x.s, x.seq, x.link, x.ts
+          FROM unnest(c_seal, c_seq, c_link, c_ts) AS x(s, seq, link, ts)
+          ORDER BY x.s, x.seq DESC) h
+    WHERE l.seal_id = h.s;
 END $$;
