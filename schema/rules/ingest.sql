@@ -204,23 +204,33 @@ BEGIN
     IF cardinality(f_seal) > 0 THEN
         -- the worker's copy is current: same newest fix, same region, current generation;
         -- then the seal's newest fix becomes its latest, and every one of its fixes is stored
-        WITH u AS (
-            SELECT * FROM unnest(f_seal, f_ts, f_lat, f_lon, f_speed, f_bearing, f_alt, f_acc,
-                                 f_batt, f_lock, f_alarm, f_i, f_last, f_prev, f_ver)
+        WITH RECURSIVE u AS (
+            SELECT u.*, row_number() OVER (PARTITION BY u.seal_id ORDER BY u.epoch, u.i) AS rn
+            FROM unnest(f_seal, f_ts, f_lat, f_lon, f_speed, f_bearing, f_alt, f_acc,
+                        f_batt, f_lock, f_alarm, f_i, f_last, f_prev, f_ver)
                 AS u(seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt, lock, alarm, i,
                      last, prev, ver)
         ), lk AS (
-            -- their links in the seals' hash chains (evidence.sql; a seal whose copy is out
-            -- of date is chained again with the rest)
-            SELECT k.* FROM (
-                SELECT array_agg(u.seal_id) AS s, array_agg(to_timestamp(u.epoch)) AS t,
-                       array_agg(u.lat) AS la, array_agg(u.lon) AS lo, array_agg(u.speed) AS sp,
-                       array_agg(u.bearing) AS be, array_agg(u.alt) AS al, array_agg(u.acc) AS ac,
-                       array_agg(u.batt) AS ba, array_agg(u.lock) AS lc, array_agg(u.alarm) AS am,
-                       array_agg(u.i) AS ix
-                FROM u) a
-            CROSS JOIN LATERAL corridor.chain_next(a.s, a.t, a.la, a.lo, a.sp, a.be, a.al, a.ac,
-                                                   a.ba, a.lc, a.am, a.ix) k
+            -- their links in the seals' hash chains (evidence.sql, chain_content): the first
+            -- onto the seal's head in latest (read before up below writes it: up needs
+            -- these), the k-th onto the (k-1)-th. A seal whose copy is out of date is
+            -- chained again with the rest.
+            SELECT u.i, u.seal_id, u.rn, to_timestamp(u.epoch) AS ts, x.seq,
+                   sha256(corridor.chain_content(x.seq, u.seal_id, to_timestamp(u.epoch), u.lat,
+                                                 u.lon, u.speed, u.bearing, u.alt, u.acc, u.batt,
+                                                 u.lock, u.alarm)
+                          || coalesce(h.chain_link, corridor.chain_genesis())) AS link
+            FROM u
+            LEFT JOIN LATERAL (SELECT l.chain_seq, l.chain_link FROM corridor.latest l
+                               WHERE l.seal_id = u.seal_id OFFSET 0) h ON true
+            CROSS JOIN LATERAL (SELECT coalesce(h.chain_seq, 0) + 1 AS seq) x
+            WHERE u.rn = 1 AND coalesce(current_setting('corridor.chain', true), '') <> 'off'
+          UNION ALL
+            SELECT u.i, u.seal_id, u.rn, to_timestamp(u.epoch), lk.seq + 1,
+                   sha256(corridor.chain_content(lk.seq + 1, u.seal_id, to_timestamp(u.epoch),
+                                                 u.lat, u.lon, u.speed, u.bearing, u.alt, u.acc,
+                                                 u.batt, u.lock, u.alarm) || lk.link)
+            FROM lk JOIN u ON u.seal_id = lk.seal_id AND u.rn = lk.rn + 1
         ), up AS (
             -- the newest fix is also the seal's chain head
             UPDATE corridor.latest l
@@ -297,11 +307,12 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     -- quiet or not, per fix (regions.sql): quiet when it and every earlier fix of its seal here are
-    WITH c AS (
+    WITH RECURSIVE c AS (
         SELECT r.seal_id, r.epoch, r.lat, r.lon, r.speed, r.bearing, r.alt, r.acc, r.batt,
-               r.lock, r.alarm, r.i,
-               bool_and(r.q) OVER (PARTITION BY r.seal_id COLLATE "C" ORDER BY r.epoch
-                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS quiet
+               r.lock, r.alarm, r.i, r.h_seq, r.h_link,
+               bool_and(r.q) OVER w AS quiet,
+               -- the k-th of the seal here (its quiet fixes are its first ones)
+               row_number() OVER w AS rn
         FROM (SELECT b.*,
                      coalesce(CASE WHEN
                          l.safe_gen = g.gen AND NOT b.dup AND to_timestamp(b.epoch) > l.ts
@@ -328,7 +339,8 @@ BEGIN
                                 AND ST_Intersects(f.geom, ST_SetSRID(ST_MakePoint(b.lon, b.lat),
                                                                      4326))
                               ) h ORDER BY 1) = l.safe_fences
-                     END, false) AS q
+                     END, false) AS q,
+                     l.chain_seq AS h_seq, l.chain_link AS h_link
               -- the seal's previous fix here (else its latest), and two fixes of one seal at
               -- one time (evaluated: one is stored); sorted before the join, the narrow rows,
               -- by byte order (any order that groups a seal's fixes will do)
@@ -345,24 +357,35 @@ BEGIN
               LEFT JOIN LATERAL (SELECT l.ts, l.lat, l.lon, l.safe_gen, l.safe_trip, l.safe_lat,
                                         l.safe_lon, l.safe_r, l.safe_min_speed, l.safe_open,
                                         l.safe_tamper, l.safe_low_batt, l.safe_lowbatt,
-                                        l.safe_flat, l.safe_flon, l.safe_fr, l.safe_fences
+                                        l.safe_flat, l.safe_flon, l.safe_fr, l.safe_fences,
+                                        l.chain_seq, l.chain_link
                                  FROM corridor.latest l
                                  WHERE l.seal_id = b.seal_id OFFSET 0) l ON true
               CROSS JOIN corridor.safe_gen g) r
+        WINDOW w AS (PARTITION BY r.seal_id COLLATE "C" ORDER BY r.epoch
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
     ),
     -- quiet fixes: newer than anything stored for their seal (so never a duplicate), stored
     -- as the evaluation would store them, with no rule work
-    -- their links in the seals' hash chains (evidence.sql)
+    -- their links in the seals' hash chains (evidence.sql, chain_content): the first onto
+    -- the head the latest probe above read, the k-th onto the (k-1)-th; written here, not
+    -- by a call, to spare the fixes a trip through arrays and a second probe of latest
     lk AS (
-        SELECT k.* FROM (
-            SELECT array_agg(c.seal_id) AS s, array_agg(to_timestamp(c.epoch)) AS t,
-                   array_agg(c.lat) AS la, array_agg(c.lon) AS lo, array_agg(c.speed) AS sp,
-                   array_agg(c.bearing) AS be, array_agg(c.alt) AS al, array_agg(c.acc) AS ac,
-                   array_agg(c.batt) AS ba, array_agg(c.lock) AS lc, array_agg(c.alarm) AS am,
-                   array_agg(c.i) AS ix
-            FROM c WHERE c.quiet) a
-        CROSS JOIN LATERAL corridor.chain_next(a.s, a.t, a.la, a.lo, a.sp, a.be, a.al, a.ac,
-                                               a.ba, a.lc, a.am, a.ix) k
+        SELECT c.i, c.seal_id, c.rn, to_timestamp(c.epoch) AS ts, x.seq,
+               sha256(corridor.chain_content(x.seq, c.seal_id, to_timestamp(c.epoch), c.lat,
+                                             c.lon, c.speed, c.bearing, c.alt, c.acc, c.batt,
+                                             c.lock, c.alarm)
+                      || coalesce(c.h_link, corridor.chain_genesis())) AS link
+        FROM c CROSS JOIN LATERAL (SELECT coalesce(c.h_seq, 0) + 1 AS seq) x
+        WHERE c.quiet AND c.rn = 1
+          AND coalesce(current_setting('corridor.chain', true), '') <> 'off'
+      UNION ALL
+        SELECT c.i, c.seal_id, c.rn, to_timestamp(c.epoch), lk.seq + 1,
+               sha256(corridor.chain_content(lk.seq + 1, c.seal_id, to_timestamp(c.epoch),
+                                             c.lat, c.lon, c.speed, c.bearing, c.alt, c.acc,
+                                             c.batt, c.lock, c.alarm) || lk.link)
+        FROM lk JOIN c ON c.seal_id = lk.seal_id AND c.rn = lk.rn + 1
+        WHERE c.quiet
     ),
     ins AS (
         INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,

@@ -1,7 +1,7 @@
 -- pgTAP: rules/evidence.sql. Run by tests/schema/pgtap.sh (ctest -R schema_rules_evidence).
 BEGIN;
 SET search_path = public, tap;
-SELECT plan(22);
+SELECT plan(25);
 \ir setup/corridor.sql
 
 SELECT pg_temp.seal('S1');
@@ -86,6 +86,27 @@ SELECT is(corridor.chain_sign_store('ab', 'PEM', now(), ARRAY['S1'], ARRAY[11::b
 SELECT is((SELECT count(*) FROM corridor.chain_to_sign('ab', now()) WHERE seal_id = 'S1'), 0::bigint,
           'a signed head is not signed again');
 SELECT is((corridor.trip_verification(:'trip') ->> 'signed_heads')::int, 1, 'the signed head counts');
+
+-- the workers' hinted path (their copy of the safe region is current) chains as well, two
+-- fixes of the seal in one call, the head in latest following
+SELECT is((SELECT count(*) FROM corridor.ingest_hinted((SELECT gen FROM corridor.safe_gen),
+    ARRAY['S1', 'S1'], ARRAY[:t0 + 400, :t0 + 410]::float8[], ARRAY[-1.0, -1.0],
+    ARRAY[36.0406, 36.0407], ARRAY[60, 60]::real[], ARRAY[90, 90]::real[], ARRAY[NULL, NULL]::real[],
+    ARRAY[NULL, NULL]::real[], ARRAY[90, 90]::real[], ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::text[],
+    ARRAY[1, 2], ARRAY[false, true],
+    ARRAY[0, (SELECT extract(epoch FROM ts) FROM corridor.latest WHERE seal_id = 'S1')]::float8[],
+    ARRAY[0, (SELECT safe_ver FROM corridor.latest WHERE seal_id = 'S1')]::bigint[],
+    '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}') WHERE kind = 'hinted'),
+    1::bigint, 'a hinted call stores the fixes');
+SELECT is((SELECT array_agg(chain_seq ORDER BY ts) FROM corridor.positions
+           WHERE seal_id = 'S1' AND ts >= to_timestamp(:t0 + 400)), ARRAY[12, 13]::bigint[],
+          'hinted fixes follow the head');
+SELECT is((SELECT link FROM corridor.positions WHERE seal_id = 'S1' AND chain_seq = 13)
+          = sha256(corridor.chain_content(13, 'S1', to_timestamp(:t0 + 410), -1.0, 36.0407, 60,
+                                          90, NULL, NULL, 90, NULL, NULL)
+                   || (SELECT link FROM corridor.positions WHERE seal_id = 'S1' AND chain_seq = 12))
+          AND (SELECT seq FROM corridor.chain_heads WHERE seal_id = 'S1') = 13,
+          true, 'and link onto each other; the head is the newest');
 
 SELECT * FROM finish();
 ROLLBACK;
