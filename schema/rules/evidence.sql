@@ -1,6 +1,8 @@
 -- rules/evidence.sql: tamper-evident journeys (docs/evidence.md).
--- Decides each stored position's place in its seal's hash chain (chain_next, called by
--- ingest.sql in the statement that stores the positions), what a trip's evidence is (the
+-- Decides each stored position's place in its seal's hash chain (its canonical bytes,
+-- chain_content, and the genesis; chain_next for ingest_evaluate; ingest_quiet and
+-- ingest_hinted in ingest.sql link their fixes the same way in their own statement, from the
+-- head in latest they read), what a trip's evidence is (the
 -- chain segment its positions lie in, trip_segment), whether it still verifies
 -- (trip_verification: recomputed here, in SQL), what the centre signs (head_message,
 -- chain_to_sign, chain_sign_store) and what a partner may fetch (partner_trip_evidence).

@@ -211,22 +211,29 @@ BEGIN
                 AS u(seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt, lock, alarm, i,
                      last, prev, ver)
         ), lk AS (
-            -- their links in the seals' hash chains (evidence.sql, chain_content): the first
-            -- onto the seal's head in latest (read before up below writes it: up needs
-            -- these), the k-th onto the (k-1)-th. A seal whose copy is out of date is
-            -- chained again with the rest.
-            SELECT u.i, u.seal_id, u.rn, to_timestamp(u.epoch) AS ts, x.seq,
-                   sha256(corridor.chain_content(x.seq, u.seal_id, to_timestamp(u.epoch), u.lat,
-                                                 u.lon, u.speed, u.bearing, u.alt, u.acc, u.batt,
-                                                 u.lock, u.alarm)
-                          || coalesce(h.chain_link, corridor.chain_genesis())) AS link
+            -- every fix with its link in its seal's hash chain (evidence.sql, chain_content):
+            -- the first onto the seal's head in latest (read before up below writes it: up
+            -- reads these rows), the k-th onto the (k-1)-th; seq and link NULL when
+            -- corridor.chain is off. The rows carry the fixes, so that nothing joins them
+            -- back by index (a generic plan nested that join: n x n). A seal whose copy is
+            -- out of date is chained again with the rest.
+            SELECT u.seal_id, u.epoch, u.lat, u.lon, u.speed, u.bearing, u.alt, u.acc, u.batt,
+                   u.lock, u.alarm, u.i, u.last, u.prev, u.ver, u.rn, x.seq,
+                   CASE WHEN x.seq IS NOT NULL THEN
+                       sha256(corridor.chain_content(x.seq, u.seal_id, to_timestamp(u.epoch),
+                                                     u.lat, u.lon, u.speed, u.bearing, u.alt,
+                                                     u.acc, u.batt, u.lock, u.alarm)
+                              || coalesce(h.chain_link, corridor.chain_genesis())) END AS link
             FROM u
             LEFT JOIN LATERAL (SELECT l.chain_seq, l.chain_link FROM corridor.latest l
                                WHERE l.seal_id = u.seal_id OFFSET 0) h ON true
-            CROSS JOIN LATERAL (SELECT coalesce(h.chain_seq, 0) + 1 AS seq) x
-            WHERE u.rn = 1 AND coalesce(current_setting('corridor.chain', true), '') <> 'off'
+            CROSS JOIN LATERAL (
+                SELECT CASE WHEN coalesce(current_setting('corridor.chain', true), '') <> 'off'
+                            THEN coalesce(h.chain_seq, 0) + 1 END AS seq) x
+            WHERE u.rn = 1
           UNION ALL
-            SELECT u.i, u.seal_id, u.rn, to_timestamp(u.epoch), lk.seq + 1,
+            SELECT u.seal_id, u.epoch, u.lat, u.lon, u.speed, u.bearing, u.alt, u.acc, u.batt,
+                   u.lock, u.alarm, u.i, u.last, u.prev, u.ver, u.rn, lk.seq + 1,
                    sha256(corridor.chain_content(lk.seq + 1, u.seal_id, to_timestamp(u.epoch),
                                                  u.lat, u.lon, u.speed, u.bearing, u.alt, u.acc,
                                                  u.batt, u.lock, u.alarm) || lk.link)
@@ -236,10 +243,10 @@ BEGIN
             UPDATE corridor.latest l
             SET ts = to_timestamp(u.epoch), lat = u.lat, lon = u.lon, speed_kmh = u.speed,
                 bearing = u.bearing, battery = u.batt, lock = u.lock, alarm = u.alarm,
-                updated_at = now(), chain_seq = coalesce(lk.seq, l.chain_seq),
-                chain_link = coalesce(lk.link, l.chain_link),
-                chain_ts = coalesce(lk.ts, l.chain_ts)
-            FROM u LEFT JOIN lk ON lk.i = u.i, corridor.safe_gen g
+                updated_at = now(), chain_seq = coalesce(u.seq, l.chain_seq),
+                chain_link = coalesce(u.link, l.chain_link),
+                chain_ts = CASE WHEN u.seq IS NULL THEN l.chain_ts ELSE to_timestamp(u.epoch) END
+            FROM lk u, corridor.safe_gen g
             WHERE u.last AND l.seal_id = u.seal_id AND l.ts = to_timestamp(u.prev)
               AND l.safe_ver = u.ver AND l.safe_gen = g.gen AND g.gen = p_gen
             RETURNING u.seal_id, u.i
@@ -247,8 +254,8 @@ BEGIN
             INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
                                             accuracy, battery, lock, alarm, late, chain_seq, link)
             SELECT u.seal_id, to_timestamp(u.epoch), u.lat, u.lon, u.speed, u.bearing, u.alt,
-                   u.acc, u.batt, u.lock, u.alarm, false, lk.seq, lk.link
-            FROM u LEFT JOIN lk ON lk.i = u.i
+                   u.acc, u.batt, u.lock, u.alarm, false, u.seq, u.link
+            FROM lk u
             WHERE u.seal_id IN (SELECT up.seal_id FROM up)
             RETURNING 1
         )
@@ -365,48 +372,51 @@ BEGIN
         WINDOW w AS (PARTITION BY r.seal_id COLLATE "C" ORDER BY r.epoch
                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
     ),
-    -- quiet fixes: newer than anything stored for their seal (so never a duplicate), stored
-    -- as the evaluation would store them, with no rule work
-    -- their links in the seals' hash chains (evidence.sql, chain_content): the first onto
-    -- the head the latest probe above read, the k-th onto the (k-1)-th; written here, not
-    -- by a call, to spare the fixes a trip through arrays and a second probe of latest
+    -- the quiet fixes with their links in their seals' hash chains (evidence.sql,
+    -- chain_content): the first onto the head the latest probe above read, the k-th onto the
+    -- (k-1)-th; seq and link NULL when corridor.chain is off. The rows carry the fixes, so
+    -- that nothing joins them back by index (a generic plan may nest that join: n x n).
     lk AS (
-        SELECT c.i, c.seal_id, c.rn, to_timestamp(c.epoch) AS ts, x.seq,
-               sha256(corridor.chain_content(x.seq, c.seal_id, to_timestamp(c.epoch), c.lat,
-                                             c.lon, c.speed, c.bearing, c.alt, c.acc, c.batt,
-                                             c.lock, c.alarm)
-                      || coalesce(c.h_link, corridor.chain_genesis())) AS link
-        FROM c CROSS JOIN LATERAL (SELECT coalesce(c.h_seq, 0) + 1 AS seq) x
+        SELECT c.seal_id, c.epoch, c.lat, c.lon, c.speed, c.bearing, c.alt, c.acc, c.batt,
+               c.lock, c.alarm, c.i, c.rn, x.seq,
+               CASE WHEN x.seq IS NOT NULL THEN
+                   sha256(corridor.chain_content(x.seq, c.seal_id, to_timestamp(c.epoch), c.lat,
+                                                 c.lon, c.speed, c.bearing, c.alt, c.acc, c.batt,
+                                                 c.lock, c.alarm)
+                          || coalesce(c.h_link, corridor.chain_genesis())) END AS link
+        FROM c CROSS JOIN LATERAL (
+            SELECT CASE WHEN coalesce(current_setting('corridor.chain', true), '') <> 'off'
+                        THEN coalesce(c.h_seq, 0) + 1 END AS seq) x
         WHERE c.quiet AND c.rn = 1
-          AND coalesce(current_setting('corridor.chain', true), '') <> 'off'
       UNION ALL
-        SELECT c.i, c.seal_id, c.rn, to_timestamp(c.epoch), lk.seq + 1,
+        SELECT c.seal_id, c.epoch, c.lat, c.lon, c.speed, c.bearing, c.alt, c.acc, c.batt,
+               c.lock, c.alarm, c.i, c.rn, lk.seq + 1,
                sha256(corridor.chain_content(lk.seq + 1, c.seal_id, to_timestamp(c.epoch),
                                              c.lat, c.lon, c.speed, c.bearing, c.alt, c.acc,
                                              c.batt, c.lock, c.alarm) || lk.link)
         FROM lk JOIN c ON c.seal_id = lk.seal_id AND c.rn = lk.rn + 1
         WHERE c.quiet
     ),
+    -- quiet fixes: newer than anything stored for their seal (so never a duplicate), stored
+    -- as the evaluation would store them, with no rule work
     ins AS (
         INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
                                         accuracy, battery, lock, alarm, late, chain_seq, link)
-        SELECT c.seal_id, to_timestamp(c.epoch), c.lat, c.lon, c.speed, c.bearing, c.alt,
-               c.acc, c.batt, c.lock, c.alarm, false, lk.seq, lk.link
-        FROM c LEFT JOIN lk ON lk.i = c.i WHERE c.quiet
+        SELECT q.seal_id, to_timestamp(q.epoch), q.lat, q.lon, q.speed, q.bearing, q.alt,
+               q.acc, q.batt, q.lock, q.alarm, false, q.seq, q.link
+        FROM lk q
     ),
     -- the seal's position message names its newest quiet fix: the ingest worker writes it
-    -- from the batch it holds (geo_position_json)
+    -- from the batch it holds (geo_position_json); it is also the seal's chain head
     up AS (
         UPDATE corridor.latest l
         SET ts = f.ts, lat = f.lat, lon = f.lon, speed_kmh = f.speed, bearing = f.bearing,
             battery = f.batt, lock = f.lock, alarm = f.alarm, updated_at = now(),
-            -- the newest quiet fix is also the seal's chain head
-            chain_seq = coalesce(lk.seq, l.chain_seq), chain_link = coalesce(lk.link, l.chain_link),
-            chain_ts = coalesce(lk.ts, l.chain_ts)
-        FROM (SELECT DISTINCT ON (c.seal_id) c.seal_id, to_timestamp(c.epoch) AS ts, c.lat,
-                     c.lon, c.speed, c.bearing, c.batt, c.lock, c.alarm, c.i
-              FROM c WHERE c.quiet ORDER BY c.seal_id, c.epoch DESC) f
-        LEFT JOIN lk ON lk.i = f.i
+            chain_seq = coalesce(f.seq, l.chain_seq), chain_link = coalesce(f.link, l.chain_link),
+            chain_ts = CASE WHEN f.seq IS NULL THEN l.chain_ts ELSE f.ts END
+        FROM (SELECT DISTINCT ON (q.seal_id) q.seal_id, to_timestamp(q.epoch) AS ts, q.lat,
+                     q.lon, q.speed, q.bearing, q.batt, q.lock, q.alarm, q.i, q.seq, q.link
+              FROM lk q ORDER BY q.seal_id, q.rn DESC) f
         WHERE l.seal_id = f.seal_id
         RETURNING f.i
     )
