@@ -22,6 +22,9 @@
 #   5. stops corridord and runs the baselines on the same database: bench/naive.c (three
 #      round trips per ping) and COPY of the same kind of rows;
 #   6. prints a table and one JSON line with the ratios.
+# Each throughput run is made twice, with the positions' hash chaining on (production) and
+# off (corridor.chain = 'off' for the database, corridord restarted; docs/evidence.md), in
+# alternating order: the report gives the cost of chaining as a ratio of the two medians.
 # Results also go to var/bench/results.json. The machine is shared: run it on a quiet one.
 set -euo pipefail
 usage() {
@@ -35,7 +38,9 @@ usage: bench/run.sh [--quick]
                3 x 10 s each (about 10 minutes)
   --quick      1 x 15 s, latency 15 s each, baselines 1 x 5 s (development)
   -h, --help   this text
-environment: BENCH_OFFER, BENCH_PIPELINE, BENCH_WORKERS (see the top of the script)
+environment: BENCH_OFFER, BENCH_PIPELINE, BENCH_WORKERS (see the top of the script),
+  BENCH_PG_PORT (default 5440) and BENCH_PORT_OFFSET (added to corridord's ports, default 0)
+  for two benchmarks on one machine
 EOF
 }
 quick=0
@@ -61,6 +66,8 @@ WORKERS=${BENCH_WORKERS:-2}     # ingest workers = database connections (one per
 # advisory locks, which scripts/pg.sh's max_locks_per_transaction covers
 BATCH=${BENCH_BATCH:-4000}
 SEALS=10000
+PGP=${BENCH_PG_PORT:-5440}
+PO=${BENCH_PORT_OFFSET:-0}
 build=$root/build-bench
 out=$root/var/bench
 mkdir -p "$out"
@@ -82,8 +89,8 @@ cc -O2 -Wall -Wextra -Werror -I"$(pg_config --includedir)" "$root/bench/naive.c"
    -o "$build/bench-naive" -lpq -lpthread
 
 # ---- 2. database ----
-"$root/scripts/pg.sh" start "$root/var/bench-pg" 5440 >&2
-eval "$("$root/scripts/pg.sh" env "$root/var/bench-pg" 5440)"
+"$root/scripts/pg.sh" start "$root/var/bench-pg" $PGP >&2
+eval "$("$root/scripts/pg.sh" env "$root/var/bench-pg" $PGP)"
 export PGDATABASE=bench
 psql -d postgres -qAt >/dev/null <<'SQL'
 ALTER SYSTEM SET shared_buffers = '2GB';
@@ -111,7 +118,7 @@ if [ -w /proc/sys/vm/nr_hugepages ] && [ "${hp_free:-0}" -lt $hp_need ]; then
   echo $(( $(cat /proc/sys/vm/nr_hugepages) + hp_need - ${hp_free:-0} )) \
     >/proc/sys/vm/nr_hugepages 2>/dev/null || true
 fi
-"$root/scripts/pg.sh" start "$root/var/bench-pg" 5440 >&2
+"$root/scripts/pg.sh" start "$root/var/bench-pg" $PGP >&2
 # the postmaster's shared buffers: mapped in 2 MB pages or not
 pm=$(head -n 1 "$(readlink -f "$root/var/bench-pg/pgdata")/db/postmaster.pid")
 BENCH_HUGE_PAGES=$(awk '/^[0-9a-f]+-[0-9a-f]+ / {big = 0} /^Size:/ {big = $2 > 1000000}
@@ -133,7 +140,7 @@ token=$("$build/corridord" token create --db "dbname=bench" --role officer --nam
         2>/dev/null | head -n 1 || true)
 
 # ---- 3. corridord and the load ----
-HTTP=127.0.0.1:18480 JT=127.0.0.1:16808
+HTTP=127.0.0.1:$((18480 + PO)) JT=127.0.0.1:$((16808 + PO))
 srv_pid=
 stop_server() {
   if [ -n "$srv_pid" ] && kill -0 "$srv_pid" 2>/dev/null; then
@@ -143,11 +150,25 @@ stop_server() {
 }
 trap stop_server EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-"$build/corridord" --db "dbname=bench" --http $HTTP --osmand 127.0.0.1:15455 --jt808 $JT \
-  --ais "" --dispatch tcp://127.0.0.1:17470 --workers "$WORKERS" --batch-max "$BATCH" --log-level warn \
-  >"$out/corridord.log" 2>&1 &
-srv_pid=$!
-for _ in $(seq 50); do curl -sf "http://$HTTP/api/health" >/dev/null 2>&1 && break; sleep 0.2; done
+start_server() {
+  "$build/corridord" --db "dbname=bench" --http $HTTP --osmand 127.0.0.1:$((15455 + PO)) --jt808 $JT \
+    --ais "" --dispatch tcp://127.0.0.1:$((17470 + PO)) --workers "$WORKERS" --batch-max "$BATCH" \
+    --log-level warn >>"$out/corridord.log" 2>&1 &
+  srv_pid=$!
+  for _ in $(seq 50); do curl -sf "http://$HTTP/api/health" >/dev/null 2>&1 && break; sleep 0.2; done
+}
+# chaining on (the default) or off for the database's new sessions, then a new corridord
+chain_mode() {
+  if [ "$1" = off ]; then
+    psql -qc "ALTER DATABASE bench SET corridor.chain = 'off'" >&2
+  else
+    psql -qc "ALTER DATABASE bench RESET corridor.chain" >&2
+  fi
+  stop_server
+  start_server
+}
+: >"$out/corridord.log"
+start_server
 
 # Device time replays from two hours ago, one second per fix per seal, increasing over
 # every run (JT/T 808 times have whole seconds: each ping is a distinct observation).
@@ -206,12 +227,20 @@ latency 10000
 # throughput after latency: runs above capacity leave autovacuum with millions of dead
 # row versions (latest, trip_state) to clean, which would be measured as latency
 : >"$out/throughput.jsonl"
+: >"$out/throughput-nochain.jsonl"
 for i in $(seq $RUNS); do
-  log "throughput run $i/$RUNS: offering $OFFER pings/s for $DUR s over $SEALS JT/T 808 connections"
-  sim "$OFFER" "$DUR" "$out/throughput.jsonl"
-  drain
+  # alternating order, so neither mode always runs on the emptier database
+  if [ $((i % 2)) = 1 ]; then modes="on off"; else modes="off on"; fi
+  for mode in $modes; do
+    if [ "$mode" = on ]; then file=throughput.jsonl; else file=throughput-nochain.jsonl; fi
+    chain_mode $mode
+    log "throughput run $i/$RUNS, chaining $mode: offering $OFFER pings/s for $DUR s over $SEALS JT/T 808 connections"
+    sim "$OFFER" "$DUR" "$out/$file"
+    drain
+    if [ "$mode" = on ]; then curl -s "http://$HTTP/metrics" >"$out/metrics.txt" || true; fi
+  done
 done
-curl -s "http://$HTTP/metrics" >"$out/metrics.txt" || true
+psql -qc "ALTER DATABASE bench RESET corridor.chain" >&2
 stop_server
 
 # ---- 5. baselines ----
@@ -243,6 +272,8 @@ def med(xs):
     return statistics.median(xs) if xs else 0.0
 thr = lines("throughput.jsonl")
 acked = med([t["acked_per_s"] for t in thr])
+thr_off = lines("throughput-nochain.jsonl")
+acked_off = med([t["acked_per_s"] for t in thr_off])
 naive = med([n["per_s"] for n in lines("naive.jsonl")])
 copy = med([c["per_s"] for c in lines("copy.jsonl")])
 lat = {r: (lines(f"latency-{r}.json") or [{}])[0] for r in (1000, 10000)}
@@ -251,6 +282,9 @@ mem = int(open("/proc/meminfo").readline().split()[1]) // (1024 * 1024)
 machine = f"{os.cpu_count()} cores {cpu}, {mem} GiB"
 rows = [
     ("end-to-end JT/T 808, acknowledged pings/s", f"{acked:,.0f}", ">= 40,000"),
+    ("  the same without hash chaining", f"{acked_off:,.0f}", ""),
+    ("  cost of chaining (1 - on / off)",
+     f"{100 * (1 - acked / acked_off):.1f}%" if acked_off else "-", "<= 5%"),
     ("naive PostGIS client, pings/s", f"{naive:,.0f}", ""),
     ("COPY of positions, rows/s", f"{copy:,.0f}", ""),
     ("corridord / naive", f"{acked / naive:.1f}x" if naive else "-", ">= 15x"),
@@ -286,6 +320,9 @@ for r in rows:
 res = {"machine": machine, "quick": quick, "runs": len(thr),
        "workers": int(os.environ["BENCH_WORKERS_USED"]), "batch_max": int(os.environ["BENCH_BATCH_USED"]),
        "acked_per_s": round(acked, 1), "acked_per_s_runs": [t["acked_per_s"] for t in thr],
+       "nochain_acked_per_s": round(acked_off, 1),
+       "nochain_acked_per_s_runs": [t["acked_per_s"] for t in thr_off],
+       "chain_cost": round(1 - acked / acked_off, 4) if acked_off else None,
        "naive_per_s": round(naive, 1), "copy_per_s": round(copy, 1),
        "vs_naive": round(acked / naive, 2) if naive else None,
        "vs_copy": round(acked / copy, 4) if copy else None,

@@ -68,6 +68,10 @@ static const struct setting settings[] = {
      "seconds a signed-in officer's session may stay unused before it ends"},
     {"session-max", K_INT, S(session_max_s), 1, 30 * 86400,
      "seconds a signed-in officer's session lasts at most, however used"},
+    {"signing-key", K_STR, S(signing_key), 0, 0,
+     "Ed25519 private key PEM (corridord key create): sign the positions' chain heads"},
+    {"sign-interval", K_INT, S(sign_interval_s), 1, 86400,
+     "seconds between signatures of the chain heads (and at every disarm)"},
 };
 #undef S
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
@@ -103,6 +107,7 @@ void core_config_defaults(core_config *cfg)
     cfg->ws_message_max = 4096;
     cfg->session_idle_s = 30 * 60;
     cfg->session_max_s = 12 * 3600;
+    cfg->sign_interval_s = 300;
 }
 
 int core_config_set(core_config *cfg, const char *name, const char *value, char *err, size_t n)

@@ -109,6 +109,10 @@ typedef struct core_config {
     int ws_message_max;    /* bytes of one client -> server websocket message */
     int session_idle_s;    /* a sign-in session unused this long ends (session.c) */
     int session_max_s;     /* a sign-in session ends this long after it began, however used */
+    /* the signer of the chain heads (server/evidence.c): an Ed25519 private key PEM, and
+     * the seconds between its rounds */
+    const char *signing_key;
+    int sign_interval_s;
 } core_config;
 
 /* Fills cfg with the documented defaults. */

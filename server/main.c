@@ -3,11 +3,13 @@
  *
  * Builds the one server context (the configuration) and wires the stages: the web
  * gateway thread, the ingest worker threads, and the main thread, which waits for
- * signals and keeps the position partitions ahead of time. Subcommands: `migrate`,
- * `token` (token.c), `user` (user.c).
+ * signals and keeps the position partitions ahead of time, and the signer of the chain
+ * heads (evidence.c) when --signing-key is given. Subcommands: `migrate`, `token`
+ * (token.c), `user` (user.c), `key` and `verify` (evidence.c).
  */
 #include "alerts.h"
 #include "core.h"
+#include "evidence.h"
 #include "geofence.h"
 #include "ingest.h"
 #include "schema.h"
@@ -30,6 +32,8 @@ static void usage(FILE *out)
             "  corridord migrate    apply pending schema migrations and the rule files, and exit\n"
             "  corridord token ...  create, list or revoke API tokens (token --help)\n"
             "  corridord user ...   officer accounts: create, list, disable, reset, sessions\n"
+            "  corridord key create --out FILE   a new Ed25519 signing key (key --help)\n"
+            "  corridord verify --trip ID        check a trip's evidence (verify --help)\n"
             "options:\n");
     core_config_usage(out);
 }
@@ -110,6 +114,10 @@ int main(int argc, char **argv)
         return srv_token_main(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "user") == 0)
         return srv_user_main(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "key") == 0)
+        return srv_key_main(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "verify") == 0)
+        return srv_verify_main(argc - 2, argv + 2);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -146,6 +154,7 @@ int main(int argc, char **argv)
     geo_sweeper *sw = NULL;
     alert_dispatch *dp = NULL;
     alert_leader *lead = NULL;
+    srv_signer *sg = NULL;
 
     if (!(cfg.roles & CORE_ROLE_WEB) && strncmp(cfg.events_url, "inproc://", 9) == 0)
         core_warn(MOD,
@@ -182,6 +191,11 @@ int main(int argc, char **argv)
             goto fail;
         }
     }
+    /* the signer of the chain heads (one signs at a time, under a database lock) */
+    if (cfg.signing_key && cfg.signing_key[0] && !(sg = srv_signer_start(&cfg, err, sizeof err))) {
+        core_error(MOD, "signer: %s", err);
+        goto fail;
+    }
     if (wb)
         core_info(MOD, "corridord ready (role %s): map at %s://%s/", cfg.role,
                   cfg.tls_cert ? "https" : "http", cfg.http);
@@ -207,6 +221,7 @@ int main(int argc, char **argv)
     /* the gateway first: its hooks read the workers' counters */
     if (wb)
         web_stop(wb);
+    srv_signer_stop(sg);
     alert_dispatch_stop(dp);
     geo_sweeper_stop(sw);
     alert_leader_stop(lead);
@@ -217,6 +232,7 @@ int main(int argc, char **argv)
 fail:
     if (wb)
         web_stop(wb);
+    srv_signer_stop(sg);
     alert_dispatch_stop(dp);
     geo_sweeper_stop(sw);
     alert_leader_stop(lead);

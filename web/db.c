@@ -111,6 +111,10 @@ static const struct {
      "INSERT INTO corridor.partner_audit (token_id, country, query, rows, status)"
      " VALUES ($1::bigint, $2, $3, 0, $4::int)",
      4},
+    /* trip evidence (rest_evidence.c): functions of schema/rules/evidence.sql */
+    {"web_trip_evidence", "SELECT corridor.trip_evidence($1::uuid)::text", 1},
+    {"web_partner_trip_evidence",
+     "SELECT corridor.partner_trip_evidence($1, $2::uuid, $3::bigint, $4)::text", 4},
     {"web_latest",
      "SELECT coalesce(json_agg(corridor.position_json(seal_id, ts, lat, lon, speed_kmh,"
      "  bearing, battery, lock, alarm)::json ORDER BY seal_id), '[]')::text"

@@ -471,6 +471,9 @@ const web_route web_routes[] = {
     {WEB_GET, "/api/seals/{id}/replay", web_h_seal_replay, R_OFFICER, 0},
     /* exports of a trip's track and the PDF evidence report (rest_export.c) */
     {WEB_GET, "/api/trips/{id}/track", web_h_trip_track, R_OFFICER, 0},
+    /* trip evidence (rest_evidence.c): the chain segment, signed heads and keys */
+    {WEB_GET, "/api/trips/{id}/evidence", web_h_trip_evidence, R_OFFICER, 0},
+    {WEB_GET, "/api/partner/trips/{id}/evidence", web_h_partner_trip_evidence, WEB_ROLE_PARTNER, 0},
     {WEB_GET, "/api/vessels", web_h_vessels_list, R_OFFICER, 0},
     {WEB_GET, "/api/vessels/{mmsi}", web_h_vessel_get, R_OFFICER, 0},
     {WEB_GET, "/api/watchlist", web_h_watchlist_list, R_OFFICER, 0},

@@ -261,6 +261,9 @@ void web_h_seal_replay(struct web *w, const web_req *req, web_resp *resp);
 
 /* Partner handlers (rest_partner.c). */
 void web_h_partner_trips(struct web *w, const web_req *req, web_resp *resp);
+/* rest_evidence.c */
+void web_h_trip_evidence(struct web *w, const web_req *req, web_resp *resp);
+void web_h_partner_trip_evidence(struct web *w, const web_req *req, web_resp *resp);
 
 /* Sign-in sessions and officer accounts (session.c, rest_users.c). */
 void web_h_session_open(struct web *w, const web_req *req, web_resp *resp);

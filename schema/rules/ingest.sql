@@ -28,7 +28,9 @@
 -- fixed order). p_ts holds device times as Unix seconds.
 -- Reads: seals, latest, fence_state, trip_state, routes, route_checkpoints, geofences,
 -- geofence_cells, country_parts, country_cells, rules, safe_gen. Writes: positions, latest,
--- events, incidents, fence_state, trip_state, trip_legs, checkpoint_passages.
+-- events, incidents, fence_state, trip_state, trip_legs, checkpoint_passages, and each
+-- position's link in its seal's hash chain with the chain's head in latest (evidence.sql's
+-- chain_next, in the statement that stores the positions).
 
 CREATE OR REPLACE FUNCTION corridor.position_json(seal_id text, ts timestamptz, lat float8, lon float8,
                                        speed real, bearing real, battery real, lock text,
@@ -202,26 +204,59 @@ BEGIN
     IF cardinality(f_seal) > 0 THEN
         -- the worker's copy is current: same newest fix, same region, current generation;
         -- then the seal's newest fix becomes its latest, and every one of its fixes is stored
-        WITH u AS (
-            SELECT * FROM unnest(f_seal, f_ts, f_lat, f_lon, f_speed, f_bearing, f_alt, f_acc,
-                                 f_batt, f_lock, f_alarm, f_i, f_last, f_prev, f_ver)
+        WITH RECURSIVE u AS (
+            SELECT u.*, row_number() OVER (PARTITION BY u.seal_id ORDER BY u.epoch, u.i) AS rn
+            FROM unnest(f_seal, f_ts, f_lat, f_lon, f_speed, f_bearing, f_alt, f_acc,
+                        f_batt, f_lock, f_alarm, f_i, f_last, f_prev, f_ver)
                 AS u(seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt, lock, alarm, i,
                      last, prev, ver)
+        ), lk AS (
+            -- every fix with its link in its seal's hash chain (evidence.sql, chain_content):
+            -- the first onto the seal's head in latest (read before up below writes it: up
+            -- reads these rows), the k-th onto the (k-1)-th; seq and link NULL when
+            -- corridor.chain is off. The rows carry the fixes, so that nothing joins them
+            -- back by index (a generic plan nested that join: n x n). A seal whose copy is
+            -- out of date is chained again with the rest.
+            SELECT u.seal_id, u.epoch, u.lat, u.lon, u.speed, u.bearing, u.alt, u.acc, u.batt,
+                   u.lock, u.alarm, u.i, u.last, u.prev, u.ver, u.rn, x.seq,
+                   CASE WHEN x.seq IS NOT NULL THEN
+                       sha256(corridor.chain_content(x.seq, u.seal_id, to_timestamp(u.epoch),
+                                                     u.lat, u.lon, u.speed, u.bearing, u.alt,
+                                                     u.acc, u.batt, u.lock, u.alarm)
+                              || coalesce(h.chain_link, corridor.chain_genesis())) END AS link
+            FROM u
+            LEFT JOIN LATERAL (SELECT l.chain_seq, l.chain_link FROM corridor.latest l
+                               WHERE l.seal_id = u.seal_id OFFSET 0) h ON true
+            CROSS JOIN LATERAL (
+                SELECT CASE WHEN coalesce(current_setting('corridor.chain', true), '') <> 'off'
+                            THEN coalesce(h.chain_seq, 0) + 1 END AS seq) x
+            WHERE u.rn = 1
+          UNION ALL
+            SELECT u.seal_id, u.epoch, u.lat, u.lon, u.speed, u.bearing, u.alt, u.acc, u.batt,
+                   u.lock, u.alarm, u.i, u.last, u.prev, u.ver, u.rn, lk.seq + 1,
+                   sha256(corridor.chain_content(lk.seq + 1, u.seal_id, to_timestamp(u.epoch),
+                                                 u.lat, u.lon, u.speed, u.bearing, u.alt, u.acc,
+                                                 u.batt, u.lock, u.alarm) || lk.link)
+            FROM lk JOIN u ON u.seal_id = lk.seal_id AND u.rn = lk.rn + 1
         ), up AS (
+            -- the newest fix is also the seal's chain head
             UPDATE corridor.latest l
             SET ts = to_timestamp(u.epoch), lat = u.lat, lon = u.lon, speed_kmh = u.speed,
                 bearing = u.bearing, battery = u.batt, lock = u.lock, alarm = u.alarm,
-                updated_at = now()
-            FROM u, corridor.safe_gen g
+                updated_at = now(), chain_seq = coalesce(u.seq, l.chain_seq),
+                chain_link = coalesce(u.link, l.chain_link),
+                chain_ts = CASE WHEN u.seq IS NULL THEN l.chain_ts ELSE to_timestamp(u.epoch) END
+            FROM lk u, corridor.safe_gen g
             WHERE u.last AND l.seal_id = u.seal_id AND l.ts = to_timestamp(u.prev)
               AND l.safe_ver = u.ver AND l.safe_gen = g.gen AND g.gen = p_gen
             RETURNING u.seal_id, u.i
         ), ins AS (
             INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
-                                            accuracy, battery, lock, alarm, late)
+                                            accuracy, battery, lock, alarm, late, chain_seq, link)
             SELECT u.seal_id, to_timestamp(u.epoch), u.lat, u.lon, u.speed, u.bearing, u.alt,
-                   u.acc, u.batt, u.lock, u.alarm, false
-            FROM u WHERE u.seal_id IN (SELECT up.seal_id FROM up)
+                   u.acc, u.batt, u.lock, u.alarm, false, u.seq, u.link
+            FROM lk u
+            WHERE u.seal_id IN (SELECT up.seal_id FROM up)
             RETURNING 1
         )
         SELECT (SELECT array_agg(up.seal_id) FROM up), (SELECT array_agg(up.i) FROM up),
@@ -279,11 +314,12 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     -- quiet or not, per fix (regions.sql): quiet when it and every earlier fix of its seal here are
-    WITH c AS (
+    WITH RECURSIVE c AS (
         SELECT r.seal_id, r.epoch, r.lat, r.lon, r.speed, r.bearing, r.alt, r.acc, r.batt,
-               r.lock, r.alarm, r.i,
-               bool_and(r.q) OVER (PARTITION BY r.seal_id COLLATE "C" ORDER BY r.epoch
-                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS quiet
+               r.lock, r.alarm, r.i, r.h_seq, r.h_link,
+               bool_and(r.q) OVER w AS quiet,
+               -- the k-th of the seal here (its quiet fixes are its first ones)
+               row_number() OVER w AS rn
         FROM (SELECT b.*,
                      coalesce(CASE WHEN
                          l.safe_gen = g.gen AND NOT b.dup AND to_timestamp(b.epoch) > l.ts
@@ -310,7 +346,8 @@ BEGIN
                                 AND ST_Intersects(f.geom, ST_SetSRID(ST_MakePoint(b.lon, b.lat),
                                                                      4326))
                               ) h ORDER BY 1) = l.safe_fences
-                     END, false) AS q
+                     END, false) AS q,
+                     l.chain_seq AS h_seq, l.chain_link AS h_link
               -- the seal's previous fix here (else its latest), and two fixes of one seal at
               -- one time (evaluated: one is stored); sorted before the join, the narrow rows,
               -- by byte order (any order that groups a seal's fixes will do)
@@ -327,29 +364,59 @@ BEGIN
               LEFT JOIN LATERAL (SELECT l.ts, l.lat, l.lon, l.safe_gen, l.safe_trip, l.safe_lat,
                                         l.safe_lon, l.safe_r, l.safe_min_speed, l.safe_open,
                                         l.safe_tamper, l.safe_low_batt, l.safe_lowbatt,
-                                        l.safe_flat, l.safe_flon, l.safe_fr, l.safe_fences
+                                        l.safe_flat, l.safe_flon, l.safe_fr, l.safe_fences,
+                                        l.chain_seq, l.chain_link
                                  FROM corridor.latest l
                                  WHERE l.seal_id = b.seal_id OFFSET 0) l ON true
               CROSS JOIN corridor.safe_gen g) r
+        WINDOW w AS (PARTITION BY r.seal_id COLLATE "C" ORDER BY r.epoch
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    ),
+    -- the quiet fixes with their links in their seals' hash chains (evidence.sql,
+    -- chain_content): the first onto the head the latest probe above read, the k-th onto the
+    -- (k-1)-th; seq and link NULL when corridor.chain is off. The rows carry the fixes, so
+    -- that nothing joins them back by index (a generic plan may nest that join: n x n).
+    lk AS (
+        SELECT c.seal_id, c.epoch, c.lat, c.lon, c.speed, c.bearing, c.alt, c.acc, c.batt,
+               c.lock, c.alarm, c.i, c.rn, x.seq,
+               CASE WHEN x.seq IS NOT NULL THEN
+                   sha256(corridor.chain_content(x.seq, c.seal_id, to_timestamp(c.epoch), c.lat,
+                                                 c.lon, c.speed, c.bearing, c.alt, c.acc, c.batt,
+                                                 c.lock, c.alarm)
+                          || coalesce(c.h_link, corridor.chain_genesis())) END AS link
+        FROM c CROSS JOIN LATERAL (
+            SELECT CASE WHEN coalesce(current_setting('corridor.chain', true), '') <> 'off'
+                        THEN coalesce(c.h_seq, 0) + 1 END AS seq) x
+        WHERE c.quiet AND c.rn = 1
+      UNION ALL
+        SELECT c.seal_id, c.epoch, c.lat, c.lon, c.speed, c.bearing, c.alt, c.acc, c.batt,
+               c.lock, c.alarm, c.i, c.rn, lk.seq + 1,
+               sha256(corridor.chain_content(lk.seq + 1, c.seal_id, to_timestamp(c.epoch),
+                                             c.lat, c.lon, c.speed, c.bearing, c.alt, c.acc,
+                                             c.batt, c.lock, c.alarm) || lk.link)
+        FROM lk JOIN c ON c.seal_id = lk.seal_id AND c.rn = lk.rn + 1
+        WHERE c.quiet
     ),
     -- quiet fixes: newer than anything stored for their seal (so never a duplicate), stored
     -- as the evaluation would store them, with no rule work
     ins AS (
         INSERT INTO corridor.positions (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
-                                        accuracy, battery, lock, alarm, late)
-        SELECT c.seal_id, to_timestamp(c.epoch), c.lat, c.lon, c.speed, c.bearing, c.alt,
-               c.acc, c.batt, c.lock, c.alarm, false
-        FROM c WHERE c.quiet
+                                        accuracy, battery, lock, alarm, late, chain_seq, link)
+        SELECT q.seal_id, to_timestamp(q.epoch), q.lat, q.lon, q.speed, q.bearing, q.alt,
+               q.acc, q.batt, q.lock, q.alarm, false, q.seq, q.link
+        FROM lk q
     ),
     -- the seal's position message names its newest quiet fix: the ingest worker writes it
-    -- from the batch it holds (geo_position_json)
+    -- from the batch it holds (geo_position_json); it is also the seal's chain head
     up AS (
         UPDATE corridor.latest l
         SET ts = f.ts, lat = f.lat, lon = f.lon, speed_kmh = f.speed, bearing = f.bearing,
-            battery = f.batt, lock = f.lock, alarm = f.alarm, updated_at = now()
-        FROM (SELECT DISTINCT ON (c.seal_id) c.seal_id, to_timestamp(c.epoch) AS ts, c.lat,
-                     c.lon, c.speed, c.bearing, c.batt, c.lock, c.alarm, c.i
-              FROM c WHERE c.quiet ORDER BY c.seal_id, c.epoch DESC) f
+            battery = f.batt, lock = f.lock, alarm = f.alarm, updated_at = now(),
+            chain_seq = coalesce(f.seq, l.chain_seq), chain_link = coalesce(f.link, l.chain_link),
+            chain_ts = CASE WHEN f.seq IS NULL THEN l.chain_ts ELSE f.ts END
+        FROM (SELECT DISTINCT ON (q.seal_id) q.seal_id, to_timestamp(q.epoch) AS ts, q.lat,
+                     q.lon, q.speed, q.bearing, q.batt, q.lock, q.alarm, q.i, q.seq, q.link
+              FROM lk q ORDER BY q.seal_id, q.rn DESC) f
         WHERE l.seal_id = f.seal_id
         RETURNING f.i
     )
@@ -450,6 +517,8 @@ SET plan_cache_mode = force_generic_plan
 SET corridor.in_batch = 'on'
 SET enable_hashjoin = off
 AS $$
+DECLARE
+    c_i int[]; c_seq bigint[]; c_link bytea[]; c_ts timestamptz[]; c_seal text[];
 BEGIN
     -- Two batches that share no seal must not wait for each other (docs/performance.md: about one
     -- connection per core, split by seal). Locking 1,024 buckets exclusively, as a first
@@ -463,6 +532,29 @@ BEGIN
     FROM (SELECT DISTINCT (hashtext(s) & 1023) AS b FROM unnest(p_seal) s ORDER BY 1) x;
     PERFORM pg_advisory_xact_lock(1129270856, h)
     FROM (SELECT DISTINCT hashtext(s) AS h FROM unnest(p_seal) s ORDER BY 1) x;
+
+    -- the links of the fixes not stored yet (a re-send is not chained twice), in the seals'
+    -- hash chains (evidence.sql); the seals are locked, so none is stored meanwhile. The
+    -- heads are written after the statement, which may create a seal's latest row.
+    SELECT array_agg(k.i), array_agg(k.seq), array_agg(k.link), array_agg(k.ts),
+           array_agg(p_seal[k.i])
+    INTO c_i, c_seq, c_link, c_ts, c_seal
+    FROM (SELECT array_agg(u.seal_id) AS s, array_agg(u.ts) AS t, array_agg(u.lat) AS la,
+                 array_agg(u.lon) AS lo, array_agg(u.speed) AS sp, array_agg(u.bearing) AS be,
+                 array_agg(u.alt) AS al, array_agg(u.acc) AS ac, array_agg(u.batt) AS ba,
+                 array_agg(u.lock) AS lc, array_agg(u.alarm) AS am, array_agg(u.n) AS ix
+          FROM (SELECT DISTINCT ON (r.seal_id, to_timestamp(r.epoch)) r.seal_id,
+                       to_timestamp(r.epoch) AS ts, r.lat, r.lon, r.speed, r.bearing, r.alt,
+                       r.acc, r.batt, r.lock, r.alarm, r.i::int AS n
+                FROM corridor.batch_rows(p_seal, p_ts, p_lat, p_lon, p_speed, p_bearing, p_alt,
+                                         p_acc, p_batt, p_lock, p_alarm)
+                     AS r(seal_id, epoch, lat, lon, speed, bearing, alt, acc, batt, lock, alarm, i)
+                WHERE EXISTS (SELECT 1 FROM corridor.seals s WHERE s.id = r.seal_id)
+                  AND NOT EXISTS (SELECT 1 FROM corridor.positions p
+                                  WHERE p.seal_id = r.seal_id AND p.ts = to_timestamp(r.epoch))
+                ORDER BY r.seal_id, to_timestamp(r.epoch), r.i) u) a
+    CROSS JOIN LATERAL corridor.chain_next(a.s, a.t, a.la, a.lo, a.sp, a.be, a.al, a.ac, a.ba,
+                                           a.lc, a.am, a.ix) k;
 
     RETURN QUERY
     WITH RECURSIVE raw AS (
@@ -480,12 +572,22 @@ BEGIN
         SELECT l.seal_id, l.ts FROM corridor.latest l
         WHERE l.seal_id IN (SELECT DISTINCT u.seal_id FROM uniq u)
     ),
+    -- the fixes not stored yet (a re-send is stored once) and their links (above)
+    novel AS (
+        SELECT u.* FROM uniq u
+        WHERE NOT EXISTS (SELECT 1 FROM corridor.positions p
+                          WHERE p.seal_id = u.seal_id AND p.ts = u.ts)
+    ),
+    lk AS (
+        SELECT * FROM unnest(c_i, c_seq, c_link) AS k(i, seq, link)
+    ),
     ins AS (
         INSERT INTO corridor.positions AS p (seal_id, ts, lat, lon, speed_kmh, bearing, altitude,
-                                             accuracy, battery, lock, alarm, late)
+                                             accuracy, battery, lock, alarm, late, chain_seq,
+                                             link)
         SELECT u.seal_id, u.ts, u.lat, u.lon, u.speed, u.bearing, u.alt, u.acc, u.batt, u.lock,
-               u.alarm, pv.ts IS NOT NULL AND u.ts <= pv.ts
-        FROM uniq u LEFT JOIN prev pv USING (seal_id)
+               u.alarm, pv.ts IS NOT NULL AND u.ts <= pv.ts, lk.seq, lk.link
+        FROM novel u LEFT JOIN prev pv USING (seal_id) LEFT JOIN lk ON lk.i = u.i
         ON CONFLICT DO NOTHING
         RETURNING p.seal_id, p.ts, p.late
     ),
@@ -926,4 +1028,11 @@ BEGIN
     SELECT 'incident', NULL, corridor.incident_json(n) FROM inc n
     UNION ALL
     SELECT 'incident', NULL, corridor.incident_json(n) FROM tinc n;
+
+    -- each chained seal's new head: its highest seq of the batch
+    UPDATE corridor.latest l SET chain_seq = h.seq, chain_link = h.link, chain_ts = h.ts
+    FROM (SELECT DISTINCT ON (x.s) x.s, x.seq, x.link, x.ts
+          FROM unnest(c_seal, c_seq, c_link, c_ts) AS x(s, seq, link, ts)
+          ORDER BY x.s, x.seq DESC) h
+    WHERE l.seal_id = h.s;
 END $$;
