@@ -385,7 +385,12 @@ srv_signer *srv_signer_start(const core_config *cfg, char *err, size_t n)
     BIO *b = BIO_new(BIO_s_mem());
     char *p = NULL;
     long len = b && PEM_write_bio_PUBKEY(b, s->key) == 1 ? BIO_get_mem_data(b, &p) : 0;
-    s->pub_pem = len > 0 ? strndup(p, (size_t)len) : NULL;
+    /* the BIO's data has no NUL: copied, not strndup'd (which may read past its end) */
+    s->pub_pem = len > 0 ? malloc((size_t)len + 1) : NULL;
+    if (s->pub_pem) {
+        memcpy(s->pub_pem, p, (size_t)len);
+        s->pub_pem[len] = '\0';
+    }
     BIO_free(b);
     if (!s->conninfo || !s->pub_pem || ver_key_fingerprint(s->key, s->fpr)) {
         snprintf(err, n, "cannot read the public half of --signing-key");
