@@ -290,7 +290,7 @@ START_TEST(database_outage_answers_failure)
 {
     int fd = dial();
     uint8_t body[1100];
-    char sql[256];
+    char sql[1024];
     login(fd, TERMINAL);
     const char *dbname = srv.db + strlen("dbname=");
     PGconn *admin = harness_connect("dbname=postgres");
