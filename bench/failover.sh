@@ -22,6 +22,9 @@
 #      instance, the pings refused / lost with a connection (what the devices resend), a
 #      table and one JSON line (medians over the runs). Results in var/failover/results.json.
 set -euo pipefail
+# the formation is reached by its own ports only: a PostgreSQL of the caller's environment
+# (scripts/test exports PGHOST, PGPORT, PGUSER of its own) must not steer pg_autoctl or psql
+unset PGHOST PGPORT PGUSER PGDATABASE PGDATA PGSERVICE PGPASSWORD PGOPTIONS
 usage() {
   cat <<'EOF'
 usage: bench/failover.sh [--runs N] [--rate R] [--seals S] [--warm S] [--after S]

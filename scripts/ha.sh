@@ -16,6 +16,9 @@
 # and if that user cannot reach DIR the data lives in /tmp/corridor-ha-<hash> (DIR/ha
 # links to it), as scripts/pg.sh does.
 set -euo pipefail
+# the formation is reached by its own ports only: a PostgreSQL of the caller's environment
+# (scripts/test exports PGHOST, PGPORT, PGUSER of its own) must not steer pg_autoctl or psql
+unset PGHOST PGPORT PGUSER PGDATABASE PGDATA PGSERVICE PGPASSWORD PGOPTIONS
 usage() {
   cat <<'EOF'
 usage: scripts/ha.sh start|stop|status|env|kill-primary|start-node|switchover DIR [PORT|N]

@@ -26,7 +26,7 @@ packages=(build-essential cmake pkg-config git ca-certificates
   libtap-parser-sourcehandler-pgtap-perl
   nodejs npm chromium fonts-dejavu-core gpsd-clients clang libclang-rt-14-dev clang-format curl
   openssl libssl-dev libcairo2-dev poppler-utils libxml2-utils
-  libargon2-dev)
+  libargon2-dev jq)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
