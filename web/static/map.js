@@ -81,7 +81,8 @@
   // ---- geofences ----
   let fenceLayer = null;
   function loadGeofences() {
-    fetch('/api/geofences').then(r => r.json()).then(fc => {
+    fetch('/api/geofences').then(r => (r.ok ? r.json() : null)).then(fc => {
+      if (!fc) return; // a role that may not read the geofences (an rru token) sees none
       if (fenceLayer) fenceLayer.remove();
       fenceLayer = L.geoJSON(fc, {
         style: f => {
