@@ -9,9 +9,9 @@
  * Runs on main() of a short-lived process; owns one PGconn for the command.
  */
 #include "token.h"
+#include "cli.h"
 
 #include "core.h"
-#include "schema.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -80,28 +80,7 @@ static int valid_role(const char *r)
 
 static int bad(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "corridord token: ");
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    return 2;
-}
-
-static PGconn *connect_db(const char *conninfo)
-{
-    char err[1024];
-    PGconn *db = PQconnectdb(conninfo ? conninfo : "");
-    if (PQstatus(db) != CONNECTION_OK) {
-        fprintf(stderr, "corridord token: cannot connect to the database: %s", PQerrorMessage(db));
-        PQfinish(db);
-        return NULL;
-    }
-    /* a fresh database gets its schema, so the first admin token needs no other step */
-    if (schema_migrate(db, err, sizeof err) < 0) {
-        fprintf(stderr, "corridord token: %s\n", err);
-        PQfinish(db);
-        return NULL;
-    }
-    return db;
+    return srv_cli_bad("token", fmt, arg);
 }
 
 static int cmd_create(const char *conninfo, const char *role, const char *country, const char *unit,
@@ -145,7 +124,7 @@ static int cmd_create(const char *conninfo, const char *role, const char *countr
         fprintf(stderr, "corridord token: cannot hash the token\n");
         return 1;
     }
-    PGconn *db = connect_db(conninfo);
+    PGconn *db = srv_cli_connect("token", conninfo);
     if (!db)
         return 1;
     const char *vals[5] = {name, role, country, unit, hex};
@@ -184,7 +163,7 @@ static int cmd_create(const char *conninfo, const char *role, const char *countr
 
 static int cmd_list(const char *conninfo)
 {
-    PGconn *db = connect_db(conninfo);
+    PGconn *db = srv_cli_connect("token", conninfo);
     if (!db)
         return 1;
     PGresult *r =
@@ -220,7 +199,7 @@ static int cmd_revoke(const char *conninfo, const char *id)
         digits = isdigit((unsigned char)id[i]) != 0;
     if (!digits)
         return bad("revoke needs a token id (a number, see token list), got \"%s\"", id);
-    PGconn *db = connect_db(conninfo);
+    PGconn *db = srv_cli_connect("token", conninfo);
     if (!db)
         return 1;
     const char *vals[1] = {id};

@@ -11,9 +11,9 @@
  * Runs on main() of a short-lived process; owns one PGconn for the command.
  */
 #include "user.h"
+#include "cli.h"
 
 #include "core.h"
-#include "schema.h"
 #include "web.h"
 
 #include <errno.h>
@@ -53,27 +53,7 @@ static void usage(FILE *out)
 
 static int bad(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "corridord user: ");
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    return 2;
-}
-
-static PGconn *connect_db(const char *conninfo)
-{
-    char err[1024];
-    PGconn *db = PQconnectdb(conninfo ? conninfo : "");
-    if (PQstatus(db) != CONNECTION_OK) {
-        fprintf(stderr, "corridord user: cannot connect to the database: %s", PQerrorMessage(db));
-        PQfinish(db);
-        return NULL;
-    }
-    if (schema_migrate(db, err, sizeof err) < 0) {
-        fprintf(stderr, "corridord user: %s\n", err);
-        PQfinish(db);
-        return NULL;
-    }
-    return db;
+    return srv_cli_bad("user", fmt, arg);
 }
 
 /* "cli:<login>", the actor of the audit trail. */
@@ -187,7 +167,7 @@ static int cmd_create(const char *conninfo, const char *name, const char *role, 
         return bad("create needs --role (admin, officer or arming)%s", "");
     if (strcmp(role, "admin") != 0 && strcmp(role, "officer") != 0 && strcmp(role, "arming") != 0)
         return bad("--role: expected admin, officer or arming, got \"%s\"", role);
-    PGconn *db = connect_db(conninfo);
+    PGconn *db = srv_cli_connect("user", conninfo);
     if (!db)
         return 1;
     int st = new_hash(file, hash);
@@ -207,7 +187,7 @@ static int cmd_create(const char *conninfo, const char *name, const char *role, 
 
 static int cmd_list(const char *conninfo)
 {
-    PGconn *db = connect_db(conninfo);
+    PGconn *db = srv_cli_connect("user", conninfo);
     if (!db)
         return 1;
     PGresult *r = NULL;
@@ -235,7 +215,7 @@ static int cmd_list(const char *conninfo)
 static int cmd_disable(const char *conninfo, const char *name)
 {
     char actor[128];
-    PGconn *db = connect_db(conninfo);
+    PGconn *db = srv_cli_connect("user", conninfo);
     if (!db)
         return 1;
     actor_of(actor, sizeof actor);
@@ -252,7 +232,7 @@ static int cmd_disable(const char *conninfo, const char *name)
 static int cmd_reset(const char *conninfo, const char *name, const char *file)
 {
     char hash[WEB_PWHASH_MAX], actor[128];
-    PGconn *db = connect_db(conninfo);
+    PGconn *db = srv_cli_connect("user", conninfo);
     if (!db)
         return 1;
     const char *v1[1] = {name};
@@ -277,7 +257,7 @@ static int cmd_reset(const char *conninfo, const char *name, const char *file)
 
 static int cmd_sessions(const char *conninfo, const char *name)
 {
-    PGconn *db = connect_db(conninfo);
+    PGconn *db = srv_cli_connect("user", conninfo);
     if (!db)
         return 1;
     const char *vals[1] = {name};
